@@ -1,0 +1,658 @@
+//! Body-signature matching: one pass over the bytes finds literal atoms of every pattern,
+//! then each candidate is verified against its whole pattern.
+//!
+//! Every pattern gets one *atom*: up to four consecutive fixed-width bytes, chosen to be as
+//! rare as possible, expanded into at most [`MAX_EXPANSION`] literal variants (nibbles,
+//! single-byte alternatives, case folding). Four-byte atoms are found through a bitmap
+//! filter indexed by a hash of every 4-byte window; shorter atoms through a direct 64 KiB-bit
+//! table of 2-byte prefixes. A hit is verified by matching the tokens left of the atom
+//! backwards and the tokens right of it forwards, with memoised backtracking over jumps.
+
+use std::collections::{HashMap, HashSet};
+
+use detente_sigs::{Boundary, ByteClass, HexPattern, Offset, Token};
+
+/// Most literal variants an atom may expand into.
+pub const MAX_EXPANSION: usize = 16;
+
+/// A compiled element of a pattern.
+#[derive(Clone, Debug)]
+pub(crate) enum Tok {
+    /// Exact bytes.
+    Lit(Box<[u8]>),
+    /// One byte per class.
+    Seq(Box<[ByteClass]>),
+    /// Alternatives.
+    Alt {
+        alts: Box<[Box<[ByteClass]>]>,
+        negated: bool,
+    },
+    /// Jump.
+    Gap { min: usize, max: Option<usize> },
+    /// Zero-width assertion.
+    Boundary(Boundary),
+}
+
+/// A pattern ready for matching.
+#[derive(Clone, Debug)]
+pub(crate) struct Compiled {
+    pub toks: Box<[Tok]>,
+    /// Index of the token that starts with the atom.
+    pub atom_tok: usize,
+    /// Where a match may start.
+    pub offset: Offset,
+    /// Match must not touch alphanumeric bytes on either side.
+    pub fullword: bool,
+}
+
+/// Relative frequency class of a byte in typical files; lower is rarer.
+fn byte_cost(b: u8) -> u32 {
+    match b {
+        0x00 => 40,
+        0xff => 20,
+        b' ' | b'e' | b't' | b'a' | b'o' | b'i' | b'n' | b's' | b'r' => 12,
+        b'\n' | b'\r' | b'\t' => 10,
+        0x20..=0x7e => 6,
+        0x01..=0x08 => 4,
+        _ => 1,
+    }
+}
+
+fn class_cost(c: &ByteClass) -> u32 {
+    c.values().map(byte_cost).max().unwrap_or(0)
+}
+
+/// Chooses the atom window: (run start token, length) over single-byte classes.
+fn choose_atom(classes: &[(usize, ByteClass)]) -> Option<(usize, usize)> {
+    // classes: consecutive fixed tokens (token index, class); returns (start index into
+    // `classes`, length).
+    let mut best: Option<(u64, usize, usize)> = None;
+    for len in (2..=4usize).rev() {
+        if classes.len() < len {
+            continue;
+        }
+        for s in 0..=classes.len() - len {
+            let w = &classes[s..s + len];
+            let exp: usize = w.iter().map(|(_, c)| c.len() as usize).product();
+            if exp == 0 || exp > MAX_EXPANSION {
+                continue;
+            }
+            let cost: u64 = w.iter().map(|(_, c)| class_cost(c) as u64).sum::<u64>()
+                + exp as u64 * 3
+                + (4 - len as u64) * 200;
+            if best.is_none_or(|(bc, _, _)| cost < bc) {
+                best = Some((cost, s, len));
+            }
+        }
+    }
+    best.map(|(_, s, l)| (s, l))
+}
+
+/// Compiles a parsed pattern. Returns None when it has no usable atom.
+pub(crate) fn compile(
+    pat: &HexPattern,
+    offset: Offset,
+    fullword: bool,
+) -> Option<(Compiled, Vec<Vec<u8>>)> {
+    // Find the best atom among runs of consecutive Class tokens.
+    let mut best: Option<(usize, usize, u64)> = None; // (first token, len, cost)
+    let mut run: Vec<(usize, ByteClass)> = Vec::new();
+    let consider = |run: &Vec<(usize, ByteClass)>, best: &mut Option<(usize, usize, u64)>| {
+        if let Some((s, l)) = choose_atom(run) {
+            let w = &run[s..s + l];
+            let exp: usize = w.iter().map(|(_, c)| c.len() as usize).product();
+            let cost = w.iter().map(|(_, c)| class_cost(c) as u64).sum::<u64>()
+                + exp as u64 * 3
+                + (4 - l as u64) * 200;
+            if best.is_none_or(|(_, _, bc)| cost < bc) {
+                *best = Some((w[0].0, l, cost));
+            }
+        }
+    };
+    for (i, t) in pat.tokens.iter().enumerate() {
+        match t {
+            Token::Class(c) => run.push((i, *c)),
+            _ => {
+                consider(&run, &mut best);
+                run.clear();
+            }
+        }
+    }
+    consider(&run, &mut best);
+    let (atom_start, atom_len, _) = best?;
+
+    // Expand atom variants.
+    let mut variants: Vec<Vec<u8>> = vec![Vec::new()];
+    for t in &pat.tokens[atom_start..atom_start + atom_len] {
+        let Token::Class(c) = t else { return None };
+        let mut next = Vec::with_capacity(variants.len() * c.len() as usize);
+        for v in &variants {
+            for b in c.values() {
+                let mut nv = v.clone();
+                nv.push(b);
+                next.push(nv);
+            }
+        }
+        variants = next;
+    }
+
+    // Build tokens, splitting class runs at the atom start.
+    let mut toks: Vec<Tok> = Vec::new();
+    let mut atom_tok = 0;
+    let mut cur: Vec<ByteClass> = Vec::new();
+    let flush = |cur: &mut Vec<ByteClass>, toks: &mut Vec<Tok>| {
+        if cur.is_empty() {
+            return;
+        }
+        if cur.iter().all(|c| c.single().is_some()) {
+            let lit: Vec<u8> = cur.iter().filter_map(|c| c.single()).collect();
+            toks.push(Tok::Lit(lit.into()));
+        } else {
+            toks.push(Tok::Seq(cur.clone().into()));
+        }
+        cur.clear();
+    };
+    for (i, t) in pat.tokens.iter().enumerate() {
+        if i == atom_start {
+            flush(&mut cur, &mut toks);
+            atom_tok = toks.len();
+        }
+        match t {
+            Token::Class(c) => cur.push(*c),
+            Token::Alt { alts, negated } => {
+                flush(&mut cur, &mut toks);
+                toks.push(Tok::Alt {
+                    alts: alts.iter().map(|a| a.clone().into_boxed_slice()).collect(),
+                    negated: *negated,
+                });
+            }
+            Token::Gap { min, max } => {
+                flush(&mut cur, &mut toks);
+                toks.push(Tok::Gap {
+                    min: *min as usize,
+                    max: max.map(|m| m as usize),
+                });
+            }
+            Token::Boundary(b) => {
+                flush(&mut cur, &mut toks);
+                toks.push(Tok::Boundary(*b));
+            }
+        }
+    }
+    flush(&mut cur, &mut toks);
+    Some((
+        Compiled {
+            toks: toks.into(),
+            atom_tok,
+            offset,
+            fullword,
+        },
+        variants,
+    ))
+}
+
+/// Who a pattern belongs to.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Owner {
+    /// A body signature.
+    Body(u32),
+    /// Subsignature `sub` of logical signature `lsig`.
+    Sub { lsig: u32, sub: u8 },
+}
+
+/// A pattern and its owner.
+#[derive(Clone, Debug)]
+pub(crate) struct Pattern {
+    pub compiled: Compiled,
+    pub owner: Owner,
+}
+
+/// Index of atoms: bitmap filter for 4-byte atoms, direct table for 2-byte prefixes.
+#[derive(Default)]
+pub(crate) struct AtomIndex {
+    bloom: Vec<u64>,
+    shift: u32,
+    /// Sorted 4-byte keys with ranges into `entries4`.
+    keys4: Vec<u32>,
+    starts4: Vec<u32>,
+    entries4: Vec<u32>,
+    short_bits: Vec<u64>,
+    keys2: Vec<u16>,
+    starts2: Vec<u32>,
+    entries2: Vec<u32>,
+    /// Atom bytes for patterns in the short table (2 or 3 bytes), by pattern.
+    short_atoms: HashMap<u32, Vec<Vec<u8>>>,
+}
+
+const HASH_K: u32 = 0x9E37_79B1;
+
+impl AtomIndex {
+    pub fn build(atoms: &[(u32, Vec<Vec<u8>>)]) -> AtomIndex {
+        let mut long: Vec<(u32, u32)> = Vec::new();
+        let mut short: Vec<(u16, u32)> = Vec::new();
+        let mut short_atoms = HashMap::new();
+        for (pid, variants) in atoms {
+            for v in variants {
+                if v.len() >= 4 {
+                    long.push((u32::from_le_bytes([v[0], v[1], v[2], v[3]]), *pid));
+                } else if v.len() >= 2 {
+                    short.push((u16::from_le_bytes([v[0], v[1]]), *pid));
+                }
+            }
+            if variants.first().is_some_and(|v| v.len() < 4) {
+                short_atoms.insert(*pid, variants.clone());
+            }
+        }
+        long.sort_unstable();
+        long.dedup();
+        short.sort_unstable();
+        short.dedup();
+        let bits = (long.len().max(1) * 64)
+            .next_power_of_two()
+            .clamp(1 << 16, 1 << 22);
+        let shift = 32 - bits.trailing_zeros();
+        let mut bloom = vec![0u64; bits / 64];
+        let (mut keys4, mut starts4, mut entries4) = (Vec::new(), Vec::new(), Vec::new());
+        for (k, pid) in &long {
+            let h = (k.wrapping_mul(HASH_K) >> shift) as usize;
+            bloom[h >> 6] |= 1 << (h & 63);
+            if keys4.last() != Some(k) {
+                keys4.push(*k);
+                starts4.push(entries4.len() as u32);
+            }
+            entries4.push(*pid);
+        }
+        starts4.push(entries4.len() as u32);
+        let mut short_bits = vec![0u64; 1024];
+        let (mut keys2, mut starts2, mut entries2) = (Vec::new(), Vec::new(), Vec::new());
+        for (k, pid) in &short {
+            short_bits[(*k as usize) >> 6] |= 1 << (k & 63);
+            if keys2.last() != Some(k) {
+                keys2.push(*k);
+                starts2.push(entries2.len() as u32);
+            }
+            entries2.push(*pid);
+        }
+        starts2.push(entries2.len() as u32);
+        AtomIndex {
+            bloom,
+            shift,
+            keys4,
+            starts4,
+            entries4,
+            short_bits,
+            keys2,
+            starts2,
+            entries2,
+            short_atoms,
+        }
+    }
+
+    /// Calls `hit(pattern id, position)` for every atom occurrence in `data`.
+    #[inline]
+    pub fn find(&self, data: &[u8], mut hit: impl FnMut(u32, usize)) {
+        if !self.keys4.is_empty() && data.len() >= 4 {
+            let bloom = &self.bloom[..];
+            let shift = self.shift;
+            let last = data.len() - 4;
+            let mut i = 0;
+            while i <= last {
+                let w = u32::from_le_bytes([data[i], data[i + 1], data[i + 2], data[i + 3]]);
+                let h = (w.wrapping_mul(HASH_K) >> shift) as usize;
+                if bloom[h >> 6] & (1 << (h & 63)) != 0 {
+                    if let Ok(k) = self.keys4.binary_search(&w) {
+                        let (s, e) = (self.starts4[k] as usize, self.starts4[k + 1] as usize);
+                        for &pid in &self.entries4[s..e] {
+                            hit(pid, i);
+                        }
+                    }
+                }
+                i += 1;
+            }
+        }
+        if !self.keys2.is_empty() && data.len() >= 2 {
+            for i in 0..data.len() - 1 {
+                let k = u16::from_le_bytes([data[i], data[i + 1]]);
+                if self.short_bits[(k as usize) >> 6] & (1 << (k & 63)) != 0 {
+                    if let Ok(x) = self.keys2.binary_search(&k) {
+                        let (s, e) = (self.starts2[x] as usize, self.starts2[x + 1] as usize);
+                        for &pid in &self.entries2[s..e] {
+                            let ok = self.short_atoms.get(&pid).is_some_and(|vs| {
+                                vs.iter().any(|v| data.get(i..i + v.len()) == Some(&v[..]))
+                            });
+                            if ok {
+                                hit(pid, i);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Approximate heap size in bytes.
+    pub fn heap_size(&self) -> usize {
+        self.bloom.len() * 8
+            + self.keys4.len() * 4
+            + self.starts4.len() * 4
+            + self.entries4.len() * 4
+            + self.short_bits.len() * 8
+            + self.entries2.len() * 4
+    }
+}
+
+fn is_word(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+}
+
+/// Scratch state for verifying one pattern over one buffer.
+pub(crate) struct Verifier<'a> {
+    data: &'a [u8],
+    toks: &'a [Tok],
+    dead_fwd: HashSet<(u32, usize)>,
+    dead_bwd: HashSet<(u32, usize)>,
+    steps: u64,
+}
+
+/// Upper bound on backtracking steps for one verification, so a hostile pattern/file pair
+/// cannot stall a scan. Reaching it counts as no match.
+const MAX_STEPS: u64 = 50_000_000;
+
+impl<'a> Verifier<'a> {
+    pub fn new(data: &'a [u8], toks: &'a [Tok]) -> Self {
+        Verifier {
+            data,
+            toks,
+            dead_fwd: HashSet::new(),
+            dead_bwd: HashSet::new(),
+            steps: 0,
+        }
+    }
+
+    fn class_seq_at(&self, seq: &[ByteClass], pos: usize) -> bool {
+        match self.data.get(pos..pos + seq.len()) {
+            Some(d) => seq.iter().zip(d).all(|(c, b)| c.contains(*b)),
+            None => false,
+        }
+    }
+
+    fn boundary(&self, b: Boundary, pos: usize) -> bool {
+        let d = self.data;
+        let before = pos.checked_sub(1).and_then(|i| d.get(i)).copied();
+        let after = d.get(pos).copied();
+        match b {
+            Boundary::Word => match (before, after) {
+                (None, _) | (_, None) => true,
+                (Some(x), Some(y)) => is_word(x) != is_word(y) || !is_word(x) || !is_word(y),
+            },
+            Boundary::Line => {
+                before.is_none_or(|x| x == b'\n' || x == b'\r')
+                    || after.is_none_or(|y| y == b'\n' || y == b'\r')
+            }
+        }
+    }
+
+    /// Whether tokens `t..` match starting at `pos`, ending where `end_ok` allows.
+    pub fn fwd(&mut self, t: usize, pos: usize, end_ok: &dyn Fn(usize) -> bool) -> bool {
+        self.steps += 1;
+        if self.steps > MAX_STEPS {
+            return false;
+        }
+        let Some(tok) = self.toks.get(t) else {
+            return end_ok(pos);
+        };
+        match tok {
+            Tok::Lit(l) => {
+                self.data.get(pos..pos + l.len()) == Some(&l[..]) && self.fwd(t + 1, pos + l.len(), end_ok)
+            }
+            Tok::Seq(s) => self.class_seq_at(s, pos) && self.fwd(t + 1, pos + s.len(), end_ok),
+            Tok::Boundary(b) => self.boundary(*b, pos) && self.fwd(t + 1, pos, end_ok),
+            Tok::Alt { alts, negated } => {
+                if *negated {
+                    let l = alts[0].len();
+                    pos + l <= self.data.len()
+                        && !alts.iter().any(|a| self.class_seq_at(a, pos))
+                        && self.fwd(t + 1, pos + l, end_ok)
+                } else {
+                    for a in alts.iter() {
+                        if self.class_seq_at(a, pos) && self.fwd(t + 1, pos + a.len(), end_ok) {
+                            return true;
+                        }
+                    }
+                    false
+                }
+            }
+            Tok::Gap { min, max } => {
+                let n = self.data.len();
+                let lo = pos + min;
+                if lo > n {
+                    return false;
+                }
+                let hi = match max {
+                    Some(m) => (pos + m).min(n),
+                    None => n,
+                };
+                let next = t as u32 + 1;
+                // Jump straight to occurrences of a following literal.
+                if let Some(Tok::Lit(l)) = self.toks.get(t + 1) {
+                    let hay_end = (hi + l.len()).min(n);
+                    if lo >= hay_end {
+                        return false;
+                    }
+                    let finder = memchr::memmem::Finder::new(&l[..]);
+                    let mut from = lo;
+                    while from < hay_end {
+                        let Some(off) = finder.find(&self.data[from..hay_end]) else {
+                            return false;
+                        };
+                        let q = from + off;
+                        if q > hi {
+                            return false;
+                        }
+                        if !self.dead_fwd.contains(&(next, q)) {
+                            if self.fwd(t + 1, q, end_ok) {
+                                return true;
+                            }
+                            self.dead_fwd.insert((next, q));
+                        }
+                        from = q + 1;
+                    }
+                    return false;
+                }
+                for q in lo..=hi {
+                    if self.dead_fwd.contains(&(next, q)) {
+                        continue;
+                    }
+                    if self.fwd(t + 1, q, end_ok) {
+                        return true;
+                    }
+                    self.dead_fwd.insert((next, q));
+                }
+                false
+            }
+        }
+    }
+
+    /// A start position such that tokens `..t` match ending at `end` and `start_ok` holds.
+    pub fn bwd(&mut self, t: usize, end: usize, start_ok: &dyn Fn(usize) -> bool) -> Option<usize> {
+        self.steps += 1;
+        if self.steps > MAX_STEPS {
+            return None;
+        }
+        if t == 0 {
+            return start_ok(end).then_some(end);
+        }
+        match &self.toks[t - 1] {
+            Tok::Lit(l) => {
+                let s = end.checked_sub(l.len())?;
+                if &self.data[s..end] == &l[..] {
+                    self.bwd(t - 1, s, start_ok)
+                } else {
+                    None
+                }
+            }
+            Tok::Seq(seq) => {
+                let s = end.checked_sub(seq.len())?;
+                if self.class_seq_at(seq, s) {
+                    self.bwd(t - 1, s, start_ok)
+                } else {
+                    None
+                }
+            }
+            Tok::Boundary(b) => {
+                if self.boundary(*b, end) {
+                    self.bwd(t - 1, end, start_ok)
+                } else {
+                    None
+                }
+            }
+            Tok::Alt { alts, negated } => {
+                if *negated {
+                    let s = end.checked_sub(alts[0].len())?;
+                    if alts.iter().any(|a| self.class_seq_at(a, s)) {
+                        None
+                    } else {
+                        self.bwd(t - 1, s, start_ok)
+                    }
+                } else {
+                    for a in alts.iter() {
+                        if let Some(s) = end.checked_sub(a.len()) {
+                            if self.class_seq_at(a, s) {
+                                if let Some(r) = self.bwd(t - 1, s, start_ok) {
+                                    return Some(r);
+                                }
+                            }
+                        }
+                    }
+                    None
+                }
+            }
+            Tok::Gap { min, max } => {
+                let hi = end.checked_sub(*min)?;
+                let lo = match max {
+                    Some(m) => end.saturating_sub(*m),
+                    None => 0,
+                };
+                let prev = t as u32 - 1;
+                let mut q = hi;
+                loop {
+                    if !self.dead_bwd.contains(&(prev, q)) {
+                        if let Some(r) = self.bwd(t - 1, q, start_ok) {
+                            return Some(r);
+                        }
+                        self.dead_bwd.insert((prev, q));
+                    }
+                    if q == lo {
+                        return None;
+                    }
+                    q -= 1;
+                }
+            }
+        }
+    }
+}
+
+/// Verifies pattern `c` with its atom at `pos`; returns the match start.
+pub(crate) fn verify(c: &Compiled, data: &[u8], pos: usize) -> Option<usize> {
+    let n = data.len() as u64;
+    let fullword = c.fullword;
+    let mut v = Verifier::new(data, &c.toks);
+    let end_ok = |e: usize| !fullword || data.get(e).is_none_or(|b| !is_word(*b));
+    if !v.fwd(c.atom_tok, pos, &end_ok) {
+        return None;
+    }
+    let offset = c.offset;
+    let start_ok = |s: usize| {
+        offset.allows(s as u64, n)
+            && (!fullword || s == 0 || data.get(s - 1).is_none_or(|b| !is_word(*b)))
+    };
+    v.bwd(c.atom_tok, pos, &start_ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use detente_sigs::parse_hex;
+
+    /// Naive reference: does the pattern match starting exactly at `s`?
+    fn naive_at(toks: &[Token], data: &[u8], s: usize) -> bool {
+        fn go(toks: &[Token], data: &[u8], p: usize) -> bool {
+            let Some(t) = toks.first() else { return true };
+            let rest = &toks[1..];
+            match t {
+                Token::Class(c) => data.get(p).is_some_and(|b| c.contains(*b)) && go(rest, data, p + 1),
+                Token::Alt { alts, negated: false } => alts.iter().any(|a| {
+                    data.get(p..p + a.len()).is_some_and(|d| a.iter().zip(d).all(|(c, b)| c.contains(*b)))
+                        && go(rest, data, p + a.len())
+                }),
+                Token::Alt { alts, negated: true } => {
+                    let l = alts[0].len();
+                    p + l <= data.len()
+                        && !alts.iter().any(|a| a.iter().zip(&data[p..p + l]).all(|(c, b)| c.contains(*b)))
+                        && go(rest, data, p + l)
+                }
+                Token::Gap { min, max } => {
+                    let hi = max.map(|m| p + m as usize).unwrap_or(data.len()).min(data.len());
+                    (p + *min as usize..=hi).any(|q| go(rest, data, q))
+                }
+                Token::Boundary(_) => go(rest, data, p),
+            }
+        }
+        go(toks, data, s)
+    }
+
+    fn engine_matches(sig: &str, data: &[u8]) -> bool {
+        let p = parse_hex(sig).unwrap();
+        let (c, variants) = compile(&p, Offset::Any, false).unwrap();
+        let idx = AtomIndex::build(&[(0, variants)]);
+        let mut found = false;
+        idx.find(data, |_, pos| {
+            if !found && verify(&c, data, pos).is_some() {
+                found = true;
+            }
+        });
+        found
+    }
+
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9E3779B97F4A7C15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58476D1CE4E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D049BB133111EB);
+            z ^ (z >> 31)
+        }
+    }
+
+    #[test]
+    fn agrees_with_naive_matcher() {
+        let sigs = [
+            "41424344",
+            "4142??44",
+            "41424?44",
+            "4142?344",
+            "4142*4344",
+            "414243{2}4445",
+            "414243{-2}4445",
+            "414243{1-}4445",
+            "414243{1-3}4445",
+            "4142(43|44)4546",
+            "4142(4344|45)4647",
+            "4142!(43|44)4546",
+            "4142!(4344|4546)4748",
+            "4142{0-2}43*44{1}4546",
+            "(41|42)434445",
+        ];
+        let mut rng = Rng(7);
+        for sig in sigs {
+            let toks = parse_hex(sig).unwrap().tokens;
+            for _ in 0..400 {
+                let len = (rng.next() % 24) as usize;
+                let data: Vec<u8> = (0..len).map(|_| 0x41 + (rng.next() % 8) as u8).collect();
+                let want = (0..=data.len()).any(|s| naive_at(&toks, &data, s));
+                assert_eq!(engine_matches(sig, &data), want, "{sig} on {:?}", String::from_utf8_lossy(&data));
+            }
+        }
+    }
+}

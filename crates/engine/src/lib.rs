@@ -1,0 +1,755 @@
+//! The detente scan engine.
+//!
+//! An [`EngineBuilder`] loads signature databases (ClamAV formats through `detente-sigs`,
+//! YARA rules through boreal) from bytes the caller has read, and builds an immutable
+//! [`Engine`]. Each thread then takes its own [`Scanner`], which scans one buffer at a time
+//! and reports [`Detection`]s. The engine never touches the file system: callers pass bytes
+//! in, so nothing here can write to a scanned file.
+//!
+//! ```
+//! use detente_engine::{EngineBuilder, FileMeta, LoadOptions};
+//! let mut b = EngineBuilder::new(LoadOptions::default());
+//! b.add_database("test.ndb", b"Test.Body:0:*:68656c6c6f20776f726c64").unwrap();
+//! let engine = b.build();
+//! let mut scanner = engine.scanner();
+//! let found = scanner.scan(b"say hello world", &FileMeta::default(), true);
+//! assert_eq!(found[0].name, "Test.Body");
+//! ```
+
+mod body;
+mod hashes;
+mod yara;
+
+use std::collections::HashSet;
+use std::io::Read;
+
+use detente_sigs::{
+    cvd::CvdHeader, parse_into, Database, DbKind, Expr, HashSig, ParseOptions, Range,
+    Skipped,
+};
+
+pub use hashes::Digests;
+pub use yara::{RuleError, EXTERNALS};
+
+use body::{AtomIndex, Owner, Pattern};
+use hashes::HashIndex;
+
+/// A database that could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// A malformed line.
+    #[error("{database}: line {line}: {message}")]
+    Line {
+        /// Database name.
+        database: String,
+        /// 1-based line.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// A malformed file (container, encoding).
+    #[error("{database}: {message}")]
+    File {
+        /// Database name.
+        database: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Options for loading databases.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LoadOptions {
+    /// Skip malformed lines, counting them, instead of failing.
+    pub lenient: bool,
+    /// Also load potentially-unwanted-application databases (`.hdu`, `.ndu`, ...).
+    pub pua: bool,
+}
+
+/// What was loaded.
+#[derive(Clone, Debug, Default)]
+pub struct LoadReport {
+    /// Hash signatures.
+    pub hash: usize,
+    /// Body signatures.
+    pub body: usize,
+    /// Logical signatures.
+    pub logical: usize,
+    /// YARA rules compiled.
+    pub yara_rules: usize,
+    /// Allow-list entries.
+    pub allow: usize,
+    /// Signatures switched off by `.ign2` files.
+    pub ignored: usize,
+    /// Lines skipped, by reason.
+    pub skipped: Skipped,
+    /// YARA rules that could not be compiled: (file, error).
+    pub yara_errors: Vec<(String, RuleError)>,
+    /// Database files (or container members) of kinds this engine does not read.
+    pub unsupported_files: Vec<String>,
+    /// Body or logical signatures whose pattern has no usable literal atom.
+    pub no_atom: usize,
+}
+
+impl LoadReport {
+    /// Signatures that can report a detection.
+    pub fn signatures(&self) -> usize {
+        self.hash + self.body + self.logical + self.yara_rules
+    }
+}
+
+struct LogicalMeta {
+    name: String,
+    source: u32,
+    expr: Expr,
+    file_size: Option<Range>,
+    base: u32,
+    nsubs: u32,
+}
+
+/// Collects databases, then builds an [`Engine`].
+pub struct EngineBuilder {
+    opts: LoadOptions,
+    sources: Vec<String>,
+    db: Database,
+    hash_src: Vec<u32>,
+    body_src: Vec<u32>,
+    lsig_src: Vec<u32>,
+    allow_sigs: Vec<HashSig>,
+    yara: Option<yara::YaraBuilder>,
+    report: LoadReport,
+}
+
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+impl EngineBuilder {
+    /// An empty builder.
+    pub fn new(opts: LoadOptions) -> Self {
+        EngineBuilder {
+            opts,
+            sources: Vec::new(),
+            db: Database::default(),
+            hash_src: Vec::new(),
+            body_src: Vec::new(),
+            lsig_src: Vec::new(),
+            allow_sigs: Vec::new(),
+            yara: None,
+            report: LoadReport::default(),
+        }
+    }
+
+    /// What has been loaded so far.
+    pub fn report(&self) -> &LoadReport {
+        &self.report
+    }
+
+    /// Loads one database file given its name (the extension selects the format) and bytes.
+    /// A name with an unknown extension is recorded in [`LoadReport::unsupported_files`].
+    pub fn add_database(&mut self, name: &str, bytes: &[u8]) -> Result<(), LoadError> {
+        let Some(kind) = DbKind::from_file_name(name) else {
+            self.report.unsupported_files.push(name.to_string());
+            return Ok(());
+        };
+        if DbKind::is_pua(name) && !self.opts.pua {
+            return Ok(());
+        }
+        match kind {
+            DbKind::Container => self.add_container(name, bytes),
+            DbKind::Yara => {
+                let text = std::str::from_utf8(bytes).map_err(|e| LoadError::File {
+                    database: name.to_string(),
+                    message: format!("not UTF-8 text: {e}"),
+                })?;
+                let y = self.yara.get_or_insert_with(yara::YaraBuilder::new);
+                for e in y.add(text) {
+                    self.report.yara_errors.push((name.to_string(), e));
+                }
+                Ok(())
+            }
+            _ => self.add_lines(name, kind, bytes),
+        }
+    }
+
+    fn add_lines(&mut self, name: &str, kind: DbKind, bytes: &[u8]) -> Result<(), LoadError> {
+        let src = self.sources.len() as u32;
+        let mut part = Database::default();
+        parse_into(
+            &mut part,
+            kind,
+            bytes,
+            ParseOptions {
+                lenient: self.opts.lenient,
+            },
+        )
+        .map_err(|e| LoadError::Line {
+            database: name.to_string(),
+            line: e.line,
+            message: e.kind.to_string(),
+        })?;
+        self.sources.push(name.to_string());
+        self.hash_src
+            .extend(std::iter::repeat_n(src, part.hashes.len()));
+        self.body_src
+            .extend(std::iter::repeat_n(src, part.bodies.len()));
+        self.lsig_src
+            .extend(std::iter::repeat_n(src, part.logicals.len()));
+        self.db.hashes.append(&mut part.hashes);
+        self.db.bodies.append(&mut part.bodies);
+        self.db.logicals.append(&mut part.logicals);
+        self.allow_sigs.append(&mut part.allow);
+        self.db.ignored.append(&mut part.ignored);
+        self.report.skipped.add(&part.skipped);
+        Ok(())
+    }
+
+    fn add_container(&mut self, name: &str, bytes: &[u8]) -> Result<(), LoadError> {
+        let ferr = |m: String| LoadError::File {
+            database: name.to_string(),
+            message: m,
+        };
+        let header = CvdHeader::parse(bytes).map_err(|e| ferr(e.to_string()))?;
+        let body = &bytes[detente_sigs::cvd::HEADER_LEN..];
+        {
+            use md5::Digest;
+            let md5: [u8; 16] = md5::Md5::digest(body).into();
+            let hex: String = md5.iter().map(|b| format!("{b:02x}")).collect();
+            header.check_body(&hex).map_err(|e| ferr(e.to_string()))?;
+        }
+        let mut tar_bytes = Vec::new();
+        let tar_src: &[u8] = if body.starts_with(&GZIP_MAGIC) {
+            flate2::read::GzDecoder::new(body)
+                .read_to_end(&mut tar_bytes)
+                .map_err(|e| ferr(format!("bad gzip body: {e}")))?;
+            &tar_bytes
+        } else {
+            body
+        };
+        let mut archive = tar::Archive::new(tar_src);
+        let entries = archive
+            .entries()
+            .map_err(|e| ferr(format!("bad tar body: {e}")))?;
+        for entry in entries {
+            let mut entry = entry.map_err(|e| ferr(format!("bad tar entry: {e}")))?;
+            if !entry.header().entry_type().is_file() {
+                continue;
+            }
+            let member = entry
+                .path()
+                .map_err(|e| ferr(format!("bad tar entry name: {e}")))?
+                .to_string_lossy()
+                .into_owned();
+            let mut data = Vec::new();
+            entry
+                .read_to_end(&mut data)
+                .map_err(|e| ferr(format!("{member}: {e}")))?;
+            let full = format!("{name}/{member}");
+            if member.ends_with(".info") || member == "COPYING" {
+                continue;
+            }
+            if matches!(DbKind::from_file_name(&member), Some(DbKind::Container)) {
+                return Err(ferr(format!("{member}: nested container")));
+            }
+            self.add_database(&full, &data)?;
+        }
+        Ok(())
+    }
+
+    /// Compiles everything loaded into an engine.
+    pub fn build(mut self) -> Engine {
+        let ignored: HashSet<String> = self.db.ignored.iter().cloned().collect();
+        let mut report = std::mem::take(&mut self.report);
+        let keep = |n: &str, report: &mut LoadReport| {
+            if ignored.contains(n) {
+                report.ignored += 1;
+                false
+            } else {
+                true
+            }
+        };
+
+        let mut hash_sigs = Vec::new();
+        let mut hash_src = Vec::new();
+        for (s, src) in self.db.hashes.into_iter().zip(self.hash_src) {
+            if keep(&s.name, &mut report) {
+                hash_sigs.push(s);
+                hash_src.push(src);
+            }
+        }
+
+        let mut patterns: Vec<Pattern> = Vec::new();
+        let mut atoms: Vec<(u32, Vec<Vec<u8>>)> = Vec::new();
+        let mut bodies: Vec<(String, u32)> = Vec::new();
+        for (s, src) in self.db.bodies.into_iter().zip(self.body_src) {
+            if !keep(&s.name, &mut report) {
+                continue;
+            }
+            match body::compile(&s.pattern, s.offset, false) {
+                Some((compiled, variants)) => {
+                    atoms.push((patterns.len() as u32, variants));
+                    patterns.push(Pattern {
+                        compiled,
+                        owner: Owner::Body(bodies.len() as u32),
+                    });
+                    bodies.push((s.name, src));
+                }
+                None => report.no_atom += 1,
+            }
+        }
+
+        let mut lsigs: Vec<LogicalMeta> = Vec::new();
+        let mut always = Vec::new();
+        let mut base = 0u32;
+        'lsig: for (l, src) in self.db.logicals.into_iter().zip(self.lsig_src) {
+            if !keep(&l.name, &mut report) {
+                continue;
+            }
+            let id = lsigs.len() as u32;
+            let mut pats = Vec::new();
+            for (si, sub) in l.subsigs.iter().enumerate() {
+                let m = sub.modifiers;
+                let base_pat = if m.nocase {
+                    sub.pattern.case_folded()
+                } else {
+                    sub.pattern.clone()
+                };
+                let mut forms = Vec::new();
+                if !m.wide || m.ascii {
+                    forms.push(base_pat.clone());
+                }
+                if m.wide {
+                    forms.push(base_pat.widened());
+                }
+                for f in forms {
+                    let Some((compiled, variants)) = body::compile(&f, sub.offset, m.fullword)
+                    else {
+                        report.no_atom += 1;
+                        continue 'lsig;
+                    };
+                    pats.push((
+                        Pattern {
+                            compiled,
+                            owner: Owner::Sub {
+                                lsig: id,
+                                sub: si as u8,
+                            },
+                        },
+                        variants,
+                    ));
+                }
+            }
+            for (p, v) in pats {
+                atoms.push((patterns.len() as u32, v));
+                patterns.push(p);
+            }
+            let nsubs = l.subsigs.len() as u32;
+            if l.expr.eval(&vec![0; nsubs as usize]) {
+                always.push(id);
+            }
+            lsigs.push(LogicalMeta {
+                name: l.name,
+                source: src,
+                expr: l.expr,
+                file_size: l.file_size,
+                base,
+                nsubs,
+            });
+            base += nsubs;
+        }
+
+        let yara = self.yara.map(|y| y.finish());
+        report.hash = hash_sigs.len();
+        report.body = bodies.len();
+        report.logical = lsigs.len();
+        report.allow = self.allow_sigs.len();
+        report.yara_rules = yara
+            .as_ref()
+            .map_or(0, |s| s.rules().filter(|r| !r.is_private).count());
+        Engine {
+            sources: self.sources,
+            hash_idx: HashIndex::build(&hash_sigs),
+            hash_names: hash_sigs.into_iter().map(|s| s.name).collect(),
+            hash_src,
+            allow_idx: HashIndex::build(&self.allow_sigs),
+            atoms: AtomIndex::build(&atoms),
+            patterns,
+            bodies,
+            lsigs,
+            always_lsigs: always,
+            total_subs: base as usize,
+            yara,
+            ignored,
+            report,
+        }
+    }
+}
+
+/// Compiled signatures, shared by all scanning threads.
+pub struct Engine {
+    sources: Vec<String>,
+    hash_idx: HashIndex,
+    hash_names: Vec<String>,
+    hash_src: Vec<u32>,
+    allow_idx: HashIndex,
+    atoms: AtomIndex,
+    patterns: Vec<Pattern>,
+    bodies: Vec<(String, u32)>,
+    lsigs: Vec<LogicalMeta>,
+    always_lsigs: Vec<u32>,
+    total_subs: usize,
+    yara: Option<boreal::Scanner>,
+    ignored: HashSet<String>,
+    report: LoadReport,
+}
+
+/// One signature that matched.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Detection {
+    /// Signature name (`YARA.<rule>` for YARA rules).
+    pub name: String,
+    /// Index of the database it came from (see [`Engine::source_name`]).
+    pub source: u32,
+    /// Byte offset of the match, where known.
+    pub offset: Option<u64>,
+}
+
+/// Facts about the scanned file, exposed to YARA rules as external variables.
+#[derive(Clone, Debug, Default)]
+pub struct FileMeta<'a> {
+    /// Base name.
+    pub filename: &'a str,
+    /// Full path.
+    pub filepath: &'a str,
+    /// Extension without the dot, lower case.
+    pub extension: &'a str,
+    /// Owner's user name.
+    pub owner: &'a str,
+}
+
+/// A coarse file type from magic bytes, for the `filetype` YARA external.
+pub fn file_type(data: &[u8]) -> &'static str {
+    match data {
+        [b'M', b'Z', ..] => "EXE",
+        [0x7f, b'E', b'L', b'F', ..] => "ELF",
+        [b'P', b'K', 3, 4, ..] => "ZIP",
+        [b'%', b'P', b'D', b'F', ..] => "PDF",
+        [0xd0, 0xcf, 0x11, 0xe0, ..] => "OLE",
+        [0x1f, 0x8b, ..] => "GZIP",
+        [0xca, 0xfe, 0xba, 0xbe, ..] | [0xcf, 0xfa, 0xed, 0xfe, ..] => "MACHO",
+        _ => "",
+    }
+}
+
+impl Engine {
+    /// A scanner for one thread.
+    pub fn scanner(&self) -> Scanner<'_> {
+        Scanner {
+            engine: self,
+            yara: self.yara.clone(),
+            body_done: vec![false; self.bodies.len()],
+            counts: vec![0; self.total_subs],
+            last: vec![usize::MAX; self.total_subs],
+            touched: Vec::new(),
+            touched_bodies: Vec::new(),
+        }
+    }
+
+    /// The load report.
+    pub fn report(&self) -> &LoadReport {
+        &self.report
+    }
+
+    /// Name of database `i` (a file name, or `container/member`); "YARA" for YARA rules.
+    pub fn source_name(&self, i: u32) -> &str {
+        self.sources.get(i as usize).map_or("YARA", |s| s.as_str())
+    }
+
+    /// Whether any signatures are loaded.
+    pub fn is_empty(&self) -> bool {
+        self.report.signatures() == 0
+    }
+
+    /// Approximate heap size of the atom index, in bytes.
+    pub fn atom_index_size(&self) -> usize {
+        self.atoms.heap_size()
+    }
+}
+
+/// Per-thread scanning state.
+pub struct Scanner<'e> {
+    engine: &'e Engine,
+    yara: Option<boreal::Scanner>,
+    body_done: Vec<bool>,
+    counts: Vec<u32>,
+    last: Vec<usize>,
+    touched: Vec<u32>,
+    touched_bodies: Vec<u32>,
+}
+
+/// Source index used for YARA detections.
+pub const YARA_SOURCE: u32 = u32::MAX;
+
+impl Scanner<'_> {
+    /// Scans one buffer. With `all`, reports every matching signature, else stops at the first.
+    pub fn scan(&mut self, data: &[u8], meta: &FileMeta<'_>, all: bool) -> Vec<Detection> {
+        let e = self.engine;
+        let size = data.len() as u64;
+        let mut out = Vec::new();
+
+        let mut digests = Digests::default();
+        if !e.allow_idx.is_empty() {
+            digests.compute(data, e.allow_idx.needed(size));
+            let mut allowed = false;
+            e.allow_idx.lookup(&digests, size, |_| allowed = true);
+            if allowed {
+                return out;
+            }
+        }
+
+        if !e.hash_idx.is_empty() {
+            digests.compute(data, e.hash_idx.needed(size));
+            e.hash_idx.lookup(&digests, size, |i| {
+                out.push(Detection {
+                    name: e.hash_names[i as usize].clone(),
+                    source: e.hash_src[i as usize],
+                    offset: None,
+                })
+            });
+            if !all && !out.is_empty() {
+                out.truncate(1);
+                return out;
+            }
+        }
+
+        self.scan_bodies(data, all, &mut out);
+        if !all && !out.is_empty() {
+            out.truncate(1);
+            return out;
+        }
+
+        if let Some(y) = self.yara.as_mut() {
+            let ft = file_type(data);
+            for (k, v) in [
+                ("filename", meta.filename),
+                ("filepath", meta.filepath),
+                ("extension", meta.extension),
+                ("filetype", ft),
+                ("owner", meta.owner),
+            ] {
+                let _ = y.define_symbol(k, v);
+            }
+            let res = match y.scan_mem(data) {
+                Ok(r) => r,
+                Err((_, r)) => r,
+            };
+            for r in res.rules {
+                if e.ignored.contains(r.name) {
+                    continue;
+                }
+                out.push(Detection {
+                    name: format!("YARA.{}", r.name),
+                    source: YARA_SOURCE,
+                    offset: None,
+                });
+                if !all {
+                    break;
+                }
+            }
+        }
+        out
+    }
+
+    fn scan_bodies(&mut self, data: &[u8], all: bool, out: &mut Vec<Detection>) {
+        let e = self.engine;
+        if e.patterns.is_empty() {
+            return;
+        }
+        let size = data.len() as u64;
+        let mut stop = false;
+        {
+            let body_done = &mut self.body_done;
+            let counts = &mut self.counts;
+            let last = &mut self.last;
+            let touched = &mut self.touched;
+            let touched_bodies = &mut self.touched_bodies;
+            e.atoms.find(data, |pid, pos| {
+                if stop {
+                    return;
+                }
+                let p = &e.patterns[pid as usize];
+                match p.owner {
+                    Owner::Body(b) => {
+                        if body_done[b as usize] {
+                            return;
+                        }
+                        if let Some(start) = body::verify(&p.compiled, data, pos) {
+                            body_done[b as usize] = true;
+                            touched_bodies.push(b);
+                            let (name, src) = &e.bodies[b as usize];
+                            out.push(Detection {
+                                name: name.clone(),
+                                source: *src,
+                                offset: Some(start as u64),
+                            });
+                            if !all {
+                                stop = true;
+                            }
+                        }
+                    }
+                    Owner::Sub { lsig, sub } => {
+                        let l = &e.lsigs[lsig as usize];
+                        let slot = (l.base + sub as u32) as usize;
+                        if let Some(start) = body::verify(&p.compiled, data, pos) {
+                            if last[slot] == usize::MAX || start > last[slot] {
+                                if counts[slot] == 0 && !touched.contains(&lsig) {
+                                    touched.push(lsig);
+                                }
+                                counts[slot] = counts[slot].saturating_add(1);
+                                last[slot] = start;
+                            }
+                        }
+                    }
+                }
+            });
+        }
+        // Evaluate logical signatures that saw a match, and those true with no match at all.
+        let mut cands: Vec<u32> = self.touched.clone();
+        for &a in &e.always_lsigs {
+            if !cands.contains(&a) {
+                cands.push(a);
+            }
+        }
+        cands.sort_unstable();
+        if !(stop && !all) {
+            for id in cands {
+                let l = &e.lsigs[id as usize];
+                if l.file_size.is_some_and(|r| size < r.min || size > r.max) {
+                    continue;
+                }
+                let slots = &self.counts[l.base as usize..(l.base + l.nsubs) as usize];
+                if l.expr.eval(slots) {
+                    out.push(Detection {
+                        name: l.name.clone(),
+                        source: l.source,
+                        offset: None,
+                    });
+                    if !all {
+                        break;
+                    }
+                }
+            }
+        }
+        // Reset per-buffer state.
+        for id in self.touched.drain(..) {
+            let l = &e.lsigs[id as usize];
+            for s in l.base..l.base + l.nsubs {
+                self.counts[s as usize] = 0;
+                self.last[s as usize] = usize::MAX;
+            }
+        }
+        for b in self.touched_bodies.drain(..) {
+            self.body_done[b as usize] = false;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn engine(dbs: &[(&str, &str)]) -> Engine {
+        let mut b = EngineBuilder::new(LoadOptions::default());
+        for (n, t) in dbs {
+            b.add_database(n, t.as_bytes()).unwrap();
+        }
+        b.build()
+    }
+
+    fn names(e: &Engine, data: &[u8]) -> Vec<String> {
+        let mut s = e.scanner();
+        let mut v: Vec<String> = s
+            .scan(data, &FileMeta::default(), true)
+            .into_iter()
+            .map(|d| d.name)
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn hash_body_logical() {
+        let eicar = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
+        let e = engine(&[
+            ("a.hdb", "44d88612fea8a8f36de82e1278abb02f:68:Eicar.MD5\n"),
+            ("a.ndb", "Body.Hello:0:*:68656c6c6f*776f726c64\nBody.Off:0:0:58354f21\n"),
+            (
+                "a.ldb",
+                "Lsig.Two;Target:0;0>1;414243\nLsig.Zero;Target:0;0=0;7a7a7a7a\n",
+            ),
+        ]);
+        assert_eq!(
+            names(&e, eicar),
+            ["Body.Off", "Eicar.MD5", "Lsig.Zero"]
+        );
+        assert_eq!(names(&e, b"hello big world ABC ABC"), ["Body.Hello", "Lsig.Two", "Lsig.Zero"]);
+        assert_eq!(names(&e, b"ABC zzzz"), Vec::<String>::new());
+    }
+
+    #[test]
+    fn allow_and_ignore() {
+        let eicar = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
+        let e = engine(&[
+            ("a.hdb", "44d88612fea8a8f36de82e1278abb02f:68:Eicar.MD5\n"),
+            ("a.ndb", "Body.Off:0:0:58354f21\n"),
+            ("a.ign2", "Body.Off\n"),
+        ]);
+        assert_eq!(names(&e, eicar), ["Eicar.MD5"]);
+        let e = engine(&[
+            ("a.hdb", "44d88612fea8a8f36de82e1278abb02f:68:Eicar.MD5\n"),
+            ("a.fp", "44d88612fea8a8f36de82e1278abb02f:68:Allowed\n"),
+        ]);
+        assert!(names(&e, eicar).is_empty());
+    }
+
+    #[test]
+    fn modifiers() {
+        let e = engine(&[(
+            "m.ldb",
+            "Nocase;Target:0;0;68656c6c6f::i\nWide;Target:0;0;68656c6c6f::w\nFull;Target:0;0;68656c6c6f::f\n",
+        )]);
+        assert_eq!(names(&e, b"HeLLo"), ["Nocase"]);
+        assert_eq!(names(&e, b"hello"), ["Full", "Nocase"]);
+        assert_eq!(names(&e, b"h\0e\0l\0l\0o\0"), ["Wide"]);
+        assert_eq!(names(&e, b"xhellox"), ["Nocase"]);
+    }
+
+    #[test]
+    fn yara_rules_and_errors() {
+        let mut b = EngineBuilder::new(LoadOptions::default());
+        b.add_database(
+            "r.yar",
+            br#"
+rule good { strings: $a = "needle" condition: $a }
+rule bad { condition: nosuchthing }
+private rule helper { strings: $b = "hay" condition: $b }
+rule uses_helper { condition: helper and filename == "x.txt" }
+"#,
+        )
+        .unwrap();
+        assert_eq!(b.report().yara_errors.len(), 1);
+        assert_eq!(b.report().yara_errors[0].1.rule.as_deref(), Some("bad"));
+        let e = b.build();
+        assert_eq!(e.report().yara_rules, 2);
+        let mut s = e.scanner();
+        let meta = FileMeta {
+            filename: "x.txt",
+            ..FileMeta::default()
+        };
+        let mut got: Vec<String> = s
+            .scan(b"needle in a haystack", &meta, true)
+            .into_iter()
+            .map(|d| d.name)
+            .collect();
+        got.sort();
+        assert_eq!(got, ["YARA.good", "YARA.uses_helper"]);
+    }
+}

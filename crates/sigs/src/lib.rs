@@ -1,0 +1,860 @@
+//! Parsers for ClamAV signature databases.
+//!
+//! This crate turns the text of one database file into typed signatures; it performs no I/O
+//! and never panics on bad input. Every malformed line is a [`ParseError`] naming the line and
+//! what is wrong; lines that are well-formed but use features the engine does not implement
+//! (PE section offsets, PCRE subsignatures, bytecode, target types other than 0, ...) are
+//! counted in [`Skipped`] rather than silently dropped.
+//!
+//! Supported files: `.hdb`/`.hsb`/`.hdu`/`.hsu` (file hashes), `.mdb`/`.msb` (PE section
+//! hashes: counted as skipped), `.ndb`/`.ndu` (body signatures), `.ldb`/`.ldu` (logical
+//! signatures), `.fp`/`.sfp` (allow lists), `.ign`/`.ign2` (disabled signature names), and the
+//! header of `.cvd`/`.cld` containers ([`cvd::CvdHeader`]).
+
+pub mod cvd;
+pub mod hex;
+pub mod logical;
+
+use std::fmt;
+
+pub use hex::{parse_hex, Boundary, ByteClass, HexPattern, Token};
+pub use logical::{parse_expr, Count, CountOp, Expr};
+
+/// The functionality level this engine implements (the same as ClamAV 1.4).
+pub const FUNCTIONALITY_LEVEL: u32 = 216;
+
+/// What is wrong with a line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseErrorKind {
+    /// Wrong number of fields.
+    #[error("expected {expected} fields separated by '{sep}', found {found}")]
+    FieldCount {
+        /// What the format needs.
+        expected: &'static str,
+        /// The separator.
+        sep: char,
+        /// What the line has.
+        found: usize,
+    },
+    /// A hash that is not 32, 40 or 64 hex digits.
+    #[error("bad hash {0:?}: expected 32, 40 or 64 hex digits")]
+    Hash(String),
+    /// A size field that is not a decimal number or `*`.
+    #[error("bad file size {0:?}")]
+    Size(String),
+    /// `*` size without a functionality level of at least 73.
+    #[error("a '*' file size needs a minimum functionality level of at least 73")]
+    WildcardSize,
+    /// An empty or oversized signature name.
+    #[error("bad signature name {0:?}")]
+    Name(String),
+    /// A bad functionality-level field.
+    #[error("bad functionality level {0:?}")]
+    Level(String),
+    /// A bad target type.
+    #[error("bad target type {0:?}")]
+    Target(String),
+    /// A bad offset.
+    #[error("bad offset {0:?}")]
+    Offset(String),
+    /// A bad hex signature.
+    #[error("bad hex signature: {0}")]
+    Hex(String),
+    /// A bad logical signature.
+    #[error("bad logical signature: {0}")]
+    Logical(String),
+    /// A bad CVD header.
+    #[error("bad CVD header: {0}")]
+    Cvd(String),
+}
+
+/// A malformed line: its 1-based number and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {kind}")]
+pub struct ParseError {
+    /// 1-based line number.
+    pub line: usize,
+    /// What is wrong.
+    pub kind: ParseErrorKind,
+}
+
+/// Digest algorithm of a hash signature, chosen by the hash's length.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum HashKind {
+    /// 32 hex digits.
+    Md5,
+    /// 40 hex digits.
+    Sha1,
+    /// 64 hex digits.
+    Sha256,
+}
+
+impl HashKind {
+    /// Digest length in bytes.
+    pub fn len(self) -> usize {
+        match self {
+            HashKind::Md5 => 16,
+            HashKind::Sha1 => 20,
+            HashKind::Sha256 => 32,
+        }
+    }
+}
+
+/// A file-hash signature (`.hdb`, `.hsb`) or allow-list entry (`.fp`, `.sfp`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HashSig {
+    /// The algorithm.
+    pub kind: HashKind,
+    /// The digest bytes (`kind.len()` of them).
+    pub digest: Vec<u8>,
+    /// The file size, or None for any size.
+    pub size: Option<u64>,
+    /// Signature name.
+    pub name: String,
+}
+
+/// Where a body signature may match.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Offset {
+    /// Anywhere (`*`).
+    Any,
+    /// Starting at `start ..= start + extra` from the beginning (`n`, `n,m`).
+    Abs {
+        /// First allowed start.
+        start: u64,
+        /// Additional allowed shift.
+        extra: u64,
+    },
+    /// Starting at `size - back ..= size - back + extra` (`EOF-n`, `EOF-n,m`).
+    Eof {
+        /// Distance from the end.
+        back: u64,
+        /// Additional allowed shift.
+        extra: u64,
+    },
+}
+
+impl Offset {
+    /// Whether a match may start at `pos` in data of length `size`.
+    pub fn allows(&self, pos: u64, size: u64) -> bool {
+        match *self {
+            Offset::Any => true,
+            Offset::Abs { start, extra } => pos >= start && pos - start <= extra,
+            Offset::Eof { back, extra } => {
+                size >= back && pos >= size - back && pos - (size - back) <= extra
+            }
+        }
+    }
+}
+
+/// A body signature (`.ndb`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BodySig {
+    /// Signature name.
+    pub name: String,
+    /// Where it may match.
+    pub offset: Offset,
+    /// The pattern.
+    pub pattern: HexPattern,
+}
+
+/// Subsignature modifiers (`::i`, `::w`, `::f`, `::a`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Modifiers {
+    /// `i`: ASCII letters match in either case.
+    pub nocase: bool,
+    /// `w`: the pattern is matched in UTF-16LE form.
+    pub wide: bool,
+    /// `f`: the match must not be part of a longer word.
+    pub fullword: bool,
+    /// `a`: with `w`, also match the plain form.
+    pub ascii: bool,
+}
+
+/// A subsignature of a logical signature.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SubSig {
+    /// Where it may match.
+    pub offset: Offset,
+    /// The pattern.
+    pub pattern: HexPattern,
+    /// Its modifiers.
+    pub modifiers: Modifiers,
+}
+
+/// Bounds from a logical signature's target description block.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Range {
+    /// Inclusive minimum.
+    pub min: u64,
+    /// Inclusive maximum.
+    pub max: u64,
+}
+
+/// A logical signature (`.ldb`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogicalSig {
+    /// Signature name.
+    pub name: String,
+    /// `FileSize:min-max`, if given.
+    pub file_size: Option<Range>,
+    /// The logical expression over subsignature indexes.
+    pub expr: Expr,
+    /// The subsignatures, by index.
+    pub subsigs: Vec<SubSig>,
+}
+
+/// Counts of well-formed lines the engine does not use, by reason.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Skipped {
+    /// Functionality level outside what this engine implements.
+    pub level: u64,
+    /// Target type other than 0 (any file).
+    pub target: u64,
+    /// Offsets relative to executable structure (`EP`, `Sx`, `SL`, `SE`, `VI`, macros).
+    pub offset: u64,
+    /// PCRE subsignatures.
+    pub pcre: u64,
+    /// Byte-compare, macro or fuzzy-hash subsignatures and other unsupported logical features.
+    pub logical_feature: u64,
+    /// PE section hash signatures (`.mdb`, `.msb`).
+    pub section_hash: u64,
+    /// Lines rejected as malformed but skipped because of lenient loading.
+    pub malformed: u64,
+}
+
+impl Skipped {
+    /// Total skipped lines.
+    pub fn total(&self) -> u64 {
+        self.level
+            + self.target
+            + self.offset
+            + self.pcre
+            + self.logical_feature
+            + self.section_hash
+            + self.malformed
+    }
+
+    /// Adds another set of counts to this one.
+    pub fn add(&mut self, o: &Skipped) {
+        self.level += o.level;
+        self.target += o.target;
+        self.offset += o.offset;
+        self.pcre += o.pcre;
+        self.logical_feature += o.logical_feature;
+        self.section_hash += o.section_hash;
+        self.malformed += o.malformed;
+    }
+}
+
+impl fmt::Display for Skipped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let parts = [
+            (self.level, "functionality level"),
+            (self.target, "target type"),
+            (self.offset, "executable-relative offset"),
+            (self.pcre, "PCRE subsignature"),
+            (self.logical_feature, "byte-compare/macro/fuzzy subsignature"),
+            (self.section_hash, "PE section hash"),
+            (self.malformed, "malformed (lenient)"),
+        ];
+        let mut first = true;
+        for (n, what) in parts {
+            if n > 0 {
+                if !first {
+                    write!(f, ", ")?;
+                }
+                write!(f, "{n} {what}")?;
+                first = false;
+            }
+        }
+        if first {
+            write!(f, "none")?;
+        }
+        Ok(())
+    }
+}
+
+/// The kind of a database file, from its extension.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DbKind {
+    /// `.hdb`, `.hsb`, `.hdu`, `.hsu`
+    Hash,
+    /// `.mdb`, `.msb`, `.mdu`, `.msu`
+    SectionHash,
+    /// `.ndb`, `.ndu`
+    Body,
+    /// `.ldb`, `.ldu`
+    Logical,
+    /// `.fp`, `.sfp`
+    AllowHash,
+    /// `.ign`, `.ign2`
+    Ignore,
+    /// `.cvd`, `.cld`, `.cud`
+    Container,
+    /// `.yar`, `.yara`
+    Yara,
+}
+
+impl DbKind {
+    /// The kind for a file name, or None when the extension is not a database.
+    pub fn from_file_name(name: &str) -> Option<DbKind> {
+        let ext = name.rsplit_once('.')?.1.to_ascii_lowercase();
+        Some(match ext.as_str() {
+            "hdb" | "hsb" | "hdu" | "hsu" => DbKind::Hash,
+            "mdb" | "msb" | "mdu" | "msu" => DbKind::SectionHash,
+            "ndb" | "ndu" => DbKind::Body,
+            "ldb" | "ldu" => DbKind::Logical,
+            "fp" | "sfp" => DbKind::AllowHash,
+            "ign" | "ign2" => DbKind::Ignore,
+            "cvd" | "cld" | "cud" => DbKind::Container,
+            "yar" | "yara" => DbKind::Yara,
+            _ => return None,
+        })
+    }
+
+    /// Whether the extension marks a potentially-unwanted-application database (`.hdu`, ...),
+    /// which is loaded only on request, as in ClamAV.
+    pub fn is_pua(name: &str) -> bool {
+        name.rsplit_once('.').is_some_and(|(_, e)| {
+            matches!(
+                e.to_ascii_lowercase().as_str(),
+                "hdu" | "hsu" | "mdu" | "msu" | "ndu" | "ldu"
+            )
+        })
+    }
+}
+
+/// Signatures parsed from database files.
+#[derive(Clone, Debug, Default)]
+pub struct Database {
+    /// File-hash signatures.
+    pub hashes: Vec<HashSig>,
+    /// Body signatures.
+    pub bodies: Vec<BodySig>,
+    /// Logical signatures.
+    pub logicals: Vec<LogicalSig>,
+    /// Allow-listed file hashes.
+    pub allow: Vec<HashSig>,
+    /// Signature names switched off.
+    pub ignored: Vec<String>,
+    /// Lines not used, by reason.
+    pub skipped: Skipped,
+}
+
+impl Database {
+    /// Number of signatures that can report a detection.
+    pub fn signature_count(&self) -> usize {
+        self.hashes.len() + self.bodies.len() + self.logicals.len()
+    }
+}
+
+/// Options for parsing.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ParseOptions {
+    /// Skip malformed lines (counting them) instead of failing.
+    pub lenient: bool,
+}
+
+/// Parses the text of one database file of the given kind, adding its signatures to `db`.
+///
+/// `Container` and `Yara` are not line formats: passing them is an error at line 0.
+pub fn parse_into(
+    db: &mut Database,
+    kind: DbKind,
+    text: &[u8],
+    opts: ParseOptions,
+) -> Result<(), ParseError> {
+    for (idx, raw) in text.split(|&b| b == b'\n').enumerate() {
+        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        let line = String::from_utf8_lossy(raw);
+        let line = line.trim_end();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let res = match kind {
+            DbKind::Hash => parse_hash_line(line).map(|o| {
+                if let Some(s) = o {
+                    db.hashes.push(s)
+                } else {
+                    db.skipped.level += 1
+                }
+            }),
+            DbKind::AllowHash => parse_hash_line(line).map(|o| {
+                if let Some(s) = o {
+                    db.allow.push(s)
+                } else {
+                    db.skipped.level += 1
+                }
+            }),
+            DbKind::SectionHash => parse_section_hash_line(line).map(|()| {
+                db.skipped.section_hash += 1;
+            }),
+            DbKind::Body => parse_body_line(line).map(|o| match o {
+                Parsed::Sig(s) => db.bodies.push(s),
+                Parsed::Skip(r) => r.count(&mut db.skipped),
+            }),
+            DbKind::Logical => parse_logical_line(line).map(|o| match o {
+                Parsed::Sig(s) => db.logicals.push(s),
+                Parsed::Skip(r) => r.count(&mut db.skipped),
+            }),
+            DbKind::Ignore => {
+                db.ignored.push(parse_ignore_line(line));
+                Ok(())
+            }
+            DbKind::Container | DbKind::Yara => Err(ParseErrorKind::Cvd(
+                "not a line-based database format".into(),
+            )),
+        };
+        if let Err(kind) = res {
+            if opts.lenient {
+                db.skipped.malformed += 1;
+            } else {
+                return Err(ParseError {
+                    line: idx + 1,
+                    kind,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Why a well-formed line is not used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SkipReason {
+    /// Functionality level excludes this engine.
+    Level,
+    /// Target type not supported.
+    Target,
+    /// Offset type not supported.
+    Offset,
+    /// PCRE subsignature.
+    Pcre,
+    /// Other unsupported logical-signature feature.
+    LogicalFeature,
+}
+
+impl SkipReason {
+    fn count(self, s: &mut Skipped) {
+        match self {
+            SkipReason::Level => s.level += 1,
+            SkipReason::Target => s.target += 1,
+            SkipReason::Offset => s.offset += 1,
+            SkipReason::Pcre => s.pcre += 1,
+            SkipReason::LogicalFeature => s.logical_feature += 1,
+        }
+    }
+}
+
+/// A parsed line: a usable signature or the reason it is skipped.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Parsed<T> {
+    /// A signature the engine uses.
+    Sig(T),
+    /// A well-formed line the engine does not use.
+    Skip(SkipReason),
+}
+
+/// Strict decimal: digits only, no sign, no leading zero unless "0".
+fn decimal(s: &str) -> Option<u64> {
+    if s.is_empty() || s.len() > 19 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// Lenient decimal as ClamAV reads numeric fields (leading zeros allowed).
+fn number(s: &str) -> Option<u64> {
+    decimal(s)
+}
+
+fn check_name(name: &str) -> Result<String, ParseErrorKind> {
+    if name.is_empty() || name.len() > 512 || name.chars().any(|c| c.is_control()) {
+        return Err(ParseErrorKind::Name(name.to_string()));
+    }
+    Ok(name.to_string())
+}
+
+/// Whether optional `MinFL[:MaxFL]` fields admit this engine.
+fn level_ok(min: Option<&str>, max: Option<&str>) -> Result<bool, ParseErrorKind> {
+    let parse = |s: &str| number(s).ok_or_else(|| ParseErrorKind::Level(s.to_string()));
+    let min = match min {
+        Some(s) if !s.is_empty() => Some(parse(s)?),
+        _ => None,
+    };
+    let max = match max {
+        Some(s) if !s.is_empty() => Some(parse(s)?),
+        _ => None,
+    };
+    let fl = FUNCTIONALITY_LEVEL as u64;
+    Ok(min.is_none_or(|m| fl >= m) && max.is_none_or(|m| fl <= m))
+}
+
+fn parse_digest(s: &str) -> Result<(HashKind, Vec<u8>), ParseErrorKind> {
+    let kind = match s.len() {
+        32 => HashKind::Md5,
+        40 => HashKind::Sha1,
+        64 => HashKind::Sha256,
+        _ => return Err(ParseErrorKind::Hash(s.to_string())),
+    };
+    let bytes = decode_hex(s).ok_or_else(|| ParseErrorKind::Hash(s.to_string()))?;
+    Ok((kind, bytes))
+}
+
+/// Decodes an even-length hex string.
+pub fn decode_hex(s: &str) -> Option<Vec<u8>> {
+    let b = s.as_bytes();
+    if b.len() % 2 != 0 {
+        return None;
+    }
+    let val = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    b.chunks(2)
+        .map(|p| Some(val(p[0])? << 4 | val(p[1])?))
+        .collect()
+}
+
+/// Parses `Hash:Size:Name[:MinFL[:MaxFL]]`. Returns None when the level excludes this engine.
+pub fn parse_hash_line(line: &str) -> Result<Option<HashSig>, ParseErrorKind> {
+    let f: Vec<&str> = line.split(':').collect();
+    if !(3..=5).contains(&f.len()) {
+        return Err(ParseErrorKind::FieldCount {
+            expected: "3 to 5",
+            sep: ':',
+            found: f.len(),
+        });
+    }
+    let (kind, digest) = parse_digest(f[0])?;
+    let size = if f[1] == "*" {
+        let min = f.get(3).and_then(|s| number(s));
+        if min.is_none_or(|m| m < 73) {
+            return Err(ParseErrorKind::WildcardSize);
+        }
+        None
+    } else {
+        Some(number(f[1]).ok_or_else(|| ParseErrorKind::Size(f[1].to_string()))?)
+    };
+    let name = check_name(f[2])?;
+    if !level_ok(f.get(3).copied(), f.get(4).copied())? {
+        return Ok(None);
+    }
+    Ok(Some(HashSig {
+        kind,
+        digest,
+        size,
+        name,
+    }))
+}
+
+/// Checks `SectionSize:SectionHash:Name[:MinFL[:MaxFL]]` (the engine does not use these).
+pub fn parse_section_hash_line(line: &str) -> Result<(), ParseErrorKind> {
+    let f: Vec<&str> = line.split(':').collect();
+    if !(3..=5).contains(&f.len()) {
+        return Err(ParseErrorKind::FieldCount {
+            expected: "3 to 5",
+            sep: ':',
+            found: f.len(),
+        });
+    }
+    if f[0] != "*" && number(f[0]).is_none() {
+        return Err(ParseErrorKind::Size(f[0].to_string()));
+    }
+    parse_digest(f[1])?;
+    check_name(f[2])?;
+    level_ok(f.get(3).copied(), f.get(4).copied())?;
+    Ok(())
+}
+
+/// Parses an offset field. `Ok(None)` for executable-relative offsets the engine skips.
+pub fn parse_offset(s: &str) -> Result<Option<Offset>, ParseErrorKind> {
+    let bad = || ParseErrorKind::Offset(s.to_string());
+    if s == "*" {
+        return Ok(Some(Offset::Any));
+    }
+    let (base, extra) = match s.split_once(',') {
+        Some((b, e)) => (b, number(e).ok_or_else(bad)?),
+        None => (s, 0),
+    };
+    if let Some(back) = base.strip_prefix("EOF-") {
+        return Ok(Some(Offset::Eof {
+            back: number(back).ok_or_else(bad)?,
+            extra,
+        }));
+    }
+    if base.starts_with("EP+")
+        || base.starts_with("EP-")
+        || base.starts_with("SL+")
+        || base.starts_with("SE")
+        || base.starts_with("VI")
+        || base.starts_with('$')
+        || (base.starts_with('S') && base[1..].contains('+'))
+    {
+        return Ok(None);
+    }
+    let start = number(base).ok_or_else(bad)?;
+    Ok(Some(Offset::Abs { start, extra }))
+}
+
+/// Parses `Name:TargetType:Offset:HexSignature[:MinFL[:MaxFL]]`.
+pub fn parse_body_line(line: &str) -> Result<Parsed<BodySig>, ParseErrorKind> {
+    let f: Vec<&str> = line.split(':').collect();
+    if !(4..=6).contains(&f.len()) {
+        return Err(ParseErrorKind::FieldCount {
+            expected: "4 to 6",
+            sep: ':',
+            found: f.len(),
+        });
+    }
+    let name = check_name(f[0])?;
+    let target = if f[1] == "*" {
+        0
+    } else {
+        number(f[1]).ok_or_else(|| ParseErrorKind::Target(f[1].to_string()))?
+    };
+    if !level_ok(f.get(4).copied(), f.get(5).copied())? {
+        return Ok(Parsed::Skip(SkipReason::Level));
+    }
+    let offset = parse_offset(f[2])?;
+    let pattern = parse_hex(f[3])?;
+    if target != 0 {
+        return Ok(Parsed::Skip(SkipReason::Target));
+    }
+    let Some(offset) = offset else {
+        return Ok(Parsed::Skip(SkipReason::Offset));
+    };
+    Ok(Parsed::Sig(BodySig {
+        name,
+        offset,
+        pattern,
+    }))
+}
+
+fn parse_range(v: &str) -> Result<Range, ParseErrorKind> {
+    let bad = || ParseErrorKind::Logical(format!("bad range {v:?}"));
+    let (a, b) = match v.split_once('-') {
+        Some((a, b)) => (number(a).ok_or_else(bad)?, number(b).ok_or_else(bad)?),
+        None => {
+            let n = number(v).ok_or_else(bad)?;
+            (n, n)
+        }
+    };
+    if a > b {
+        return Err(bad());
+    }
+    Ok(Range { min: a, max: b })
+}
+
+/// Parses a subsignature: `[Offset:]HexSignature[::modifiers]`.
+fn parse_subsig(s: &str) -> Result<Parsed<SubSig>, ParseErrorKind> {
+    // PCRE: Trigger/regex/flags; byte compare: N(...); macro: ${..}N$; fuzzy hash: fuzzy_img#..
+    if s.contains('/') {
+        return Ok(Parsed::Skip(SkipReason::Pcre));
+    }
+    if s.contains('#') || s.starts_with('$') || s.contains('(') && s.contains('#') {
+        return Ok(Parsed::Skip(SkipReason::LogicalFeature));
+    }
+    let (body, mods) = match s.split_once("::") {
+        Some((b, m)) => (b, Some(m)),
+        None => (s, None),
+    };
+    let mut modifiers = Modifiers::default();
+    if let Some(m) = mods {
+        for c in m.split(',').flat_map(|p| p.chars()) {
+            match c {
+                'i' => modifiers.nocase = true,
+                'w' => modifiers.wide = true,
+                'f' => modifiers.fullword = true,
+                'a' => modifiers.ascii = true,
+                _ => {
+                    return Err(ParseErrorKind::Logical(format!(
+                        "unknown subsignature modifier {c:?}"
+                    )))
+                }
+            }
+        }
+    }
+    let (offset, hex) = match body.rsplit_once(':') {
+        Some((off, hex)) => (parse_offset(off)?, hex),
+        None => (Some(Offset::Any), body),
+    };
+    let pattern = parse_hex(hex)?;
+    let Some(offset) = offset else {
+        return Ok(Parsed::Skip(SkipReason::Offset));
+    };
+    Ok(Parsed::Sig(SubSig {
+        offset,
+        pattern,
+        modifiers,
+    }))
+}
+
+/// Parses `Name;TargetDescriptionBlock;LogicalExpression;Subsig0;Subsig1;...`.
+pub fn parse_logical_line(line: &str) -> Result<Parsed<LogicalSig>, ParseErrorKind> {
+    let f: Vec<&str> = line.split(';').collect();
+    if f.len() < 4 {
+        return Err(ParseErrorKind::FieldCount {
+            expected: "at least 4",
+            sep: ';',
+            found: f.len(),
+        });
+    }
+    let name = check_name(f[0])?;
+    let mut target = None;
+    let mut file_size = None;
+    let mut skip = None;
+    for item in f[1].split(',') {
+        let (k, v) = item
+            .split_once(':')
+            .ok_or_else(|| ParseErrorKind::Logical(format!("bad target block item {item:?}")))?;
+        match k {
+            "Target" => {
+                target = Some(number(v).ok_or_else(|| ParseErrorKind::Target(v.to_string()))?)
+            }
+            "Engine" => {
+                let r = parse_range(v)?;
+                let fl = FUNCTIONALITY_LEVEL as u64;
+                if fl < r.min || fl > r.max {
+                    skip.get_or_insert(SkipReason::Level);
+                }
+            }
+            "FileSize" => file_size = Some(parse_range(v)?),
+            "EntryPoint" | "NumberOfSections" | "Container" | "Intermediates" | "IconGroup1"
+            | "IconGroup2" | "HandlerType" => {
+                skip.get_or_insert(SkipReason::LogicalFeature);
+            }
+            _ => {
+                return Err(ParseErrorKind::Logical(format!(
+                    "unknown target block key {k:?}"
+                )))
+            }
+        }
+    }
+    let target = target.ok_or_else(|| ParseErrorKind::Logical("missing Target".into()))?;
+    let expr = parse_expr(f[2])?;
+    let n_sub = f.len() - 3;
+    if n_sub as u32 > logical::MAX_SUBSIGS {
+        return Err(ParseErrorKind::Logical(format!(
+            "{n_sub} subsignatures, at most 64 allowed"
+        )));
+    }
+    if expr.max_id() as usize >= n_sub {
+        return Err(ParseErrorKind::Logical(format!(
+            "expression uses subsignature {} but only {n_sub} are given",
+            expr.max_id()
+        )));
+    }
+    if skip == Some(SkipReason::Level) {
+        return Ok(Parsed::Skip(SkipReason::Level));
+    }
+    let mut subsigs = Vec::with_capacity(n_sub);
+    for s in &f[3..] {
+        match parse_subsig(s)? {
+            Parsed::Sig(sub) => subsigs.push(sub),
+            Parsed::Skip(r) => {
+                skip.get_or_insert(r);
+            }
+        }
+    }
+    if target != 0 {
+        skip.get_or_insert(SkipReason::Target);
+    }
+    if let Some(r) = skip {
+        return Ok(Parsed::Skip(r));
+    }
+    Ok(Parsed::Sig(LogicalSig {
+        name,
+        file_size,
+        expr,
+        subsigs,
+    }))
+}
+
+/// Parses an `.ign2` line: `Name` or `Name:md5-of-line`; returns the name.
+pub fn parse_ignore_line(line: &str) -> String {
+    // .ign lines may be `db:line:Name`; .ign2 lines are `Name[:md5]`.
+    let f: Vec<&str> = line.split(':').collect();
+    match f.len() {
+        3 if number(f[1]).is_some() => f[2].to_string(),
+        _ => f[0].to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hash_lines() {
+        let s = parse_hash_line("44d88612fea8a8f36de82e1278abb02f:68:Eicar-Test-Signature")
+            .unwrap()
+            .unwrap();
+        assert_eq!(s.kind, HashKind::Md5);
+        assert_eq!(s.size, Some(68));
+        assert!(parse_hash_line(
+            "3395856ce81f2b7382dee72602f798b642f14140:*:Name"
+        )
+        .is_err());
+        let w = parse_hash_line("3395856ce81f2b7382dee72602f798b642f14140:*:Name:73")
+            .unwrap()
+            .unwrap();
+        assert_eq!(w.size, None);
+        assert!(parse_hash_line("3395856ce81f2b7382dee72602f798b642f14140:*:Name:999")
+            .unwrap()
+            .is_none());
+        for bad in ["zz:1:a", "44d88612fea8a8f36de82e1278abb02f:x:a", "44d88612fea8a8f36de82e1278abb02f:1:", "a"] {
+            assert!(parse_hash_line(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn body_lines() {
+        let Parsed::Sig(b) = parse_body_line("Test:0:EOF-10,2:41424344").unwrap() else {
+            panic!()
+        };
+        assert_eq!(b.offset, Offset::Eof { back: 10, extra: 2 });
+        assert!(b.offset.allows(90, 100) && b.offset.allows(92, 100) && !b.offset.allows(93, 100));
+        assert_eq!(
+            parse_body_line("T:1:*:41424344").unwrap(),
+            Parsed::Skip(SkipReason::Target)
+        );
+        assert_eq!(
+            parse_body_line("T:0:EP+0:41424344").unwrap(),
+            Parsed::Skip(SkipReason::Offset)
+        );
+        assert_eq!(
+            parse_body_line("T:0:*:41424344:999").unwrap(),
+            Parsed::Skip(SkipReason::Level)
+        );
+        assert!(parse_body_line("T:0:x:4142").is_err());
+    }
+
+    #[test]
+    fn logical_lines() {
+        let Parsed::Sig(l) =
+            parse_logical_line("L;Engine:51-255,Target:0;0&1;41424344;10:45464748::i,w").unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(l.subsigs.len(), 2);
+        assert!(l.subsigs[1].modifiers.nocase && l.subsigs[1].modifiers.wide);
+        assert_eq!(l.subsigs[1].offset, Offset::Abs { start: 10, extra: 0 });
+        assert_eq!(
+            parse_logical_line("L;Target:0;0&1;41424344;0/abc/").unwrap(),
+            Parsed::Skip(SkipReason::Pcre)
+        );
+        assert!(parse_logical_line("L;Target:0;0&2;41424344;45464748").is_err());
+        assert!(parse_logical_line("L;Foo:1;0;41424344").is_err());
+    }
+
+    #[test]
+    fn lenient_counts_bad_lines() {
+        let mut db = Database::default();
+        let text = b"# comment\nA:0:*:41424344\nbroken\nB:0:*:45464748\r\n";
+        let e = parse_into(&mut db, DbKind::Body, text, ParseOptions::default()).unwrap_err();
+        assert_eq!(e.line, 3);
+        let mut db = Database::default();
+        parse_into(&mut db, DbKind::Body, text, ParseOptions { lenient: true }).unwrap();
+        assert_eq!(db.bodies.len(), 2);
+        assert_eq!(db.skipped.malformed, 1);
+    }
+}
