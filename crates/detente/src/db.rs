@@ -1,0 +1,153 @@
+//! Loading signature databases: `-d` paths, the installed database, or the embedded default.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand};
+use detente_engine::{Engine, EngineBuilder, LoadOptions};
+use detente_sigs::DbKind;
+
+/// The embedded default database: the EICAR test file and a few test signatures of each kind,
+/// so a fresh installation can prove it works.
+const EMBEDDED: &[(&str, &str)] = &[
+    ("embedded/detente.hdb", include_str!("../defaults/detente.hdb")),
+    ("embedded/detente.hsb", include_str!("../defaults/detente.hsb")),
+    ("embedded/detente.ndb", include_str!("../defaults/detente.ndb")),
+    ("embedded/detente.ldb", include_str!("../defaults/detente.ldb")),
+    ("embedded/detente.yar", include_str!("../defaults/detente.yar")),
+];
+
+/// Where an installed database is looked for when no `-d` is given.
+pub fn installed_dir() -> Option<PathBuf> {
+    if let Some(d) = std::env::var_os("DETENTE_DATABASE") {
+        return Some(PathBuf::from(d));
+    }
+    let d = PathBuf::from("/var/lib/detente/db");
+    let has_db = std::fs::read_dir(&d).ok()?.flatten().any(|e| {
+        DbKind::from_file_name(&e.file_name().to_string_lossy()).is_some()
+    });
+    has_db.then_some(d)
+}
+
+/// Database selection flags shared by subcommands.
+#[derive(Args, Debug, Clone, Default)]
+pub struct DbArgs {
+    /// Load signatures from FILE or every database file in DIR (repeatable). Replaces the
+    /// installed and embedded databases.
+    #[arg(short = 'd', long = "database", value_name = "FILE|DIR")]
+    pub database: Vec<PathBuf>,
+    /// Skip malformed signature lines (counting them) instead of failing.
+    #[arg(long)]
+    pub lenient: bool,
+    /// Also load potentially-unwanted-application databases (.hdu, .hsu, .ndu, .ldu).
+    #[arg(long = "detect-pua")]
+    pub pua: bool,
+}
+
+fn add_file(b: &mut EngineBuilder, path: &Path, from_dir: bool) -> Result<()> {
+    let name = path.display().to_string();
+    let fname = path
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if DbKind::from_file_name(&fname).is_none() {
+        if from_dir {
+            return Ok(());
+        }
+        bail!("{name}: not a known database format (expected .hdb .hsb .ndb .ldb .fp .sfp .ign2 .cvd .cld .yar ...)");
+    }
+    let bytes = std::fs::read(path).with_context(|| format!("{name}: can't read database"))?;
+    b.add_database(&name, &bytes)?;
+    Ok(())
+}
+
+/// Loads the databases the flags select and builds the engine.
+pub fn load(args: &DbArgs) -> Result<Engine> {
+    let mut b = EngineBuilder::new(LoadOptions {
+        lenient: args.lenient,
+        pua: args.pua,
+    });
+    let dirs: Vec<PathBuf> = if !args.database.is_empty() {
+        args.database.clone()
+    } else if let Some(d) = installed_dir() {
+        vec![d]
+    } else {
+        for (name, text) in EMBEDDED {
+            b.add_database(name, text.as_bytes())
+                .with_context(|| format!("{name}: embedded database"))?;
+        }
+        Vec::new()
+    };
+    for p in dirs {
+        let md = std::fs::metadata(&p)
+            .with_context(|| format!("{}: can't open database", p.display()))?;
+        if md.is_dir() {
+            let mut entries: Vec<PathBuf> = std::fs::read_dir(&p)
+                .with_context(|| format!("{}: can't list database directory", p.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.is_file())
+                .collect();
+            entries.sort();
+            for e in entries {
+                add_file(&mut b, &e, true)?;
+            }
+        } else {
+            add_file(&mut b, &p, false)?;
+        }
+    }
+    let r = b.report();
+    for (file, e) in &r.yara_errors {
+        match &e.rule {
+            Some(rule) => eprintln!("detente: {file}: YARA rule {rule} not loaded: {}", e.message),
+            None => eprintln!("detente: {file}: YARA rules not loaded: {}", e.message),
+        }
+    }
+    let engine = b.build();
+    let r = engine.report();
+    if r.skipped.total() > 0 {
+        eprintln!(
+            "detente: skipped {} unsupported signature(s): {}",
+            r.skipped.total(),
+            r.skipped
+        );
+    }
+    if r.no_atom > 0 {
+        eprintln!(
+            "detente: skipped {} body/logical signature(s) without two consecutive fixed bytes",
+            r.no_atom
+        );
+    }
+    if !r.unsupported_files.is_empty() {
+        eprintln!(
+            "detente: database files of unsupported kinds not loaded: {}",
+            r.unsupported_files.join(", ")
+        );
+    }
+    Ok(engine)
+}
+
+/// `detente db` subcommands.
+#[derive(Subcommand, Debug)]
+pub enum DbCommand {
+    /// Load databases and print what they hold: signature counts by kind, skipped lines by reason.
+    Info(DbArgs),
+}
+
+pub fn run(cmd: DbCommand) -> Result<u8> {
+    match cmd {
+        DbCommand::Info(args) => {
+            let engine = load(&args)?;
+            let r = engine.report();
+            println!("Hash signatures:     {}", r.hash);
+            println!("Body signatures:     {}", r.body);
+            println!("Logical signatures:  {}", r.logical);
+            println!("YARA rules:          {}", r.yara_rules);
+            println!("YARA rules rejected: {}", r.yara_errors.len());
+            println!("Allow-list entries:  {}", r.allow);
+            println!("Ignored by .ign2:    {}", r.ignored);
+            println!("Skipped lines:       {} ({})", r.skipped.total(), r.skipped);
+            println!("Total signatures:    {}", r.signatures());
+            Ok(0)
+        }
+    }
+}

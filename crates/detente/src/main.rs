@@ -1,0 +1,62 @@
+//! `detente`: command-line entry point. Flags and glue only; the work lives in the library crates.
+
+mod db;
+mod scan;
+
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser, Subcommand};
+
+/// detente: an open malware scanner and threat-intelligence network that parties who
+/// distrust each other can use together.
+#[derive(Parser, Debug)]
+#[command(name = "detente", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Scan files, directories or standard input (`-`) for malware, clamscan-style.
+    ///
+    /// Exit status: 0 nothing found, 1 something found, 2 an error occurred.
+    Scan(scan::ScanArgs),
+    /// Inspect signature databases.
+    #[command(subcommand)]
+    Db(db::DbCommand),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let res = match cli.command {
+        Command::Scan(args) => scan::run(args),
+        Command::Db(cmd) => db::run(cmd),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "detente", &mut std::io::stdout());
+            Ok(0)
+        }
+    };
+    match res {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            if is_broken_pipe(&e) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("detente: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}

@@ -1,0 +1,164 @@
+#!/usr/bin/env python3
+"""Build archives for crates/detente/tests/differential.rs.
+
+Reads a plan from stdin, one archive per line, fields separated by TAB:
+
+    KIND <TAB> OUTPUT <TAB> MEMBER...
+
+where each MEMBER is `ARCNAME=SOURCEPATH` (for single-stream formats such as
+gz/bz2/xz/zst exactly one member is given and its ARCNAME is ignored).
+Lines are executed in order, so an OUTPUT of one line may be a SOURCEPATH of a
+later one (nesting).
+
+KIND is one of:
+  zip-stored zip-deflate zip-bzip2 zip-lzma   Python's zipfile
+  zip-deflate64                               7z a -tzip -mm=Deflate64
+  zip-zstd                                    hand-written zip, method 93 (zstd CLI)
+  tar                                         Python's tarfile (ustar)
+  gz bz2 xz                                   Python's gzip/bz2/lzma
+  zst                                         zstd CLI
+
+Everything is deterministic: fixed timestamps, no user/group names.
+"""
+import bz2
+import gzip
+import io
+import lzma
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import tarfile
+import tempfile
+import zipfile
+import zlib
+
+DATE = (2020, 1, 2, 3, 4, 6)
+
+
+def read(p):
+    with open(p, "rb") as f:
+        return f.read()
+
+
+def zip_python(out, members, method):
+    with zipfile.ZipFile(out, "w") as z:
+        for arc, src in members:
+            zi = zipfile.ZipInfo(arc, DATE)
+            zi.compress_type = method
+            zi.external_attr = 0o644 << 16
+            z.writestr(zi, read(src))
+
+
+def zip_7z(out, members, method):
+    with tempfile.TemporaryDirectory() as d:
+        names = []
+        for arc, src in members:
+            dst = os.path.join(d, arc)
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            shutil.copyfile(src, dst)
+            os.utime(dst, (1577934246, 1577934246))
+            names.append(arc)
+        tmp_out = os.path.join(d, "__out.zip")
+        subprocess.run(
+            ["7z", "a", "-bd", "-bso0", "-bsp0", "-tzip", "-mm=" + method, tmp_out] + names,
+            cwd=d,
+            check=True,
+        )
+        shutil.copyfile(tmp_out, out)
+
+
+def zstd_compress(data):
+    r = subprocess.run(["zstd", "-q", "-c", "-19"], input=data, stdout=subprocess.PIPE, check=True)
+    return r.stdout
+
+
+def zip_zstd(out, members):
+    """A minimal zip writer with compression method 93 (zstd)."""
+    dos_time = (DATE[3] << 11) | (DATE[4] << 5) | (DATE[5] // 2)
+    dos_date = ((DATE[0] - 1980) << 9) | (DATE[1] << 5) | DATE[2]
+    body = io.BytesIO()
+    central = io.BytesIO()
+    for arc, src in members:
+        data = read(src)
+        comp = zstd_compress(data)
+        crc = zlib.crc32(data) & 0xFFFFFFFF
+        name = arc.encode()
+        off = body.tell()
+        body.write(struct.pack("<IHHHHHIIIHH", 0x04034B50, 63, 0, 93, dos_time, dos_date,
+                               crc, len(comp), len(data), len(name), 0))
+        body.write(name)
+        body.write(comp)
+        central.write(struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 63, 63, 0, 93, dos_time,
+                                  dos_date, crc, len(comp), len(data), len(name), 0, 0, 0, 0,
+                                  0o644 << 16, off))
+        central.write(name)
+    cd = central.getvalue()
+    cd_off = body.tell()
+    n = len(members)
+    eocd = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, n, n, len(cd), cd_off, 0)
+    with open(out, "wb") as f:
+        f.write(body.getvalue() + cd + eocd)
+
+
+def tar(out, members):
+    with tarfile.open(out, "w", format=tarfile.USTAR_FORMAT) as t:
+        for arc, src in members:
+            data = read(src)
+            ti = tarfile.TarInfo(arc)
+            ti.size = len(data)
+            ti.mtime = 1577934246
+            ti.mode = 0o644
+            t.addfile(ti, io.BytesIO(data))
+
+
+def single(members):
+    if len(members) != 1:
+        raise SystemExit("single-stream format needs exactly one member")
+    return read(members[0][1])
+
+
+def main():
+    for lineno, line in enumerate(sys.stdin, 1):
+        line = line.rstrip("\n")
+        if not line:
+            continue
+        kind, out, *rest = line.split("\t")
+        members = []
+        for m in rest:
+            arc, _, src = m.partition("=")
+            members.append((arc, src))
+        os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
+        if kind == "zip-stored":
+            zip_python(out, members, zipfile.ZIP_STORED)
+        elif kind == "zip-deflate":
+            zip_python(out, members, zipfile.ZIP_DEFLATED)
+        elif kind == "zip-bzip2":
+            zip_python(out, members, zipfile.ZIP_BZIP2)
+        elif kind == "zip-lzma":
+            zip_python(out, members, zipfile.ZIP_LZMA)
+        elif kind == "zip-deflate64":
+            zip_7z(out, members, "Deflate64")
+        elif kind == "zip-zstd":
+            zip_zstd(out, members)
+        elif kind == "tar":
+            tar(out, members)
+        elif kind == "gz":
+            with open(out, "wb") as f:
+                f.write(gzip.compress(single(members), mtime=0))
+        elif kind == "bz2":
+            with open(out, "wb") as f:
+                f.write(bz2.compress(single(members)))
+        elif kind == "xz":
+            with open(out, "wb") as f:
+                f.write(lzma.compress(single(members), format=lzma.FORMAT_XZ))
+        elif kind == "zst":
+            with open(out, "wb") as f:
+                f.write(zstd_compress(single(members)))
+        else:
+            raise SystemExit(f"line {lineno}: unknown kind {kind!r}")
+
+
+if __name__ == "__main__":
+    main()
