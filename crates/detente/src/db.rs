@@ -10,11 +10,26 @@ use detente_sigs::DbKind;
 /// The embedded default database: the EICAR test file and a few test signatures of each kind,
 /// so a fresh installation can prove it works.
 const EMBEDDED: &[(&str, &str)] = &[
-    ("embedded/detente.hdb", include_str!("../defaults/detente.hdb")),
-    ("embedded/detente.hsb", include_str!("../defaults/detente.hsb")),
-    ("embedded/detente.ndb", include_str!("../defaults/detente.ndb")),
-    ("embedded/detente.ldb", include_str!("../defaults/detente.ldb")),
-    ("embedded/detente.yar", include_str!("../defaults/detente.yar")),
+    (
+        "embedded/detente.hdb",
+        include_str!("../defaults/detente.hdb"),
+    ),
+    (
+        "embedded/detente.hsb",
+        include_str!("../defaults/detente.hsb"),
+    ),
+    (
+        "embedded/detente.ndb",
+        include_str!("../defaults/detente.ndb"),
+    ),
+    (
+        "embedded/detente.ldb",
+        include_str!("../defaults/detente.ldb"),
+    ),
+    (
+        "embedded/detente.yar",
+        include_str!("../defaults/detente.yar"),
+    ),
 ];
 
 /// Where an installed database is looked for when no `-d` is given.
@@ -23,9 +38,10 @@ pub fn installed_dir() -> Option<PathBuf> {
         return Some(PathBuf::from(d));
     }
     let d = PathBuf::from("/var/lib/detente/db");
-    let has_db = std::fs::read_dir(&d).ok()?.flatten().any(|e| {
-        DbKind::from_file_name(&e.file_name().to_string_lossy()).is_some()
-    });
+    let has_db = std::fs::read_dir(&d)
+        .ok()?
+        .flatten()
+        .any(|e| DbKind::from_file_name(&e.file_name().to_string_lossy()).is_some());
     has_db.then_some(d)
 }
 
@@ -98,7 +114,10 @@ pub fn load(args: &DbArgs) -> Result<Engine> {
     let r = b.report();
     for (file, e) in &r.yara_errors {
         match &e.rule {
-            Some(rule) => eprintln!("detente: {file}: YARA rule {rule} not loaded: {}", e.message),
+            Some(rule) => eprintln!(
+                "detente: {file}: YARA rule {rule} not loaded: {}",
+                e.message
+            ),
             None => eprintln!("detente: {file}: YARA rules not loaded: {}", e.message),
         }
     }

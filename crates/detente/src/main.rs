@@ -38,7 +38,12 @@ fn main() -> ExitCode {
         Command::Scan(args) => scan::run(args),
         Command::Db(cmd) => db::run(cmd),
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "detente", &mut std::io::stdout());
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "detente",
+                &mut std::io::stdout(),
+            );
             Ok(0)
         }
     };

@@ -86,10 +86,11 @@ fn parse_size(s: &str) -> Result<u64, String> {
         Some((i, 'G' | 'g')) => (&s[..i], 1 << 30),
         _ => (s, 1),
     };
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("bad size {s:?}: expected a number with an optional K, M or G suffix"))?;
-    n.checked_mul(mult).ok_or_else(|| format!("size {s:?} is too large"))
+    let n: u64 = num.parse().map_err(|_| {
+        format!("bad size {s:?}: expected a number with an optional K, M or G suffix")
+    })?;
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("size {s:?} is too large"))
 }
 
 #[derive(Default)]
@@ -127,15 +128,16 @@ pub fn run(args: ScanArgs) -> Result<u8> {
     };
     let out = Mutex::new(std::io::BufWriter::new(std::io::stdout()));
     let totals = Mutex::new(Totals::default());
-    let progress = (!args.no_progress && !args.json && std::io::stderr().is_terminal()).then(|| {
-        let pb = indicatif::ProgressBar::new_spinner();
-        pb.set_style(
-            indicatif::ProgressStyle::with_template("{spinner} {pos} files, {msg} [{elapsed}]")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
-        );
-        pb.enable_steady_tick(std::time::Duration::from_millis(120));
-        pb
-    });
+    let progress =
+        (!args.no_progress && !args.json && std::io::stderr().is_terminal()).then(|| {
+            let pb = indicatif::ProgressBar::new_spinner();
+            pb.set_style(
+                indicatif::ProgressStyle::with_template("{spinner} {pos} files, {msg} [{elapsed}]")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+            );
+            pb.enable_steady_tick(std::time::Duration::from_millis(120));
+            pb
+        });
     let write_err = Mutex::new(None::<std::io::Error>);
 
     let emit = |ev: Event| {
@@ -170,8 +172,10 @@ pub fn run(args: ScanArgs) -> Result<u8> {
             Event::Error { path, message } => {
                 totals.lock().unwrap_or_else(|e| e.into_inner()).errors += 1;
                 if args.json {
-                    vec![serde_json::json!({"path": path, "result": "error", "error": message})
-                        .to_string()]
+                    vec![
+                        serde_json::json!({"path": path, "result": "error", "error": message})
+                            .to_string(),
+                    ]
                 } else {
                     eprintln!("{path}: {message} ERROR");
                     Vec::new()

@@ -29,8 +29,12 @@ pub(crate) enum Tok {
     },
     /// Jump.
     Gap { min: usize, max: Option<usize> },
-    /// Zero-width assertion.
-    Boundary(Boundary),
+    /// Zero-width check of the byte before the match (a marker at the signature's start).
+    AssertLeft(Boundary),
+    /// Zero-width check of the byte after the match (a marker at the signature's end).
+    AssertRight(Boundary),
+    /// A marker inside the signature: consumes the byte(s) it matches.
+    Special(Boundary),
 }
 
 /// A pattern ready for matching.
@@ -175,7 +179,13 @@ pub(crate) fn compile(
             }
             Token::Boundary(b) => {
                 flush(&mut cur, &mut toks);
-                toks.push(Tok::Boundary(*b));
+                toks.push(if i == 0 {
+                    Tok::AssertLeft(*b)
+                } else if i + 1 == pat.tokens.len() {
+                    Tok::AssertRight(*b)
+                } else {
+                    Tok::Special(*b)
+                });
             }
         }
     }
@@ -205,6 +215,8 @@ pub(crate) enum Owner {
 pub(crate) struct Pattern {
     pub compiled: Compiled,
     pub owner: Owner,
+    /// Target type 7: matched only against normalised text.
+    pub text_only: bool,
 }
 
 /// Index of atoms: bitmap filter for 4-byte atoms, direct table for 2-byte prefixes.
@@ -345,6 +357,16 @@ fn is_word(b: u8) -> bool {
     b.is_ascii_alphanumeric()
 }
 
+/// ClamAV's boundary classes: 1 may precede a word, 2 may follow one, 3 both, 0 neither.
+fn boundary_class(b: u8) -> u8 {
+    match b {
+        b' ' | b'-' | b'/' | b'_' => 3,
+        b'.' | b'<' | b'@' => 1,
+        b'\n' | b'\r' | b'"' | b'\'' | b'=' | b'>' => 2,
+        _ => 0,
+    }
+}
+
 /// Scratch state for verifying one pattern over one buffer.
 pub(crate) struct Verifier<'a> {
     data: &'a [u8],
@@ -376,20 +398,61 @@ impl<'a> Verifier<'a> {
         }
     }
 
-    fn boundary(&self, b: Boundary, pos: usize) -> bool {
-        let d = self.data;
-        let before = pos.checked_sub(1).and_then(|i| d.get(i)).copied();
-        let after = d.get(pos).copied();
+    /// Zero-width check before a match starting at `pos`.
+    fn left_ok(&self, b: Boundary, pos: usize) -> bool {
+        let Some(prev) = pos.checked_sub(1).map(|i| self.data[i]) else {
+            return true;
+        };
         match b {
-            Boundary::Word => match (before, after) {
-                (None, _) | (_, None) => true,
-                (Some(x), Some(y)) => is_word(x) != is_word(y) || !is_word(x) || !is_word(y),
-            },
+            Boundary::Word => matches!(boundary_class(prev), 1 | 3),
+            Boundary::Line => prev == b'\n',
+            Boundary::NonAlnum => !prev.is_ascii_alphanumeric(),
+        }
+    }
+
+    /// Zero-width check after a match ending at `pos`.
+    fn right_ok(&self, b: Boundary, pos: usize) -> bool {
+        let Some(&next) = self.data.get(pos) else {
+            return true;
+        };
+        match b {
+            Boundary::Word => boundary_class(next) >= 2,
             Boundary::Line => {
-                before.is_none_or(|x| x == b'\n' || x == b'\r')
-                    || after.is_none_or(|y| y == b'\n' || y == b'\r')
+                next == b'\n' || (next == b'\r' && self.data.get(pos + 1) == Some(&b'\n'))
+            }
+            Boundary::NonAlnum => !next.is_ascii_alphanumeric(),
+        }
+    }
+
+    /// Length of the bytes a marker inside a signature matches at `pos`, if it matches.
+    fn special_at(&self, b: Boundary, pos: usize) -> Option<usize> {
+        let c = *self.data.get(pos)?;
+        match b {
+            Boundary::Word => (boundary_class(c) != 0).then_some(1),
+            Boundary::Line => {
+                if c == b'\n' {
+                    Some(1)
+                } else if c == b'\r' && self.data.get(pos + 1) == Some(&b'\n') {
+                    Some(2)
+                } else {
+                    None
+                }
+            }
+            Boundary::NonAlnum => (!c.is_ascii_alphanumeric()).then_some(1),
+        }
+    }
+
+    /// Length of the bytes a marker inside a signature matches ending at `end`, if it matches.
+    fn special_before(&self, b: Boundary, end: usize) -> Vec<usize> {
+        let mut v = Vec::new();
+        for len in [1usize, 2] {
+            if let Some(s) = end.checked_sub(len) {
+                if self.special_at(b, s) == Some(len) {
+                    v.push(len);
+                }
             }
         }
+        v
     }
 
     /// Whether tokens `t..` match starting at `pos`, ending where `end_ok` allows.
@@ -403,10 +466,16 @@ impl<'a> Verifier<'a> {
         };
         match tok {
             Tok::Lit(l) => {
-                self.data.get(pos..pos + l.len()) == Some(&l[..]) && self.fwd(t + 1, pos + l.len(), end_ok)
+                self.data.get(pos..pos + l.len()) == Some(&l[..])
+                    && self.fwd(t + 1, pos + l.len(), end_ok)
             }
             Tok::Seq(s) => self.class_seq_at(s, pos) && self.fwd(t + 1, pos + s.len(), end_ok),
-            Tok::Boundary(b) => self.boundary(*b, pos) && self.fwd(t + 1, pos, end_ok),
+            Tok::AssertLeft(_) => self.fwd(t + 1, pos, end_ok),
+            Tok::AssertRight(b) => self.right_ok(*b, pos) && self.fwd(t + 1, pos, end_ok),
+            Tok::Special(b) => match self.special_at(*b, pos) {
+                Some(l) => self.fwd(t + 1, pos + l, end_ok),
+                None => false,
+            },
             Tok::Alt { alts, negated } => {
                 if *negated {
                     let l = alts[0].len();
@@ -485,7 +554,7 @@ impl<'a> Verifier<'a> {
         match &self.toks[t - 1] {
             Tok::Lit(l) => {
                 let s = end.checked_sub(l.len())?;
-                if &self.data[s..end] == &l[..] {
+                if self.data[s..end] == l[..] {
                     self.bwd(t - 1, s, start_ok)
                 } else {
                     None
@@ -499,12 +568,21 @@ impl<'a> Verifier<'a> {
                     None
                 }
             }
-            Tok::Boundary(b) => {
-                if self.boundary(*b, end) {
+            Tok::AssertLeft(b) => {
+                if self.left_ok(*b, end) {
                     self.bwd(t - 1, end, start_ok)
                 } else {
                     None
                 }
+            }
+            Tok::AssertRight(_) => self.bwd(t - 1, end, start_ok),
+            Tok::Special(b) => {
+                for l in self.special_before(*b, end) {
+                    if let Some(r) = self.bwd(t - 1, end - l, start_ok) {
+                        return Some(r);
+                    }
+                }
+                None
             }
             Tok::Alt { alts, negated } => {
                 if *negated {
@@ -553,8 +631,19 @@ impl<'a> Verifier<'a> {
 }
 
 /// Verifies pattern `c` with its atom at `pos`; returns the match start.
-pub(crate) fn verify(c: &Compiled, data: &[u8], pos: usize) -> Option<usize> {
-    let n = data.len() as u64;
+///
+/// `eof_size` is the size `EOF-n` offsets count from (None: such offsets never match).
+pub(crate) fn verify(
+    c: &Compiled,
+    data: &[u8],
+    pos: usize,
+    eof_size: Option<u64>,
+) -> Option<usize> {
+    let n = match (c.offset, eof_size) {
+        (Offset::Eof { .. }, None) => return None,
+        (_, Some(n)) => n,
+        (_, None) => data.len() as u64,
+    };
     let fullword = c.fullword;
     let mut v = Verifier::new(data, &c.toks);
     let end_ok = |e: usize| !fullword || data.get(e).is_none_or(|b| !is_word(*b));
@@ -580,19 +669,33 @@ mod tests {
             let Some(t) = toks.first() else { return true };
             let rest = &toks[1..];
             match t {
-                Token::Class(c) => data.get(p).is_some_and(|b| c.contains(*b)) && go(rest, data, p + 1),
-                Token::Alt { alts, negated: false } => alts.iter().any(|a| {
-                    data.get(p..p + a.len()).is_some_and(|d| a.iter().zip(d).all(|(c, b)| c.contains(*b)))
+                Token::Class(c) => {
+                    data.get(p).is_some_and(|b| c.contains(*b)) && go(rest, data, p + 1)
+                }
+                Token::Alt {
+                    alts,
+                    negated: false,
+                } => alts.iter().any(|a| {
+                    data.get(p..p + a.len())
+                        .is_some_and(|d| a.iter().zip(d).all(|(c, b)| c.contains(*b)))
                         && go(rest, data, p + a.len())
                 }),
-                Token::Alt { alts, negated: true } => {
+                Token::Alt {
+                    alts,
+                    negated: true,
+                } => {
                     let l = alts[0].len();
                     p + l <= data.len()
-                        && !alts.iter().any(|a| a.iter().zip(&data[p..p + l]).all(|(c, b)| c.contains(*b)))
+                        && !alts
+                            .iter()
+                            .any(|a| a.iter().zip(&data[p..p + l]).all(|(c, b)| c.contains(*b)))
                         && go(rest, data, p + l)
                 }
                 Token::Gap { min, max } => {
-                    let hi = max.map(|m| p + m as usize).unwrap_or(data.len()).min(data.len());
+                    let hi = max
+                        .map(|m| p + m as usize)
+                        .unwrap_or(data.len())
+                        .min(data.len());
                     (p + *min as usize..=hi).any(|q| go(rest, data, q))
                 }
                 Token::Boundary(_) => go(rest, data, p),
@@ -607,7 +710,7 @@ mod tests {
         let idx = AtomIndex::build(&[(0, variants)]);
         let mut found = false;
         idx.find(data, |_, pos| {
-            if !found && verify(&c, data, pos).is_some() {
+            if !found && verify(&c, data, pos, Some(data.len() as u64)).is_some() {
                 found = true;
             }
         });
@@ -651,7 +754,12 @@ mod tests {
                 let len = (rng.next() % 24) as usize;
                 let data: Vec<u8> = (0..len).map(|_| 0x41 + (rng.next() % 8) as u8).collect();
                 let want = (0..=data.len()).any(|s| naive_at(&toks, &data, s));
-                assert_eq!(engine_matches(sig, &data), want, "{sig} on {:?}", String::from_utf8_lossy(&data));
+                assert_eq!(
+                    engine_matches(sig, &data),
+                    want,
+                    "{sig} on {:?}",
+                    String::from_utf8_lossy(&data)
+                );
             }
         }
     }

@@ -18,14 +18,14 @@
 
 mod body;
 mod hashes;
+pub mod text;
 mod yara;
 
 use std::collections::HashSet;
 use std::io::Read;
 
 use detente_sigs::{
-    cvd::CvdHeader, parse_into, Database, DbKind, Expr, HashSig, ParseOptions, Range,
-    Skipped,
+    cvd::CvdHeader, parse_into, Database, DbKind, Expr, HashSig, ParseOptions, Range, Skipped,
 };
 
 pub use hashes::Digests;
@@ -100,6 +100,7 @@ impl LoadReport {
 
 struct LogicalMeta {
     name: String,
+    text_only: bool,
     source: u32,
     expr: Expr,
     file_size: Option<Range>,
@@ -289,6 +290,7 @@ impl EngineBuilder {
                     patterns.push(Pattern {
                         compiled,
                         owner: Owner::Body(bodies.len() as u32),
+                        text_only: s.target == 7,
                     });
                     bodies.push((s.name, src));
                 }
@@ -332,6 +334,7 @@ impl EngineBuilder {
                                 lsig: id,
                                 sub: si as u8,
                             },
+                            text_only: l.target == 7,
                         },
                         variants,
                     ));
@@ -347,6 +350,7 @@ impl EngineBuilder {
             }
             lsigs.push(LogicalMeta {
                 name: l.name,
+                text_only: l.target == 7,
                 source: src,
                 expr: l.expr,
                 file_size: l.file_size,
@@ -446,6 +450,8 @@ impl Engine {
             engine: self,
             yara: self.yara.clone(),
             body_done: vec![false; self.bodies.len()],
+            lsig_done: vec![false; self.lsigs.len()],
+            reported: Vec::new(),
             counts: vec![0; self.total_subs],
             last: vec![usize::MAX; self.total_subs],
             touched: Vec::new(),
@@ -479,6 +485,8 @@ pub struct Scanner<'e> {
     engine: &'e Engine,
     yara: Option<boreal::Scanner>,
     body_done: Vec<bool>,
+    lsig_done: Vec<bool>,
+    reported: Vec<u32>,
     counts: Vec<u32>,
     last: Vec<usize>,
     touched: Vec<u32>,
@@ -520,7 +528,21 @@ impl Scanner<'_> {
             }
         }
 
-        self.scan_bodies(data, all, &mut out);
+        self.scan_bodies(data, data, all, &mut out);
+        if (all || out.is_empty())
+            && !e.patterns.is_empty()
+            && data.len() <= text::MAX_NORMALIZE
+            && text::is_text(data)
+        {
+            let norm = text::normalize(data);
+            self.scan_bodies(&norm, data, all, &mut out);
+        }
+        for b in self.touched_bodies.drain(..) {
+            self.body_done[b as usize] = false;
+        }
+        for l in self.reported.drain(..) {
+            self.lsig_done[l as usize] = false;
+        }
         if !all && !out.is_empty() {
             out.truncate(1);
             return out;
@@ -558,12 +580,16 @@ impl Scanner<'_> {
         out
     }
 
-    fn scan_bodies(&mut self, data: &[u8], all: bool, out: &mut Vec<Detection>) {
+    /// Matches body and logical signatures over `data`: the raw bytes (`data` is `raw`), or
+    /// their normalised text, where target-7 signatures apply too and `EOF-n` offsets of
+    /// target-0 signatures do not (ClamAV computes them for the raw file only).
+    fn scan_bodies(&mut self, data: &[u8], raw: &[u8], all: bool, out: &mut Vec<Detection>) {
         let e = self.engine;
         if e.patterns.is_empty() {
             return;
         }
-        let size = data.len() as u64;
+        let normalized = !std::ptr::eq(data, raw);
+        let size = raw.len() as u64;
         let mut stop = false;
         {
             let body_done = &mut self.body_done;
@@ -576,12 +602,20 @@ impl Scanner<'_> {
                     return;
                 }
                 let p = &e.patterns[pid as usize];
+                if p.text_only && !normalized {
+                    return;
+                }
+                let eof_size = if !normalized || p.text_only {
+                    Some(size)
+                } else {
+                    None
+                };
                 match p.owner {
                     Owner::Body(b) => {
                         if body_done[b as usize] {
                             return;
                         }
-                        if let Some(start) = body::verify(&p.compiled, data, pos) {
+                        if let Some(start) = body::verify(&p.compiled, data, pos, eof_size) {
                             body_done[b as usize] = true;
                             touched_bodies.push(b);
                             let (name, src) = &e.bodies[b as usize];
@@ -598,7 +632,7 @@ impl Scanner<'_> {
                     Owner::Sub { lsig, sub } => {
                         let l = &e.lsigs[lsig as usize];
                         let slot = (l.base + sub as u32) as usize;
-                        if let Some(start) = body::verify(&p.compiled, data, pos) {
+                        if let Some(start) = body::verify(&p.compiled, data, pos, eof_size) {
                             if last[slot] == usize::MAX || start > last[slot] {
                                 if counts[slot] == 0 && !touched.contains(&lsig) {
                                     touched.push(lsig);
@@ -619,14 +653,19 @@ impl Scanner<'_> {
             }
         }
         cands.sort_unstable();
-        if !(stop && !all) {
+        if !stop || all {
             for id in cands {
                 let l = &e.lsigs[id as usize];
+                if self.lsig_done[id as usize] || (l.text_only && !normalized) {
+                    continue;
+                }
                 if l.file_size.is_some_and(|r| size < r.min || size > r.max) {
                     continue;
                 }
                 let slots = &self.counts[l.base as usize..(l.base + l.nsubs) as usize];
                 if l.expr.eval(slots) {
+                    self.lsig_done[id as usize] = true;
+                    self.reported.push(id);
                     out.push(Detection {
                         name: l.name.clone(),
                         source: l.source,
@@ -645,9 +684,6 @@ impl Scanner<'_> {
                 self.counts[s as usize] = 0;
                 self.last[s as usize] = usize::MAX;
             }
-        }
-        for b in self.touched_bodies.drain(..) {
-            self.body_done[b as usize] = false;
         }
     }
 }
@@ -680,17 +716,20 @@ mod tests {
         let eicar = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
         let e = engine(&[
             ("a.hdb", "44d88612fea8a8f36de82e1278abb02f:68:Eicar.MD5\n"),
-            ("a.ndb", "Body.Hello:0:*:68656c6c6f*776f726c64\nBody.Off:0:0:58354f21\n"),
+            (
+                "a.ndb",
+                "Body.Hello:0:*:68656c6c6f*776f726c64\nBody.Off:0:0:58354f21\n",
+            ),
             (
                 "a.ldb",
                 "Lsig.Two;Target:0;0>1;414243\nLsig.Zero;Target:0;0=0;7a7a7a7a\n",
             ),
         ]);
+        assert_eq!(names(&e, eicar), ["Body.Off", "Eicar.MD5", "Lsig.Zero"]);
         assert_eq!(
-            names(&e, eicar),
-            ["Body.Off", "Eicar.MD5", "Lsig.Zero"]
+            names(&e, b"hello big world ABC ABC"),
+            ["Body.Hello", "Lsig.Two", "Lsig.Zero"]
         );
-        assert_eq!(names(&e, b"hello big world ABC ABC"), ["Body.Hello", "Lsig.Two", "Lsig.Zero"]);
         assert_eq!(names(&e, b"ABC zzzz"), Vec::<String>::new());
     }
 
@@ -716,10 +755,21 @@ mod tests {
             "m.ldb",
             "Nocase;Target:0;0;68656c6c6f::i\nWide;Target:0;0;68656c6c6f::w\nFull;Target:0;0;68656c6c6f::f\n",
         )]);
-        assert_eq!(names(&e, b"HeLLo"), ["Nocase"]);
-        assert_eq!(names(&e, b"hello"), ["Full", "Nocase"]);
-        assert_eq!(names(&e, b"h\0e\0l\0l\0o\0"), ["Wide"]);
-        assert_eq!(names(&e, b"xhellox"), ["Nocase"]);
+        // A prefix that makes the buffer binary, so no normalised-text pass runs.
+        let bin = |s: &[u8]| [&b"\0\0\0\x01"[..], s].concat();
+        assert_eq!(names(&e, &bin(b" HeLLo")), ["Nocase"]);
+        assert_eq!(names(&e, &bin(b" hello")), ["Full", "Nocase"]);
+        assert_eq!(names(&e, &bin(b"h\0e\0l\0l\0o\0")), ["Wide"]);
+        assert_eq!(names(&e, &bin(b"xhellox")), ["Nocase"]);
+        // Text is also matched in normalised form (lower case, single spaces).
+        assert_eq!(names(&e, b"Say HELLO"), ["Full", "Nocase"]);
+    }
+
+    #[test]
+    fn target_seven_only_in_text() {
+        let e = engine(&[("t.ndb", "Text.Only:7:*:68656c6c6f20776f726c64\n")]);
+        assert_eq!(names(&e, b"HELLO\t\tWORLD"), ["Text.Only"]);
+        assert!(names(&e, b"\0\0\0\x01hello world").is_empty());
     }
 
     #[test]

@@ -72,10 +72,7 @@ impl YaraBuilder {
         for name in EXTERNALS {
             compiler.define_symbol(name, "");
         }
-        YaraBuilder {
-            compiler,
-            files: 0,
-        }
+        YaraBuilder { compiler, files: 0 }
     }
 
     /// Adds one rule file's text; returns the rules that could not be compiled.

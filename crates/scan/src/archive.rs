@@ -31,8 +31,7 @@ impl Container {
             Some(Container::Zip)
         } else if data.starts_with(&[0x1f, 0x8b]) {
             Some(Container::Gzip)
-        } else if data.len() >= 10 && data.starts_with(b"BZh") && (b'1'..=b'9').contains(&data[3])
-        {
+        } else if data.len() >= 10 && data.starts_with(b"BZh") && (b'1'..=b'9').contains(&data[3]) {
             Some(Container::Bzip2)
         } else if data.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00]) {
             Some(Container::Xz)
@@ -81,7 +80,13 @@ fn is_tar(data: &[u8]) -> bool {
     let sum: u32 = h
         .iter()
         .enumerate()
-        .map(|(i, b)| if (148..156).contains(&i) { 32 } else { *b as u32 })
+        .map(|(i, b)| {
+            if (148..156).contains(&i) {
+                32
+            } else {
+                *b as u32
+            }
+        })
         .sum();
     sum == want && !digits.is_empty()
 }
@@ -246,7 +251,9 @@ fn unpack_zip(
         }
         let mut f = match zip.by_index(i) {
             Ok(f) => f,
-            Err(zip::result::ZipError::UnsupportedArchive(m)) if m.contains("ncrypt") || m.contains("assword") => {
+            Err(zip::result::ZipError::UnsupportedArchive(m))
+                if m.contains("ncrypt") || m.contains("assword") =>
+            {
                 stop.get_or_insert(Stop::Encrypted(format!("member {i}")));
                 continue;
             }

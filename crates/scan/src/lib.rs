@@ -198,7 +198,11 @@ impl Ctx<'_, '_> {
         };
         let lim = self.opts.limits;
         if depth >= lim.max_depth {
-            self.limit(member, "max-recursion", "archive nesting deeper than the limit");
+            self.limit(
+                member,
+                "max-recursion",
+                "archive nesting deeper than the limit",
+            );
             return;
         }
         let remaining = lim.max_scansize.saturating_sub(self.report.bytes_scanned);
@@ -228,14 +232,22 @@ impl Ctx<'_, '_> {
                 .report
                 .notices
                 .push(format!("corrupt {} archive{where_}: {e}", kind.name())),
-            Some(Stop::Encrypted(m)) => self
-                .report
-                .notices
-                .push(format!("encrypted {} member {m}{where_} not scanned", kind.name())),
-            Some(Stop::MaxFiles) => self.limit(member, "max-files", "archive has more members than the limit"),
+            Some(Stop::Encrypted(m)) => self.report.notices.push(format!(
+                "encrypted {} member {m}{where_} not scanned",
+                kind.name()
+            )),
+            Some(Stop::MaxFiles) => self.limit(
+                member,
+                "max-files",
+                "archive has more members than the limit",
+            ),
             Some(Stop::MaxSize) => {
                 if remaining < lim.max_filesize {
-                    self.limit(member, "max-scansize", "total unpacked size exceeds the limit")
+                    self.limit(
+                        member,
+                        "max-scansize",
+                        "total unpacked size exceeds the limit",
+                    )
                 } else {
                     self.limit(member, "max-filesize", "member larger than the limit")
                 }
@@ -428,7 +440,9 @@ pub fn scan_paths(
                         sink(Event::Directory(entry.path().to_path_buf()));
                     } else if ft.is_file() {
                         match entry.metadata() {
-                            Ok(md) => sink(scan_file(engine, &mut scanner, entry.path(), &md, opts)),
+                            Ok(md) => {
+                                sink(scan_file(engine, &mut scanner, entry.path(), &md, opts))
+                            }
                             Err(e) => sink(Event::Error {
                                 path: entry.path().display().to_string(),
                                 message: format!("Can't stat file: {e}"),
@@ -505,7 +519,11 @@ mod tests {
         let mut s = e.scanner();
         let data = gz(&vec![0u8; 64 << 20]);
         let r = scan_data(&e, &mut s, &data, "bomb.gz", "", &ScanOptions::default());
-        assert!(r.notices.iter().any(|n| n.starts_with("max-ratio")), "{:?}", r.notices);
+        assert!(
+            r.notices.iter().any(|n| n.starts_with("max-ratio")),
+            "{:?}",
+            r.notices
+        );
         assert!(r.bytes_scanned < 8 << 20);
     }
 
@@ -521,8 +539,23 @@ mod tests {
             ..ScanOptions::default()
         };
         let r = scan_data(&e, &mut s, &data, "c.gz", "", &all);
-        assert!(r.notices.iter().any(|n| n.starts_with("corrupt gzip")), "{:?}", r);
-        let r = scan_data(&e, &mut s, b"PK\x03\x04garbage", "c.zip", "", &ScanOptions::default());
-        assert!(r.notices.iter().any(|n| n.starts_with("corrupt zip")), "{:?}", r.notices);
+        assert!(
+            r.notices.iter().any(|n| n.starts_with("corrupt gzip")),
+            "{:?}",
+            r
+        );
+        let r = scan_data(
+            &e,
+            &mut s,
+            b"PK\x03\x04garbage",
+            "c.zip",
+            "",
+            &ScanOptions::default(),
+        );
+        assert!(
+            r.notices.iter().any(|n| n.starts_with("corrupt zip")),
+            "{:?}",
+            r.notices
+        );
     }
 }

@@ -87,7 +87,10 @@ fn mb(b: u64) -> f64 {
 
 /// `YYYY:MM:DD HH:MM:SS` in UTC.
 pub fn format_date(t: SystemTime) -> String {
-    let secs = t.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO).as_secs();
+    let secs = t
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_secs();
     let days = (secs / 86_400) as i64;
     let rem = secs % 86_400;
     // Civil-from-days (proleptic Gregorian).

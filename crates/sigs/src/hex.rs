@@ -112,13 +112,17 @@ impl ByteClass {
     }
 }
 
-/// A zero-width assertion.
+/// A character-class marker. At the start or end of a signature it is a zero-width check of
+/// the neighbouring byte; in the middle it matches one (for `(L)`, one or two) bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Boundary {
-    /// `(B)`: the neighbouring byte is not alphanumeric (or there is none).
+    /// `(B)`: a word boundary (space, punctuation such as `-./_<>=@"'`, line breaks, or the
+    /// start/end of data).
     Word,
-    /// `(L)`: the neighbouring byte is a line break (or there is none).
+    /// `(L)`: a line boundary (LF, CRLF, or the start/end of data).
     Line,
+    /// `(W)`: a non-alphanumeric byte.
+    NonAlnum,
 }
 
 /// One element of a parsed hex signature.
@@ -167,7 +171,11 @@ fn nibble(c: u8) -> Option<u8> {
 fn byte_class(s: &[u8], i: usize) -> Result<ByteClass, ParseErrorKind> {
     let (a, b) = match (s.get(i), s.get(i + 1)) {
         (Some(&a), Some(&b)) => (a, b),
-        _ => return Err(ParseErrorKind::Hex(format!("odd number of hex digits at position {i}"))),
+        _ => {
+            return Err(ParseErrorKind::Hex(format!(
+                "odd number of hex digits at position {i}"
+            )))
+        }
     };
     match (a, b) {
         (b'?', b'?') => Ok(ByteClass::ANY),
@@ -222,7 +230,9 @@ fn parse_range(inner: &str) -> Result<(u32, Option<u32>), ParseErrorKind> {
         Some((n, m)) => {
             let (n, m) = (parse_num(n, what)?, parse_num(m, what)?);
             if n > m {
-                return Err(ParseErrorKind::Hex(format!("jump {{{n}-{m}}} has min > max")));
+                return Err(ParseErrorKind::Hex(format!(
+                    "jump {{{n}-{m}}} has min > max"
+                )));
             }
             Ok((n, Some(m)))
         }
@@ -281,11 +291,13 @@ pub fn parse_hex(sig: &str) -> Result<HexPattern, ParseErrorKind> {
                 let negated = s[i] == b'!';
                 let open = if negated { i + 1 } else { i };
                 if s.get(open) != Some(&b'(') {
-                    return Err(ParseErrorKind::Hex(format!("'!' not followed by '(' at {i}")));
+                    return Err(ParseErrorKind::Hex(format!(
+                        "'!' not followed by '(' at {i}"
+                    )));
                 }
-                let end = sig[open..]
-                    .find(')')
-                    .ok_or_else(|| ParseErrorKind::Hex(format!("unclosed '(' at position {open}")))?;
+                let end = sig[open..].find(')').ok_or_else(|| {
+                    ParseErrorKind::Hex(format!("unclosed '(' at position {open}"))
+                })?;
                 let inner = &sig[open + 1..open + end];
                 i = open + end + 1;
                 match inner {
@@ -295,6 +307,10 @@ pub fn parse_hex(sig: &str) -> Result<HexPattern, ParseErrorKind> {
                     }
                     "L" if !negated => {
                         tokens.push(Token::Boundary(Boundary::Line));
+                        continue;
+                    }
+                    "W" if !negated => {
+                        tokens.push(Token::Boundary(Boundary::NonAlnum));
                         continue;
                     }
                     _ => {}
@@ -330,7 +346,8 @@ pub fn parse_hex(sig: &str) -> Result<HexPattern, ParseErrorKind> {
     // Normalise: merge adjacent gaps, reject a leading or trailing jump (ClamAV refuses them).
     let mut out: Vec<Token> = Vec::with_capacity(tokens.len());
     for t in tokens {
-        if let (Token::Gap { min, max }, Some(Token::Gap { min: pm, max: px })) = (&t, out.last_mut())
+        if let (Token::Gap { min, max }, Some(Token::Gap { min: pm, max: px })) =
+            (&t, out.last_mut())
         {
             *pm = pm.saturating_add(*min);
             *px = match (*px, *max) {
@@ -378,9 +395,8 @@ impl HexPattern {
     /// The pattern with every byte followed by a 0x00 byte (UTF-16LE "wide" form).
     pub fn widened(&self) -> HexPattern {
         let zero = ByteClass::byte(0);
-        let widen = |seq: &[ByteClass]| -> Vec<ByteClass> {
-            seq.iter().flat_map(|c| [*c, zero]).collect()
-        };
+        let widen =
+            |seq: &[ByteClass]| -> Vec<ByteClass> { seq.iter().flat_map(|c| [*c, zero]).collect() };
         let tokens = self
             .tokens
             .iter()
@@ -428,26 +444,44 @@ mod tests {
     #[test]
     fn parses_every_construct() {
         let p = parse_hex("4142??4?{2}?5*(61|62)(6364|65)!(66|67){-3}{4-}{2-5}4344(B)(L)").unwrap();
-        assert_eq!(p.tokens.len(), 16);
+        assert_eq!(p.tokens.len(), 15);
         assert_eq!(p.tokens[0], Token::Class(ByteClass::byte(0x41)));
         assert_eq!(p.tokens[2], Token::Class(ByteClass::ANY));
-        assert_eq!(p.tokens[3].clone(), Token::Class(ByteClass::masked(0x40, 0xf0)));
-        assert_eq!(p.tokens[4], Token::Gap { min: 2, max: Some(2) });
+        assert_eq!(
+            p.tokens[3].clone(),
+            Token::Class(ByteClass::masked(0x40, 0xf0))
+        );
+        assert_eq!(
+            p.tokens[4],
+            Token::Gap {
+                min: 2,
+                max: Some(2)
+            }
+        );
         assert_eq!(p.tokens[6], Token::Gap { min: 0, max: None });
         match &p.tokens[9] {
             Token::Class(c) => assert!(!c.contains(0x66) && c.contains(0x68) && c.len() == 254),
             t => panic!("{t:?}"),
         }
-        // {-3}{4-} merge into one unbounded jump, then {2-5}
-        assert_eq!(p.tokens[10], Token::Gap { min: 4, max: None });
-        assert_eq!(p.tokens[11], Token::Gap { min: 2, max: Some(5) });
+        // {-3}{4-}{2-5} merge into one unbounded jump of at least 6
+        assert_eq!(p.tokens[10], Token::Gap { min: 6, max: None });
     }
 
     #[test]
     fn rejects_bad_input() {
         for bad in [
-            "", "4", "41zz", "4142{", "4142{5-2}", "*4142", "4142*", "41(42", "41??", "!(4142|43)4142",
-            "4142{99999999999}43", "4142{+5}4344",
+            "",
+            "4",
+            "41zz",
+            "4142{",
+            "4142{5-2}",
+            "*4142",
+            "4142*",
+            "41(42",
+            "41??",
+            "!(4142|43)4142",
+            "4142{99999999999}43",
+            "4142{+5}4344",
         ] {
             assert!(parse_hex(bad).is_err(), "{bad:?} should fail");
         }

@@ -20,6 +20,9 @@ use std::fmt;
 pub use hex::{parse_hex, Boundary, ByteClass, HexPattern, Token};
 pub use logical::{parse_expr, Count, CountOp, Expr};
 
+/// Target types the engine matches: 0 (any file) and 7 (normalised ASCII text).
+pub const SUPPORTED_TARGETS: [u64; 2] = [0, 7];
+
 /// The functionality level this engine implements (the same as ClamAV 1.4).
 pub const FUNCTIONALITY_LEVEL: u32 = 216;
 
@@ -91,7 +94,7 @@ pub enum HashKind {
 
 impl HashKind {
     /// Digest length in bytes.
-    pub fn len(self) -> usize {
+    pub fn digest_len(self) -> usize {
         match self {
             HashKind::Md5 => 16,
             HashKind::Sha1 => 20,
@@ -105,7 +108,7 @@ impl HashKind {
 pub struct HashSig {
     /// The algorithm.
     pub kind: HashKind,
-    /// The digest bytes (`kind.len()` of them).
+    /// The digest bytes (`kind.digest_len()` of them).
     pub digest: Vec<u8>,
     /// The file size, or None for any size.
     pub size: Option<u64>,
@@ -152,6 +155,8 @@ impl Offset {
 pub struct BodySig {
     /// Signature name.
     pub name: String,
+    /// Target type: 0 (any file, raw and normalised text) or 7 (normalised text only).
+    pub target: u32,
     /// Where it may match.
     pub offset: Offset,
     /// The pattern.
@@ -196,6 +201,8 @@ pub struct Range {
 pub struct LogicalSig {
     /// Signature name.
     pub name: String,
+    /// Target type: 0 (any file) or 7 (normalised text only).
+    pub target: u32,
     /// `FileSize:min-max`, if given.
     pub file_size: Option<Range>,
     /// The logical expression over subsignature indexes.
@@ -209,7 +216,7 @@ pub struct LogicalSig {
 pub struct Skipped {
     /// Functionality level outside what this engine implements.
     pub level: u64,
-    /// Target type other than 0 (any file).
+    /// Target type other than 0 (any file) and 7 (normalised text).
     pub target: u64,
     /// Offsets relative to executable structure (`EP`, `Sx`, `SL`, `SE`, `VI`, macros).
     pub offset: u64,
@@ -254,7 +261,10 @@ impl fmt::Display for Skipped {
             (self.target, "target type"),
             (self.offset, "executable-relative offset"),
             (self.pcre, "PCRE subsignature"),
-            (self.logical_feature, "byte-compare/macro/fuzzy subsignature"),
+            (
+                self.logical_feature,
+                "byte-compare/macro/fuzzy subsignature",
+            ),
             (self.section_hash, "PE section hash"),
             (self.malformed, "malformed (lenient)"),
         ];
@@ -505,7 +515,7 @@ fn parse_digest(s: &str) -> Result<(HashKind, Vec<u8>), ParseErrorKind> {
 /// Decodes an even-length hex string.
 pub fn decode_hex(s: &str) -> Option<Vec<u8>> {
     let b = s.as_bytes();
-    if b.len() % 2 != 0 {
+    if !b.len().is_multiple_of(2) {
         return None;
     }
     let val = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
@@ -616,7 +626,7 @@ pub fn parse_body_line(line: &str) -> Result<Parsed<BodySig>, ParseErrorKind> {
     }
     let offset = parse_offset(f[2])?;
     let pattern = parse_hex(f[3])?;
-    if target != 0 {
+    if !SUPPORTED_TARGETS.contains(&target) {
         return Ok(Parsed::Skip(SkipReason::Target));
     }
     let Some(offset) = offset else {
@@ -624,6 +634,7 @@ pub fn parse_body_line(line: &str) -> Result<Parsed<BodySig>, ParseErrorKind> {
     };
     Ok(Parsed::Sig(BodySig {
         name,
+        target: target as u32,
         offset,
         pattern,
     }))
@@ -659,7 +670,7 @@ fn parse_subsig(s: &str) -> Result<Parsed<SubSig>, ParseErrorKind> {
     };
     let mut modifiers = Modifiers::default();
     if let Some(m) = mods {
-        for c in m.split(',').flat_map(|p| p.chars()) {
+        for c in m.chars() {
             match c {
                 'i' => modifiers.nocase = true,
                 'w' => modifiers.wide = true,
@@ -702,6 +713,8 @@ pub fn parse_logical_line(line: &str) -> Result<Parsed<LogicalSig>, ParseErrorKi
     let mut target = None;
     let mut file_size = None;
     let mut skip = None;
+    let mut engine_min = None;
+    let mut new_attribute = false;
     for item in f[1].split(',') {
         let (k, v) = item
             .split_once(':')
@@ -712,14 +725,19 @@ pub fn parse_logical_line(line: &str) -> Result<Parsed<LogicalSig>, ParseErrorKi
             }
             "Engine" => {
                 let r = parse_range(v)?;
+                engine_min = Some(r.min);
                 let fl = FUNCTIONALITY_LEVEL as u64;
                 if fl < r.min || fl > r.max {
                     skip.get_or_insert(SkipReason::Level);
                 }
             }
-            "FileSize" => file_size = Some(parse_range(v)?),
+            "FileSize" => {
+                file_size = Some(parse_range(v)?);
+                new_attribute = true;
+            }
             "EntryPoint" | "NumberOfSections" | "Container" | "Intermediates" | "IconGroup1"
             | "IconGroup2" | "HandlerType" => {
+                new_attribute = true;
                 skip.get_or_insert(SkipReason::LogicalFeature);
             }
             _ => {
@@ -730,6 +748,12 @@ pub fn parse_logical_line(line: &str) -> Result<Parsed<LogicalSig>, ParseErrorKi
         }
     }
     let target = target.ok_or_else(|| ParseErrorKind::Logical("missing Target".into()))?;
+    if new_attribute && engine_min.is_none_or(|m| m < 51) {
+        return Err(ParseErrorKind::Logical(
+            "target block attributes other than Target need Engine with a minimum of at least 51"
+                .into(),
+        ));
+    }
     let expr = parse_expr(f[2])?;
     let n_sub = f.len() - 3;
     if n_sub as u32 > logical::MAX_SUBSIGS {
@@ -755,7 +779,7 @@ pub fn parse_logical_line(line: &str) -> Result<Parsed<LogicalSig>, ParseErrorKi
             }
         }
     }
-    if target != 0 {
+    if !SUPPORTED_TARGETS.contains(&target) {
         skip.get_or_insert(SkipReason::Target);
     }
     if let Some(r) = skip {
@@ -763,6 +787,7 @@ pub fn parse_logical_line(line: &str) -> Result<Parsed<LogicalSig>, ParseErrorKi
     }
     Ok(Parsed::Sig(LogicalSig {
         name,
+        target: target as u32,
         file_size,
         expr,
         subsigs,
@@ -790,18 +815,22 @@ mod tests {
             .unwrap();
         assert_eq!(s.kind, HashKind::Md5);
         assert_eq!(s.size, Some(68));
-        assert!(parse_hash_line(
-            "3395856ce81f2b7382dee72602f798b642f14140:*:Name"
-        )
-        .is_err());
+        assert!(parse_hash_line("3395856ce81f2b7382dee72602f798b642f14140:*:Name").is_err());
         let w = parse_hash_line("3395856ce81f2b7382dee72602f798b642f14140:*:Name:73")
             .unwrap()
             .unwrap();
         assert_eq!(w.size, None);
-        assert!(parse_hash_line("3395856ce81f2b7382dee72602f798b642f14140:*:Name:999")
-            .unwrap()
-            .is_none());
-        for bad in ["zz:1:a", "44d88612fea8a8f36de82e1278abb02f:x:a", "44d88612fea8a8f36de82e1278abb02f:1:", "a"] {
+        assert!(
+            parse_hash_line("3395856ce81f2b7382dee72602f798b642f14140:*:Name:999")
+                .unwrap()
+                .is_none()
+        );
+        for bad in [
+            "zz:1:a",
+            "44d88612fea8a8f36de82e1278abb02f:x:a",
+            "44d88612fea8a8f36de82e1278abb02f:1:",
+            "a",
+        ] {
             assert!(parse_hash_line(bad).is_err(), "{bad}");
         }
     }
@@ -813,6 +842,9 @@ mod tests {
         };
         assert_eq!(b.offset, Offset::Eof { back: 10, extra: 2 });
         assert!(b.offset.allows(90, 100) && b.offset.allows(92, 100) && !b.offset.allows(93, 100));
+        assert!(
+            matches!(parse_body_line("T:7:*:41424344").unwrap(), Parsed::Sig(b) if b.target == 7)
+        );
         assert_eq!(
             parse_body_line("T:1:*:41424344").unwrap(),
             Parsed::Skip(SkipReason::Target)
@@ -831,19 +863,27 @@ mod tests {
     #[test]
     fn logical_lines() {
         let Parsed::Sig(l) =
-            parse_logical_line("L;Engine:51-255,Target:0;0&1;41424344;10:45464748::i,w").unwrap()
+            parse_logical_line("L;Engine:51-255,Target:0;0&1;41424344;10:45464748::iw").unwrap()
         else {
             panic!()
         };
         assert_eq!(l.subsigs.len(), 2);
         assert!(l.subsigs[1].modifiers.nocase && l.subsigs[1].modifiers.wide);
-        assert_eq!(l.subsigs[1].offset, Offset::Abs { start: 10, extra: 0 });
+        assert_eq!(
+            l.subsigs[1].offset,
+            Offset::Abs {
+                start: 10,
+                extra: 0
+            }
+        );
         assert_eq!(
             parse_logical_line("L;Target:0;0&1;41424344;0/abc/").unwrap(),
             Parsed::Skip(SkipReason::Pcre)
         );
         assert!(parse_logical_line("L;Target:0;0&2;41424344;45464748").is_err());
         assert!(parse_logical_line("L;Foo:1;0;41424344").is_err());
+        assert!(parse_logical_line("L;Target:0,FileSize:1-2;0;41424344").is_err());
+        assert!(parse_logical_line("L;Target:0;0;41424344::i,f").is_err());
     }
 
     #[test]

@@ -12,7 +12,7 @@ later one (nesting).
 
 KIND is one of:
   zip-stored zip-deflate zip-bzip2 zip-lzma   Python's zipfile
-  zip-deflate64                               7z a -tzip -mm=Deflate64
+  zip-deflate64 zip-lzma7z                     7z a -tzip -mm=Deflate64 / -mm=LZMA
   zip-zstd                                    hand-written zip, method 93 (zstd CLI)
   tar                                         Python's tarfile (ustar)
   gz bz2 xz                                   Python's gzip/bz2/lzma
@@ -140,6 +140,8 @@ def main():
             zip_python(out, members, zipfile.ZIP_LZMA)
         elif kind == "zip-deflate64":
             zip_7z(out, members, "Deflate64")
+        elif kind == "zip-lzma7z":
+            zip_7z(out, members, "LZMA")
         elif kind == "zip-zstd":
             zip_zstd(out, members)
         elif kind == "tar":
