@@ -306,11 +306,9 @@ impl AtomIndex {
         if !self.keys4.is_empty() && data.len() >= 4 {
             let bloom = &self.bloom[..];
             let shift = self.shift;
-            let last = data.len() - 4;
-            let mut i = 0;
-            while i <= last {
-                let w = u32::from_le_bytes([data[i], data[i + 1], data[i + 2], data[i + 3]]);
-                let h = (w.wrapping_mul(HASH_K) >> shift) as usize;
+            let mask = bloom.len() * 64 - 1;
+            let mut check = |w: u32, i: usize| {
+                let h = (w.wrapping_mul(HASH_K) >> shift) as usize & mask;
                 if bloom[h >> 6] & (1 << (h & 63)) != 0 {
                     if let Ok(k) = self.keys4.binary_search(&w) {
                         let (s, e) = (self.starts4[k] as usize, self.starts4[k + 1] as usize);
@@ -319,6 +317,20 @@ impl AtomIndex {
                         }
                     }
                 }
+            };
+            // One 8-byte load covers the 4-byte windows at i, i+1, i+2, i+3.
+            let mut i = 0;
+            while let Some(eight) = data.get(i..i + 8) {
+                let x = u64::from_le_bytes(eight.try_into().unwrap_or([0; 8]));
+                check(x as u32, i);
+                check((x >> 8) as u32, i + 1);
+                check((x >> 16) as u32, i + 2);
+                check((x >> 24) as u32, i + 3);
+                i += 4;
+            }
+            while i + 4 <= data.len() {
+                let w = u32::from_le_bytes([data[i], data[i + 1], data[i + 2], data[i + 3]]);
+                check(w, i);
                 i += 1;
             }
         }
