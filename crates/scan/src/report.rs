@@ -11,9 +11,12 @@ use crate::FileReport;
 /// `PATH: Empty file` for an empty file (unless `infected_only`).
 pub fn text_lines(r: &FileReport, infected_only: bool) -> Vec<String> {
     if !r.found.is_empty() {
+        // One line per signature, even when it matched at several archive levels.
+        let mut seen = std::collections::HashSet::new();
         return r
             .found
             .iter()
+            .filter(|f| seen.insert(f.signature.as_str()))
             .map(|f| format!("{}: {} FOUND", r.path, f.signature))
             .collect();
     }

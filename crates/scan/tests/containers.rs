@@ -1,0 +1,196 @@
+//! Every supported container kind, every supported zip compression method, and nesting to the
+//! depth limit: the planted sample is found, with the member path, and the limit is reported.
+
+use std::io::Write;
+
+use detente_engine::{Engine, EngineBuilder, LoadOptions};
+use detente_scan::{scan_data, Limits, ScanOptions};
+use zip::write::SimpleFileOptions;
+use zip::CompressionMethod;
+
+const SAMPLE: &[u8] = b"\x00\x01 some bytes before planted-sample and after \x02";
+
+fn engine() -> Engine {
+    let mut b = EngineBuilder::new(LoadOptions::default());
+    b.add_database("t.ndb", b"Planted:0:*:706c616e7465642d73616d706c65\n")
+        .unwrap();
+    b.build()
+}
+
+fn zip_with(method: CompressionMethod, name: &str, data: &[u8]) -> Vec<u8> {
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    w.start_file(
+        name,
+        SimpleFileOptions::default().compression_method(method),
+    )
+    .unwrap();
+    w.write_all(data).unwrap();
+    w.finish().unwrap().into_inner()
+}
+
+fn tar_with(name: &str, data: &[u8]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(data.len() as u64);
+    h.set_mode(0o644);
+    h.set_cksum();
+    b.append_data(&mut h, name, data).unwrap();
+    b.into_inner().unwrap()
+}
+
+fn gz(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+fn bz2(data: &[u8]) -> Vec<u8> {
+    let mut e = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::default());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+fn xz(data: &[u8]) -> Vec<u8> {
+    let mut w =
+        lzma_rust2::XzWriter::new(Vec::new(), lzma_rust2::XzOptions::with_preset(6)).unwrap();
+    w.write_all(data).unwrap();
+    w.finish().unwrap()
+}
+
+fn zst(data: &[u8]) -> Vec<u8> {
+    zstd::encode_all(data, 3).unwrap()
+}
+
+fn all() -> ScanOptions {
+    ScanOptions {
+        all_match: true,
+        ..ScanOptions::default()
+    }
+}
+
+#[test]
+fn every_zip_method_is_read() {
+    let e = engine();
+    let mut s = e.scanner();
+    for m in [
+        CompressionMethod::Stored,
+        CompressionMethod::Deflated,
+        CompressionMethod::Bzip2,
+        CompressionMethod::Zstd,
+        CompressionMethod::Xz,
+    ] {
+        let z = zip_with(m, "dir/x.bin", SAMPLE);
+        let r = scan_data(&e, &mut s, &z, "a.zip", "", &all());
+        assert!(
+            r.found
+                .iter()
+                .any(|f| f.member.as_deref() == Some("dir/x.bin")),
+            "{m:?}: {r:?}"
+        );
+    }
+}
+
+#[test]
+fn every_container_kind_nested_sixteen_deep() {
+    let e = engine();
+    let mut s = e.scanner();
+    let wrap: [(&str, fn(&[u8]) -> Vec<u8>); 6] = [
+        ("zip", |d| zip_with(CompressionMethod::Deflated, "m", d)),
+        ("tar", |d| tar_with("m", d)),
+        ("gz", gz),
+        ("bz2", bz2),
+        ("xz", xz),
+        ("zst", zst),
+    ];
+    let mut data = SAMPLE.to_vec();
+    let mut kinds = Vec::new();
+    for i in 0..16 {
+        let (k, f) = wrap[i % wrap.len()];
+        data = f(&data);
+        kinds.push(k);
+    }
+    let r = scan_data(&e, &mut s, &data, "deep", "", &all());
+    // Found at the innermost level (16 containers deep: 15 separators), and also wherever the
+    // sample is visible uncompressed on the way (the tar members).
+    let deepest = r
+        .found
+        .iter()
+        .filter_map(|f| f.member.as_deref())
+        .map(|m| m.matches('!').count())
+        .max();
+    assert_eq!(deepest, Some(15), "{kinds:?}: {r:?}");
+    assert!(r.notices.is_empty(), "{:?}", r.notices);
+
+    let shallow = ScanOptions {
+        limits: Limits {
+            max_depth: 15,
+            ..Limits::default()
+        },
+        ..all()
+    };
+    let r = scan_data(&e, &mut s, &data, "deep", "", &shallow);
+    let deepest = r
+        .found
+        .iter()
+        .filter_map(|f| f.member.as_deref())
+        .map(|m| m.matches('!').count())
+        .max();
+    assert!(deepest < Some(15), "{r:?}");
+    assert!(r.notices.iter().any(|n| n.starts_with("max-recursion")));
+}
+
+#[test]
+fn zip_bomb_and_member_limits_are_reported() {
+    let e = engine();
+    let mut s = e.scanner();
+    // 200 MiB of zeros compress to ~200 KiB: over the ratio limit.
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    w.start_file(
+        "zeros",
+        SimpleFileOptions::default().compression_method(CompressionMethod::Deflated),
+    )
+    .unwrap();
+    let block = vec![0u8; 1 << 20];
+    for _ in 0..200 {
+        w.write_all(&block).unwrap();
+    }
+    let z = w.finish().unwrap().into_inner();
+    let r = scan_data(&e, &mut s, &z, "bomb.zip", "", &all());
+    assert!(
+        r.notices
+            .iter()
+            .any(|n| n.starts_with("max-ratio") || n.starts_with("max-filesize")),
+        "{:?}",
+        r.notices
+    );
+    let alert = ScanOptions {
+        alert_exceeds_max: true,
+        ..all()
+    };
+    let r = scan_data(&e, &mut s, &z, "bomb.zip", "", &alert);
+    assert!(r
+        .found
+        .iter()
+        .any(|f| f.signature.starts_with("Heuristics.Limits.Exceeded")));
+
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for i in 0..20 {
+        w.start_file(format!("f{i}"), SimpleFileOptions::default())
+            .unwrap();
+        w.write_all(b"x").unwrap();
+    }
+    let z = w.finish().unwrap().into_inner();
+    let few = ScanOptions {
+        limits: Limits {
+            max_files: 10,
+            ..Limits::default()
+        },
+        ..all()
+    };
+    let r = scan_data(&e, &mut s, &z, "many.zip", "", &few);
+    assert!(
+        r.notices.iter().any(|n| n.starts_with("max-files")),
+        "{:?}",
+        r.notices
+    );
+}
