@@ -32,6 +32,13 @@ const EMBEDDED: &[(&str, &str)] = &[
     ),
 ];
 
+/// ClamAV database kinds the engine does not read (phishing, icons, file-type magic,
+/// container metadata, configuration, bytecode ...).
+const CLAMAV_OTHER_KINDS: &[&str] = &[
+    "cdb", "cat", "cbc", "cfg", "crb", "ftm", "gdb", "hwp", "idb", "imp", "pdb", "pwdb", "sign",
+    "wdb",
+];
+
 /// Where an installed database is looked for when no `-d` is given.
 pub fn installed_dir() -> Option<PathBuf> {
     if let Some(d) = std::env::var_os("DETENTE_DATABASE") {
@@ -68,6 +75,12 @@ fn add_file(b: &mut EngineBuilder, path: &Path, from_dir: bool) -> Result<()> {
         .unwrap_or_default();
     if DbKind::from_file_name(&fname).is_none() {
         if from_dir {
+            // Other ClamAV database kinds are reported as not loaded; unrelated files
+            // (freshclam state, READMEs) are passed over.
+            let ext = fname.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
+            if ext.is_some_and(|e| CLAMAV_OTHER_KINDS.contains(&e.as_str())) {
+                b.add_database(&name, &[])?;
+            }
             return Ok(());
         }
         bail!("{name}: not a known database format (expected .hdb .hsb .ndb .ldb .fp .sfp .ign2 .cvd .cld .yar ...)");

@@ -94,7 +94,8 @@ fn every_zip_method_is_read() {
 fn every_container_kind_nested_sixteen_deep() {
     let e = engine();
     let mut s = e.scanner();
-    let wrap: [(&str, fn(&[u8]) -> Vec<u8>); 6] = [
+    type Wrap = fn(&[u8]) -> Vec<u8>;
+    let wrap: [(&str, Wrap); 6] = [
         ("zip", |d| zip_with(CompressionMethod::Deflated, "m", d)),
         ("tar", |d| tar_with("m", d)),
         ("gz", gz),
