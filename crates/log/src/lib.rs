@@ -44,11 +44,26 @@ pub const CHECKPOINT_KEY: &str = "checkpoint";
 /// * `get` returns the last durably put content, or `None` if never put.
 ///
 /// Keys are `/`-separated relative paths such as `tile/0/x001/234.p/5`.
+///
+/// `put_batch` makes every object in the batch durable before it returns, each one atomically,
+/// in no particular order among themselves. `delete` and `list` need not be durable: they only
+/// serve the removal of superseded partial tiles, which no checkpoint refers to any more.
 pub trait Storage {
     /// Reads an object.
     fn get(&self, key: &str) -> io::Result<Option<Vec<u8>>>;
     /// Durably and atomically writes an object.
     fn put(&self, key: &str, data: &[u8]) -> io::Result<()>;
+    /// Durably and atomically writes several objects (each atomic; unordered among them).
+    fn put_batch(&self, objects: &[(String, Vec<u8>)]) -> io::Result<()> {
+        for (k, d) in objects {
+            self.put(k, d)?;
+        }
+        Ok(())
+    }
+    /// Keys that start with `prefix` (a `/`-terminated directory-like prefix).
+    fn list(&self, prefix: &str) -> io::Result<Vec<String>>;
+    /// Removes an object; removing a missing object is not an error.
+    fn delete(&self, key: &str) -> io::Result<()>;
 }
 
 /// Log writer errors.
@@ -196,20 +211,39 @@ impl<S: Storage> LogWriter<S> {
         let first_tail = old - self.tail.len() as u64;
         let mut all: Vec<&[u8]> = self.tail.iter().map(Vec::as_slice).collect();
         all.extend_from_slice(entries);
+        let mut objects = Vec::new();
+        let mut full = Vec::new();
         for b in new_bundles(old, out.new_size) {
             let lo = (b.first_entry() - first_tail) as usize;
             let hi = lo + b.width() as usize;
             let chunk = all.get(lo..hi).ok_or(Error::Corrupt("bundle arithmetic"))?;
-            self.storage
-                .put(&b.path(), &encode_bundle(chunk.iter().copied())?)?;
+            if b.is_full() {
+                full.push(b.path());
+            }
+            objects.push((b.path(), encode_bundle(chunk.iter().copied())?));
         }
         for (t, data) in &out.tiles {
-            self.storage.put(&t.path(), data)?;
+            if t.is_full() {
+                full.push(t.path());
+            }
+            objects.push((t.path(), data.clone()));
         }
+        self.storage.put_batch(&objects)?;
         let cp = Checkpoint::new(self.signer.name(), out.new_size, out.root)?;
         let mut sc = SignedCheckpoint::unsigned(cp)?;
         sc.note.sign(&self.signer)?;
         self.storage.put(CHECKPOINT_KEY, &sc.to_bytes())?;
+        // Committed. Partial versions of tiles and bundles that are now full are superseded
+        // by the full ones and no longer needed by any client that can verify against the
+        // new checkpoint; remove them. Failing to remove them wastes space, nothing else.
+        for path in &full {
+            let prefix = format!("{path}.p/");
+            if let Ok(keys) = self.storage.list(&prefix) {
+                for k in keys {
+                    let _ = self.storage.delete(&k);
+                }
+            }
+        }
 
         let keep = (out.new_size % u64::from(detente_tlog::TILE_WIDTH)) as usize;
         let start = all.len() - keep;
