@@ -1,6 +1,7 @@
 //! `detente`: command-line entry point. Flags and glue only; the work lives in the library crates.
 
 mod db;
+mod log;
 mod scan;
 
 use std::process::ExitCode;
@@ -25,6 +26,9 @@ enum Command {
     /// Inspect signature databases.
     #[command(subcommand)]
     Db(db::DbCommand),
+    /// Run a tiled transparency log (C2SP tlog-tiles): init, append, checkpoint, prove, verify.
+    #[command(subcommand)]
+    Log(log::LogCommand),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         /// The shell.
@@ -37,6 +41,7 @@ fn main() -> ExitCode {
     let res = match cli.command {
         Command::Scan(args) => scan::run(args),
         Command::Db(cmd) => db::run(cmd),
+        Command::Log(cmd) => log::run(cmd),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,

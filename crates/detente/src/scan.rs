@@ -169,6 +169,22 @@ pub fn run(args: ScanArgs) -> Result<u8> {
                 totals.lock().unwrap_or_else(|e| e.into_inner()).dirs += 1;
                 Vec::new()
             }
+            Event::Symlink(p) | Event::Excluded(p) if !args.infected => {
+                let what = if matches!(ev, Event::Symlink(_)) {
+                    ("Symbolic link", "symlink")
+                } else {
+                    ("Excluded", "excluded")
+                };
+                if args.json {
+                    vec![
+                        serde_json::json!({"path": p.display().to_string(), "result": what.1})
+                            .to_string(),
+                    ]
+                } else {
+                    vec![format!("{}: {}", p.display(), what.0)]
+                }
+            }
+            Event::Symlink(_) | Event::Excluded(_) => Vec::new(),
             Event::Error { path, message } => {
                 totals.lock().unwrap_or_else(|e| e.into_inner()).errors += 1;
                 if args.json {

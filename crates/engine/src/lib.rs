@@ -18,6 +18,7 @@
 
 mod body;
 mod hashes;
+mod pe;
 pub mod text;
 mod yara;
 
@@ -117,6 +118,8 @@ pub struct EngineBuilder {
     body_src: Vec<u32>,
     lsig_src: Vec<u32>,
     allow_sigs: Vec<HashSig>,
+    section_sigs: Vec<HashSig>,
+    section_src: Vec<u32>,
     yara: Option<yara::YaraBuilder>,
     report: LoadReport,
 }
@@ -134,6 +137,8 @@ impl EngineBuilder {
             body_src: Vec::new(),
             lsig_src: Vec::new(),
             allow_sigs: Vec::new(),
+            section_sigs: Vec::new(),
+            section_src: Vec::new(),
             yara: None,
             report: LoadReport::default(),
         }
@@ -198,6 +203,9 @@ impl EngineBuilder {
         self.db.bodies.append(&mut part.bodies);
         self.db.logicals.append(&mut part.logicals);
         self.allow_sigs.append(&mut part.allow);
+        self.section_src
+            .extend(std::iter::repeat_n(src, part.section_hashes.len()));
+        self.section_sigs.append(&mut part.section_hashes);
         self.db.ignored.append(&mut part.ignored);
         self.report.skipped.add(&part.skipped);
         Ok(())
@@ -274,6 +282,18 @@ impl EngineBuilder {
             if keep(&s.name, &mut report) {
                 hash_sigs.push(s);
                 hash_src.push(src);
+            }
+        }
+
+        let mut section_sigs = Vec::new();
+        let mut section_src = Vec::new();
+        for (s, src) in std::mem::take(&mut self.section_sigs)
+            .into_iter()
+            .zip(std::mem::take(&mut self.section_src))
+        {
+            if keep(&s.name, &mut report) {
+                section_sigs.push(s);
+                section_src.push(src);
             }
         }
 
@@ -361,7 +381,7 @@ impl EngineBuilder {
         }
 
         let yara = self.yara.map(|y| y.finish());
-        report.hash = hash_sigs.len();
+        report.hash = hash_sigs.len() + section_sigs.len();
         report.body = bodies.len();
         report.logical = lsigs.len();
         report.allow = self.allow_sigs.len();
@@ -374,6 +394,9 @@ impl EngineBuilder {
             hash_names: hash_sigs.into_iter().map(|s| s.name).collect(),
             hash_src,
             allow_idx: HashIndex::build(&self.allow_sigs),
+            section_idx: HashIndex::build(&section_sigs),
+            section_names: section_sigs.into_iter().map(|s| s.name).collect(),
+            section_src,
             atoms: AtomIndex::build(&atoms),
             patterns,
             bodies,
@@ -394,6 +417,9 @@ pub struct Engine {
     hash_names: Vec<String>,
     hash_src: Vec<u32>,
     allow_idx: HashIndex,
+    section_idx: HashIndex,
+    section_names: Vec<String>,
+    section_src: Vec<u32>,
     atoms: AtomIndex,
     patterns: Vec<Pattern>,
     bodies: Vec<(String, u32)>,
@@ -502,6 +528,12 @@ impl Scanner<'_> {
         let e = self.engine;
         let size = data.len() as u64;
         let mut out = Vec::new();
+        if data.is_empty() {
+            // As in ClamAV, empty files are neither hashed nor matched; YARA rules still run
+            // (`filesize == 0` is a condition like any other).
+            self.scan_yara(data, meta, all, &mut out);
+            return out;
+        }
 
         let mut digests = Digests::default();
         if !e.allow_idx.is_empty() {
@@ -528,6 +560,25 @@ impl Scanner<'_> {
             }
         }
 
+        if !e.section_idx.is_empty() {
+            for r in pe::sections(data) {
+                let sec = &data[r];
+                let mut d = Digests::default();
+                d.compute(sec, e.section_idx.needed(sec.len() as u64));
+                e.section_idx.lookup(&d, sec.len() as u64, |i| {
+                    out.push(Detection {
+                        name: e.section_names[i as usize].clone(),
+                        source: e.section_src[i as usize],
+                        offset: None,
+                    })
+                });
+            }
+            if !all && !out.is_empty() {
+                out.truncate(1);
+                return out;
+            }
+        }
+
         self.scan_bodies(data, data, all, &mut out);
         if (all || out.is_empty())
             && !e.patterns.is_empty()
@@ -548,6 +599,13 @@ impl Scanner<'_> {
             return out;
         }
 
+        self.scan_yara(data, meta, all, &mut out);
+        out
+    }
+
+    /// Runs the YARA rules, with the external variables set for this buffer.
+    fn scan_yara(&mut self, data: &[u8], meta: &FileMeta<'_>, all: bool, out: &mut Vec<Detection>) {
+        let e = self.engine;
         if let Some(y) = self.yara.as_mut() {
             let ft = file_type(data);
             for (k, v) in [
@@ -577,7 +635,6 @@ impl Scanner<'_> {
                 }
             }
         }
-        out
     }
 
     /// Matches body and logical signatures over `data`: the raw bytes (`data` is `raw`), or

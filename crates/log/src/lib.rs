@@ -17,8 +17,10 @@
 #![warn(missing_docs)]
 
 mod dir;
+mod verify;
 
 pub use dir::DirStorage;
+pub use verify::{verify_log, LogReport};
 
 use std::io;
 
@@ -85,10 +87,13 @@ pub enum Error {
     /// `create` found an existing checkpoint, or `open` found none.
     #[error("{0}")]
     State(&'static str),
+    /// An object the checkpoint needs is not in storage.
+    #[error("missing object {0}")]
+    Missing(String),
 }
 
-/// Tiles read from storage, for [`TileHashReader`].
-struct StoredTiles<'a, S: Storage + ?Sized>(&'a S);
+/// Tiles read from storage, for [`TileHashReader`] (and so for proofs from storage).
+pub struct StoredTiles<'a, S: Storage + ?Sized>(pub &'a S);
 
 impl<S: Storage + ?Sized> TileReader for StoredTiles<'_, S> {
     fn read_tiles(&self, tiles: &[Tile]) -> Result<Vec<Vec<u8>>, detente_tlog::Error> {

@@ -289,3 +289,47 @@ fn superseded_partials_are_removed() {
     let w = LogWriter::open(DirStorage::new(dir.path()).unwrap(), signer()).unwrap();
     audit(w.storage());
 }
+
+/// `verify_log` accepts an honest log and names what is wrong with a tampered one.
+#[test]
+fn whole_log_verification() {
+    use detente_log::verify_log;
+    let mut w = LogWriter::create(Mem::default(), signer()).unwrap();
+    for n in [3u64, 700, 65_536, 1000] {
+        append_range(&mut w, n);
+    }
+    let known = Verifiers::new().with(signer().verifier()).unwrap();
+    let r = verify_log(w.storage(), &known).unwrap();
+    assert_eq!(r.entries, w.size());
+    assert_eq!(r.bundles, w.size().div_ceil(256));
+
+    let snapshot = w.storage().0.lock().unwrap().clone();
+    type Objects = HashMap<String, Vec<u8>>;
+    let tampered = |f: &dyn Fn(&mut Objects)| {
+        let mut m = snapshot.clone();
+        f(&mut m);
+        verify_log(&Mem(Mutex::new(m)), &known)
+            .unwrap_err()
+            .to_string()
+    };
+    // One flipped byte in an entry.
+    let e = tampered(&|m| m.get_mut("tile/entries/001").unwrap()[10] ^= 1);
+    assert!(e.contains("bundle does not match"), "{e}");
+    // A level-1 hash replaced.
+    let e = tampered(&|m| m.get_mut("tile/1/000").unwrap()[40] ^= 1);
+    assert!(e.contains("not the root of the tile below"), "{e}");
+    // A missing tile.
+    let e = tampered(&|m| {
+        m.remove("tile/0/003");
+    });
+    assert!(e.contains("tile/0/003"), "{e}");
+    // A checkpoint signed by another key.
+    let other = Verifiers::new()
+        .with(
+            Ed25519Signer::from_seed("detente.example/test-log", [9; 32])
+                .unwrap()
+                .verifier(),
+        )
+        .unwrap();
+    assert!(verify_log(w.storage(), &other).is_err());
+}

@@ -306,10 +306,11 @@ fn unpack_tar(
         Err(e) => return Some(Stop::Corrupt(e.to_string())),
     };
     let mut count = 0u64;
+    let mut stop = None;
     for entry in entries {
         let mut entry = match entry {
             Ok(e) => e,
-            Err(e) => return Some(Stop::Corrupt(e.to_string())),
+            Err(e) => return stop.or(Some(Stop::Corrupt(e.to_string()))),
         };
         let t = entry.header().entry_type();
         if !(t.is_file() || t == tar::EntryType::Continuous || t == tar::EntryType::GNUSparse) {
@@ -317,7 +318,7 @@ fn unpack_tar(
         }
         count += 1;
         if count > limits.max_files {
-            return Some(Stop::MaxFiles);
+            return stop.or(Some(Stop::MaxFiles));
         }
         let name = entry
             .path()
@@ -326,12 +327,15 @@ fn unpack_tar(
         match read_bounded(&mut entry, limits.max_member) {
             Ok(buf) => {
                 if !member(&name, &buf) {
-                    return None;
+                    return stop;
                 }
             }
-            Err(ReadErr::TooBig) => return Some(Stop::MaxSize),
+            // Skip the oversized member; the reader moves to the next header.
+            Err(ReadErr::TooBig) => {
+                stop.get_or_insert(Stop::MaxSize);
+            }
             Err(ReadErr::Io(e)) => return Some(Stop::Corrupt(format!("{name}: {e}"))),
         }
     }
-    None
+    stop
 }

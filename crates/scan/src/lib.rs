@@ -113,6 +113,10 @@ pub enum Event {
     File(FileReport),
     /// A directory was entered.
     Directory(PathBuf),
+    /// A symbolic link met while walking, not followed.
+    Symlink(PathBuf),
+    /// A path matched an `--exclude` glob and was not scanned.
+    Excluded(PathBuf),
     /// A path could not be scanned.
     Error {
         /// The path.
@@ -161,6 +165,21 @@ fn extension_of(name: &str) -> String {
 impl Ctx<'_, '_> {
     fn scan_buf(&mut self, data: &[u8], depth: u32, member: Option<&str>) {
         if self.stop {
+            return;
+        }
+        // As clamscan does, a buffer larger than what is left of the scan budget is skipped
+        // whole rather than scanned in part.
+        let budget = self
+            .opts
+            .limits
+            .max_scansize
+            .saturating_sub(self.report.bytes_scanned);
+        if data.len() as u64 > budget {
+            self.limit(
+                member,
+                "max-scansize",
+                "larger than the scan budget left, not scanned",
+            );
             return;
         }
         self.report.bytes_scanned += data.len() as u64;
@@ -304,9 +323,7 @@ pub fn scan_data<'e>(
         owner,
         stop: false,
     };
-    if !data.is_empty() {
-        ctx.scan_buf(data, 0, None);
-    }
+    ctx.scan_buf(data, 0, None);
     ctx.report
 }
 
@@ -416,14 +433,17 @@ pub fn scan_paths(
         } else {
             opts.threads
         });
-    if !opts.excludes.is_empty() {
+    let excludes = if opts.excludes.is_empty() {
+        None
+    } else {
         let mut ob = ignore::overrides::OverrideBuilder::new("/");
         for g in &opts.excludes {
             ob.add(&format!("!{g}"))
                 .map_err(|e| format!("bad --exclude glob {g:?}: {e}"))?;
         }
-        wb.overrides(ob.build().map_err(|e| format!("bad --exclude: {e}"))?);
-    }
+        Some(ob.build().map_err(|e| format!("bad --exclude: {e}"))?)
+    };
+    let excludes = &excludes;
     wb.build_parallel().run(|| {
         let mut scanner = engine.scanner();
         Box::new(move |res| {
@@ -436,6 +456,16 @@ pub fn scan_paths(
                     let Some(ft) = entry.file_type() else {
                         return ignore::WalkState::Continue;
                     };
+                    if ft.is_symlink() {
+                        sink(Event::Symlink(entry.path().to_path_buf()));
+                        return ignore::WalkState::Continue;
+                    }
+                    if let Some(ov) = excludes {
+                        if ov.matched(entry.path(), ft.is_dir()).is_ignore() {
+                            sink(Event::Excluded(entry.path().to_path_buf()));
+                            return ignore::WalkState::Skip;
+                        }
+                    }
                     if ft.is_dir() {
                         sink(Event::Directory(entry.path().to_path_buf()));
                     } else if ft.is_file() {

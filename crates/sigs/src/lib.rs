@@ -7,7 +7,7 @@
 //! counted in [`Skipped`] rather than silently dropped.
 //!
 //! Supported files: `.hdb`/`.hsb`/`.hdu`/`.hsu` (file hashes), `.mdb`/`.msb` (PE section
-//! hashes: counted as skipped), `.ndb`/`.ndu` (body signatures), `.ldb`/`.ldu` (logical
+//! hashes), `.ndb`/`.ndu` (body signatures), `.ldb`/`.ldu` (logical
 //! signatures), `.fp`/`.sfp` (allow lists), `.ign`/`.ign2` (disabled signature names), and the
 //! header of `.cvd`/`.cld` containers ([`cvd::CvdHeader`]).
 
@@ -224,8 +224,6 @@ pub struct Skipped {
     pub pcre: u64,
     /// Byte-compare, macro or fuzzy-hash subsignatures and other unsupported logical features.
     pub logical_feature: u64,
-    /// PE section hash signatures (`.mdb`, `.msb`).
-    pub section_hash: u64,
     /// Lines rejected as malformed but skipped because of lenient loading.
     pub malformed: u64,
 }
@@ -233,13 +231,7 @@ pub struct Skipped {
 impl Skipped {
     /// Total skipped lines.
     pub fn total(&self) -> u64 {
-        self.level
-            + self.target
-            + self.offset
-            + self.pcre
-            + self.logical_feature
-            + self.section_hash
-            + self.malformed
+        self.level + self.target + self.offset + self.pcre + self.logical_feature + self.malformed
     }
 
     /// Adds another set of counts to this one.
@@ -249,7 +241,6 @@ impl Skipped {
         self.offset += o.offset;
         self.pcre += o.pcre;
         self.logical_feature += o.logical_feature;
-        self.section_hash += o.section_hash;
         self.malformed += o.malformed;
     }
 }
@@ -265,7 +256,6 @@ impl fmt::Display for Skipped {
                 self.logical_feature,
                 "byte-compare/macro/fuzzy subsignature",
             ),
-            (self.section_hash, "PE section hash"),
             (self.malformed, "malformed (lenient)"),
         ];
         let mut first = true;
@@ -346,6 +336,8 @@ pub struct Database {
     pub logicals: Vec<LogicalSig>,
     /// Allow-listed file hashes.
     pub allow: Vec<HashSig>,
+    /// PE section hashes (`.mdb`, `.msb`): `size` is the section's size.
+    pub section_hashes: Vec<HashSig>,
     /// Signature names switched off.
     pub ignored: Vec<String>,
     /// Lines not used, by reason.
@@ -355,7 +347,7 @@ pub struct Database {
 impl Database {
     /// Number of signatures that can report a detection.
     pub fn signature_count(&self) -> usize {
-        self.hashes.len() + self.bodies.len() + self.logicals.len()
+        self.hashes.len() + self.section_hashes.len() + self.bodies.len() + self.logicals.len()
     }
 }
 
@@ -397,8 +389,12 @@ pub fn parse_into(
                     db.skipped.level += 1
                 }
             }),
-            DbKind::SectionHash => parse_section_hash_line(line).map(|()| {
-                db.skipped.section_hash += 1;
+            DbKind::SectionHash => parse_section_hash_line(line).map(|o| {
+                if let Some(s) = o {
+                    db.section_hashes.push(s)
+                } else {
+                    db.skipped.level += 1
+                }
             }),
             DbKind::Body => parse_body_line(line).map(|o| match o {
                 Parsed::Sig(s) => db.bodies.push(s),
@@ -556,8 +552,9 @@ pub fn parse_hash_line(line: &str) -> Result<Option<HashSig>, ParseErrorKind> {
     }))
 }
 
-/// Checks `SectionSize:SectionHash:Name[:MinFL[:MaxFL]]` (the engine does not use these).
-pub fn parse_section_hash_line(line: &str) -> Result<(), ParseErrorKind> {
+/// Parses `SectionSize:SectionHash:Name[:MinFL[:MaxFL]]` (`.mdb`, `.msb`). Returns None when
+/// the level excludes this engine.
+pub fn parse_section_hash_line(line: &str) -> Result<Option<HashSig>, ParseErrorKind> {
     let f: Vec<&str> = line.split(':').collect();
     if !(3..=5).contains(&f.len()) {
         return Err(ParseErrorKind::FieldCount {
@@ -566,13 +563,26 @@ pub fn parse_section_hash_line(line: &str) -> Result<(), ParseErrorKind> {
             found: f.len(),
         });
     }
-    if f[0] != "*" && number(f[0]).is_none() {
-        return Err(ParseErrorKind::Size(f[0].to_string()));
+    let size = if f[0] == "*" {
+        let min = f.get(3).and_then(|s| number(s));
+        if min.is_none_or(|m| m < 73) {
+            return Err(ParseErrorKind::WildcardSize);
+        }
+        None
+    } else {
+        Some(number(f[0]).ok_or_else(|| ParseErrorKind::Size(f[0].to_string()))?)
+    };
+    let (kind, digest) = parse_digest(f[1])?;
+    let name = check_name(f[2])?;
+    if !level_ok(f.get(3).copied(), f.get(4).copied())? {
+        return Ok(None);
     }
-    parse_digest(f[1])?;
-    check_name(f[2])?;
-    level_ok(f.get(3).copied(), f.get(4).copied())?;
-    Ok(())
+    Ok(Some(HashSig {
+        kind,
+        digest,
+        size,
+        name,
+    }))
 }
 
 /// Parses an offset field. `Ok(None)` for executable-relative offsets the engine skips.

@@ -17,6 +17,16 @@ KIND is one of:
   tar                                         Python's tarfile (ustar)
   gz bz2 xz                                   Python's gzip/bz2/lzma
   zst                                         zstd CLI
+Edge cases (crates/detente/tests/differential.rs, clamav_archive_edge_cases):
+  gz-multi bz2-multi xz-multi                 one stream per member, concatenated
+  tar-pax tar-gnu                             tar formats (use long member names)
+  tar-links                                   members plus a symlink and a hard link entry
+  zip-dd                                      deflate members with data descriptors
+                                              (written to a non-seekable stream)
+  zip64                                       deflate members with forced zip64 headers
+  zip-nocd                                    a deflate zip cut before its central directory
+  cat                                         the members' bytes concatenated (junk + archive)
+  truncate                                    one member, cut to the fraction given as ARCNAME
 
 Everything is deterministic: fixed timestamps, no user/group names.
 """
@@ -102,8 +112,8 @@ def zip_zstd(out, members):
         f.write(body.getvalue() + cd + eocd)
 
 
-def tar(out, members):
-    with tarfile.open(out, "w", format=tarfile.USTAR_FORMAT) as t:
+def tar(out, members, fmt=tarfile.USTAR_FORMAT, links=False):
+    with tarfile.open(out, "w", format=fmt) as t:
         for arc, src in members:
             data = read(src)
             ti = tarfile.TarInfo(arc)
@@ -111,6 +121,69 @@ def tar(out, members):
             ti.mtime = 1577934246
             ti.mode = 0o644
             t.addfile(ti, io.BytesIO(data))
+        if links and members:
+            first = members[0][0]
+            ln = tarfile.TarInfo("link-to-first")
+            ln.type = tarfile.SYMTYPE
+            ln.linkname = first
+            ln.mtime = 1577934246
+            t.addfile(ln)
+            hl = tarfile.TarInfo("hardlink-to-first")
+            hl.type = tarfile.LNKTYPE
+            hl.linkname = first
+            hl.mtime = 1577934246
+            t.addfile(hl)
+
+
+class Unseekable(io.RawIOBase):
+    """A write-only, non-seekable stream: makes zipfile write data descriptors."""
+
+    def __init__(self):
+        self.buf = io.BytesIO()
+
+    def writable(self):
+        return True
+
+    def seekable(self):
+        return False
+
+    def write(self, b):
+        return self.buf.write(b)
+
+
+def zip_dd(out, members):
+    sink = Unseekable()
+    with zipfile.ZipFile(sink, "w", zipfile.ZIP_DEFLATED) as z:
+        for arc, src in members:
+            zi = zipfile.ZipInfo(arc, DATE)
+            zi.compress_type = zipfile.ZIP_DEFLATED
+            with z.open(zi, "w") as f:
+                f.write(read(src))
+    with open(out, "wb") as f:
+        f.write(sink.buf.getvalue())
+
+
+def zip64(out, members):
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for arc, src in members:
+            zi = zipfile.ZipInfo(arc, DATE)
+            zi.compress_type = zipfile.ZIP_DEFLATED
+            with z.open(zi, "w", force_zip64=True) as f:
+                f.write(read(src))
+
+
+def zip_nocd(out, members):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for arc, src in members:
+            zi = zipfile.ZipInfo(arc, DATE)
+            zi.compress_type = zipfile.ZIP_DEFLATED
+            z.writestr(zi, read(src))
+    data = buf.getvalue()
+    # end of central directory record (no comment): the central directory's offset at +16
+    cd_offset = struct.unpack("<I", data[-22 + 16 : -22 + 20])[0]
+    with open(out, "wb") as f:
+        f.write(data[:cd_offset])
 
 
 def single(members):
@@ -158,6 +231,39 @@ def main():
         elif kind == "zst":
             with open(out, "wb") as f:
                 f.write(zstd_compress(single(members)))
+        elif kind == "gz-multi":
+            with open(out, "wb") as f:
+                for _, src in members:
+                    f.write(gzip.compress(read(src), mtime=0))
+        elif kind == "bz2-multi":
+            with open(out, "wb") as f:
+                for _, src in members:
+                    f.write(bz2.compress(read(src)))
+        elif kind == "xz-multi":
+            with open(out, "wb") as f:
+                for _, src in members:
+                    f.write(lzma.compress(read(src), format=lzma.FORMAT_XZ))
+        elif kind == "tar-pax":
+            tar(out, members, tarfile.PAX_FORMAT)
+        elif kind == "tar-gnu":
+            tar(out, members, tarfile.GNU_FORMAT)
+        elif kind == "tar-links":
+            tar(out, members, links=True)
+        elif kind == "zip-dd":
+            zip_dd(out, members)
+        elif kind == "zip64":
+            zip64(out, members)
+        elif kind == "zip-nocd":
+            zip_nocd(out, members)
+        elif kind == "cat":
+            with open(out, "wb") as f:
+                for _, src in members:
+                    f.write(read(src))
+        elif kind == "truncate":
+            frac = float(members[0][0])
+            data = read(members[0][1])
+            with open(out, "wb") as f:
+                f.write(data[: int(len(data) * frac)])
         else:
             raise SystemExit(f"line {lineno}: unknown kind {kind!r}")
 
