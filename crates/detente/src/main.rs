@@ -3,6 +3,7 @@
 mod db;
 mod log;
 mod scan;
+mod witness;
 
 use std::process::ExitCode;
 
@@ -29,6 +30,9 @@ enum Command {
     /// Run a tiled transparency log (C2SP tlog-tiles): init, append, checkpoint, prove, verify.
     #[command(subcommand)]
     Log(log::LogCommand),
+    /// Run a C2SP tlog-witness: cosign logs' checkpoints, never two that conflict.
+    #[command(subcommand)]
+    Witness(witness::WitnessCommand),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         /// The shell.
@@ -42,6 +46,7 @@ fn main() -> ExitCode {
         Command::Scan(args) => scan::run(args),
         Command::Db(cmd) => db::run(cmd),
         Command::Log(cmd) => log::run(cmd),
+        Command::Witness(cmd) => witness::run(cmd),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,

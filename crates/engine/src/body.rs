@@ -63,33 +63,43 @@ fn byte_cost(b: u8) -> u32 {
 }
 
 fn class_cost(c: &ByteClass) -> u32 {
-    c.values().map(byte_cost).max().unwrap_or(0)
+    match c.single() {
+        Some(b) => byte_cost(b),
+        None if c.len() > MAX_EXPANSION as u32 => 40,
+        None => c.values().map(byte_cost).max().unwrap_or(0),
+    }
 }
 
-/// Chooses the atom window: (run start token, length) over single-byte classes.
-fn choose_atom(classes: &[(usize, ByteClass)]) -> Option<(usize, usize)> {
-    // classes: consecutive fixed tokens (token index, class); returns (start index into
-    // `classes`, length).
-    let mut best: Option<(u64, usize, usize)> = None;
+/// Chooses the atom window over a run of single-byte classes: the rarest window of four
+/// bytes whose expansion stays within [`MAX_EXPANSION`], else of three, else of two.
+/// Returns (start index into `classes`, length, cost).
+fn choose_atom(classes: &[(usize, ByteClass)]) -> Option<(usize, usize, u64)> {
+    // Per-token (number of values, cost), computed once.
+    let info: Vec<(usize, u64)> = classes
+        .iter()
+        .map(|(_, c)| (c.len() as usize, class_cost(c) as u64))
+        .collect();
     for len in (2..=4usize).rev() {
-        if classes.len() < len {
-            continue;
-        }
-        for s in 0..=classes.len() - len {
-            let w = &classes[s..s + len];
-            let exp: usize = w.iter().map(|(_, c)| c.len() as usize).product();
+        let mut best: Option<(u64, usize)> = None;
+        for s in 0..=info.len().saturating_sub(len) {
+            let w = match info.get(s..s + len) {
+                Some(w) => w,
+                None => break,
+            };
+            let exp: usize = w.iter().map(|(n, _)| *n).product();
             if exp == 0 || exp > MAX_EXPANSION {
                 continue;
             }
-            let cost: u64 = w.iter().map(|(_, c)| class_cost(c) as u64).sum::<u64>()
-                + exp as u64 * 3
-                + (4 - len as u64) * 200;
-            if best.is_none_or(|(bc, _, _)| cost < bc) {
-                best = Some((cost, s, len));
+            let cost = w.iter().map(|(_, c)| *c).sum::<u64>() + exp as u64 * 3;
+            if best.is_none_or(|(bc, _)| cost < bc) {
+                best = Some((cost, s));
             }
         }
+        if let Some((cost, s)) = best {
+            return Some((s, len, cost + (4 - len as u64) * 200));
+        }
     }
-    best.map(|(_, s, l)| (s, l))
+    None
 }
 
 /// Compiles a parsed pattern. Returns None when it has no usable atom.
@@ -102,14 +112,9 @@ pub(crate) fn compile(
     let mut best: Option<(usize, usize, u64)> = None; // (first token, len, cost)
     let mut run: Vec<(usize, ByteClass)> = Vec::new();
     let consider = |run: &Vec<(usize, ByteClass)>, best: &mut Option<(usize, usize, u64)>| {
-        if let Some((s, l)) = choose_atom(run) {
-            let w = &run[s..s + l];
-            let exp: usize = w.iter().map(|(_, c)| c.len() as usize).product();
-            let cost = w.iter().map(|(_, c)| class_cost(c) as u64).sum::<u64>()
-                + exp as u64 * 3
-                + (4 - l as u64) * 200;
+        if let Some((s, l, cost)) = choose_atom(run) {
             if best.is_none_or(|(_, _, bc)| cost < bc) {
-                *best = Some((w[0].0, l, cost));
+                *best = Some((run[s].0, l, cost));
             }
         }
     };
@@ -201,6 +206,32 @@ pub(crate) fn compile(
     ))
 }
 
+/// Whether a byte can appear in normalised text (see [`crate::text`]).
+fn in_text(b: u8) -> bool {
+    b == b' ' || (0x21..=0x7f).contains(&b) && !b.is_ascii_uppercase()
+}
+
+fn class_in_text(c: &ByteClass) -> bool {
+    c.values().any(in_text)
+}
+
+impl Compiled {
+    /// Whether the pattern can match anywhere in normalised text: false when some byte it
+    /// must match can never appear there (upper case, control and 8-bit bytes, line breaks).
+    pub fn can_match_text(&self) -> bool {
+        self.toks.iter().all(|t| match t {
+            Tok::Lit(l) => l.iter().all(|b| in_text(*b)),
+            Tok::Seq(s) => s.iter().all(class_in_text),
+            Tok::Alt { alts, negated } => {
+                *negated || alts.iter().any(|a| a.iter().all(class_in_text))
+            }
+            Tok::Gap { .. } | Tok::AssertLeft(_) | Tok::AssertRight(_) => true,
+            Tok::Special(Boundary::Line) => false,
+            Tok::Special(_) => true,
+        })
+    }
+}
+
 /// Who a pattern belongs to.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Owner {
@@ -219,14 +250,17 @@ pub(crate) struct Pattern {
     pub text_only: bool,
 }
 
-/// Index of atoms: bitmap filter for 4-byte atoms, direct table for 2-byte prefixes.
+/// Index of atoms: a two-probe bitmap filter and an open-addressing table for 4-byte atoms,
+/// and a direct 64 Kbit table of 2-byte prefixes for shorter atoms.
 #[derive(Default)]
 pub(crate) struct AtomIndex {
+    /// Filter bits; each atom sets two bits chosen by one 64-bit multiplicative hash.
     bloom: Vec<u64>,
-    shift: u32,
-    /// Sorted 4-byte keys with ranges into `entries4`.
-    keys4: Vec<u32>,
-    starts4: Vec<u32>,
+    /// log2 of the number of filter bits.
+    bloom_bits: u32,
+    /// Open-addressing table: slot -> (key, first entry, entry count); count 0 is empty.
+    slots: Vec<(u32, u32, u32)>,
+    slot_mask: usize,
     entries4: Vec<u32>,
     short_bits: Vec<u64>,
     keys2: Vec<u16>,
@@ -236,7 +270,12 @@ pub(crate) struct AtomIndex {
     short_atoms: HashMap<u32, Vec<Vec<u8>>>,
 }
 
-const HASH_K: u32 = 0x9E37_79B1;
+const HASH_K: u64 = 0x9E37_79B9_7F4A_7C15;
+
+#[inline(always)]
+fn mix(w: u32) -> u64 {
+    (w as u64 | (w as u64) << 32).wrapping_mul(HASH_K)
+}
 
 impl AtomIndex {
     pub fn build(atoms: &[(u32, Vec<Vec<u8>>)]) -> AtomIndex {
@@ -259,22 +298,37 @@ impl AtomIndex {
         long.dedup();
         short.sort_unstable();
         short.dedup();
+
+        // Filter: about 64 bits per key, between 64 Kbit and 4 Mbit.
         let bits = (long.len().max(1) * 64)
             .next_power_of_two()
             .clamp(1 << 16, 1 << 22);
-        let shift = 32 - bits.trailing_zeros();
+        let bloom_bits = bits.trailing_zeros();
         let mut bloom = vec![0u64; bits / 64];
-        let (mut keys4, mut starts4, mut entries4) = (Vec::new(), Vec::new(), Vec::new());
-        for (k, pid) in &long {
-            let h = (k.wrapping_mul(HASH_K) >> shift) as usize;
-            bloom[h >> 6] |= 1 << (h & 63);
-            if keys4.last() != Some(k) {
-                keys4.push(*k);
-                starts4.push(entries4.len() as u32);
+        // Table: power of two at least twice the number of distinct keys.
+        let distinct = long.windows(2).filter(|w| w[0].0 != w[1].0).count() + 1;
+        let nslots = (distinct * 2).next_power_of_two().max(16);
+        let mut slots = vec![(0u32, 0u32, 0u32); nslots];
+        let mut entries4 = Vec::with_capacity(long.len());
+        let mut i = 0;
+        while i < long.len() {
+            let k = long[i].0;
+            let first = entries4.len() as u32;
+            while i < long.len() && long[i].0 == k {
+                entries4.push(long[i].1);
+                i += 1;
             }
-            entries4.push(*pid);
+            let count = entries4.len() as u32 - first;
+            let x = mix(k);
+            for b in [(x >> (64 - bloom_bits)) as usize, (x as usize) & (bits - 1)] {
+                bloom[b >> 6] |= 1 << (b & 63);
+            }
+            let mut slot = (x >> 32) as usize & (nslots - 1);
+            while slots[slot].2 != 0 {
+                slot = (slot + 1) & (nslots - 1);
+            }
+            slots[slot] = (k, first, count);
         }
-        starts4.push(entries4.len() as u32);
         let mut short_bits = vec![0u64; 1024];
         let (mut keys2, mut starts2, mut entries2) = (Vec::new(), Vec::new(), Vec::new());
         for (k, pid) in &short {
@@ -288,9 +342,9 @@ impl AtomIndex {
         starts2.push(entries2.len() as u32);
         AtomIndex {
             bloom,
-            shift,
-            keys4,
-            starts4,
+            bloom_bits,
+            slots,
+            slot_mask: nslots - 1,
             entries4,
             short_bits,
             keys2,
@@ -303,18 +357,28 @@ impl AtomIndex {
     /// Calls `hit(pattern id, position)` for every atom occurrence in `data`.
     #[inline]
     pub fn find(&self, data: &[u8], mut hit: impl FnMut(u32, usize)) {
-        if !self.keys4.is_empty() && data.len() >= 4 {
+        if !self.entries4.is_empty() && data.len() >= 4 {
             let bloom = &self.bloom[..];
-            let shift = self.shift;
-            let mask = bloom.len() * 64 - 1;
+            let bits = self.bloom_bits;
+            let low_mask = (1usize << bits) - 1;
             let mut check = |w: u32, i: usize| {
-                let h = (w.wrapping_mul(HASH_K) >> shift) as usize & mask;
-                if bloom[h >> 6] & (1 << (h & 63)) != 0 {
-                    if let Ok(k) = self.keys4.binary_search(&w) {
-                        let (s, e) = (self.starts4[k] as usize, self.starts4[k + 1] as usize);
-                        for &pid in &self.entries4[s..e] {
-                            hit(pid, i);
+                let x = mix(w);
+                let (a, b) = ((x >> (64 - bits)) as usize, (x as usize) & low_mask);
+                if bloom[a >> 6] & (1 << (a & 63)) != 0 && bloom[b >> 6] & (1 << (b & 63)) != 0 {
+                    let mut slot = (x >> 32) as usize & self.slot_mask;
+                    loop {
+                        let (k, first, count) = self.slots[slot];
+                        if count == 0 {
+                            break;
                         }
+                        if k == w {
+                            let (s, e) = (first as usize, (first + count) as usize);
+                            for &pid in &self.entries4[s..e] {
+                                hit(pid, i);
+                            }
+                            break;
+                        }
+                        slot = (slot + 1) & self.slot_mask;
                     }
                 }
             };
@@ -354,11 +418,15 @@ impl AtomIndex {
         }
     }
 
+    /// Whether the index holds no atom.
+    pub fn is_empty(&self) -> bool {
+        self.entries4.is_empty() && self.entries2.is_empty()
+    }
+
     /// Approximate heap size in bytes.
     pub fn heap_size(&self) -> usize {
         self.bloom.len() * 8
-            + self.keys4.len() * 4
-            + self.starts4.len() * 4
+            + self.slots.len() * 12
             + self.entries4.len() * 4
             + self.short_bits.len() * 8
             + self.entries2.len() * 4

@@ -6,6 +6,14 @@ use std::collections::HashMap;
 use detente_sigs::{HashKind, HashSig};
 use md5::Digest as _;
 
+fn prefix(d: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    for (o, i) in b.iter_mut().zip(d) {
+        *o = *i;
+    }
+    u64::from_be_bytes(b)
+}
+
 fn bit(k: HashKind) -> u8 {
     match k {
         HashKind::Md5 => 1,
@@ -21,8 +29,11 @@ pub(crate) struct HashIndex {
     sizes: HashMap<u64, u8>,
     /// Digests needed for every file (signatures with `*` size).
     any_size: u8,
-    /// Digest -> signature indexes.
-    by_digest: HashMap<Box<[u8]>, Vec<u32>>,
+    /// (first 8 digest bytes, signature index), sorted: a lookup is a binary search
+    /// followed by a comparison of the whole digest.
+    by_prefix: Vec<(u64, u32)>,
+    /// The signatures' digests, by signature index.
+    digests: Vec<Vec<u8>>,
     /// Size of each signature (None for any).
     sig_sizes: Vec<Option<u64>>,
 }
@@ -35,12 +46,11 @@ impl HashIndex {
                 Some(sz) => *idx.sizes.entry(sz).or_default() |= bit(s.kind),
                 None => idx.any_size |= bit(s.kind),
             }
-            idx.by_digest
-                .entry(s.digest.clone().into_boxed_slice())
-                .or_default()
-                .push(i as u32);
+            idx.by_prefix.push((prefix(&s.digest), i as u32));
+            idx.digests.push(s.digest.clone());
             idx.sig_sizes.push(s.size);
         }
+        idx.by_prefix.sort_unstable();
         idx
     }
 
@@ -52,11 +62,16 @@ impl HashIndex {
     /// Signatures matching the computed digests of a file of `size` bytes.
     pub fn lookup(&self, digests: &Digests, size: u64, mut f: impl FnMut(u32)) {
         for d in digests.iter() {
-            if let Some(ids) = self.by_digest.get(d) {
-                for &i in ids {
-                    if self.sig_sizes[i as usize].is_none_or(|s| s == size) {
-                        f(i);
-                    }
+            let p = prefix(d);
+            let start = self.by_prefix.partition_point(|(k, _)| *k < p);
+            for &(k, i) in &self.by_prefix[start..] {
+                if k != p {
+                    break;
+                }
+                if self.digests[i as usize] == d
+                    && self.sig_sizes[i as usize].is_none_or(|s| s == size)
+                {
+                    f(i);
                 }
             }
         }

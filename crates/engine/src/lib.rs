@@ -268,7 +268,7 @@ impl EngineBuilder {
         let ignored: HashSet<String> = self.db.ignored.iter().cloned().collect();
         let mut report = std::mem::take(&mut self.report);
         let keep = |n: &str, report: &mut LoadReport| {
-            if ignored.contains(n) {
+            if !ignored.is_empty() && ignored.contains(n) {
                 report.ignored += 1;
                 false
             } else {
@@ -397,6 +397,13 @@ impl EngineBuilder {
             section_idx: HashIndex::build(&section_sigs),
             section_names: section_sigs.into_iter().map(|s| s.name).collect(),
             section_src,
+            text_atoms: AtomIndex::build(
+                &atoms
+                    .iter()
+                    .filter(|(pid, _)| patterns[*pid as usize].compiled.can_match_text())
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            ),
             atoms: AtomIndex::build(&atoms),
             patterns,
             bodies,
@@ -421,6 +428,8 @@ pub struct Engine {
     section_names: Vec<String>,
     section_src: Vec<u32>,
     atoms: AtomIndex,
+    /// The atoms of the patterns that can match normalised text.
+    text_atoms: AtomIndex,
     patterns: Vec<Pattern>,
     bodies: Vec<(String, u32)>,
     lsigs: Vec<LogicalMeta>,
@@ -579,14 +588,20 @@ impl Scanner<'_> {
             }
         }
 
-        self.scan_bodies(data, data, all, &mut out);
+        self.scan_bodies(data, size, false, all, &mut out);
         if (all || out.is_empty())
             && !e.patterns.is_empty()
             && data.len() <= text::MAX_NORMALIZE
             && text::is_text(data)
         {
-            let norm = text::normalize(data);
-            self.scan_bodies(&norm, data, all, &mut out);
+            if e.text_atoms.is_empty() {
+                // No pattern can match normalised text: its pass only evaluates the logical
+                // signatures that hold with no match at all.
+                self.scan_bodies(&[], size, true, all, &mut out);
+            } else {
+                let norm = text::normalize(data);
+                self.scan_bodies(&norm, size, true, all, &mut out);
+            }
         }
         for b in self.touched_bodies.drain(..) {
             self.body_done[b as usize] = false;
@@ -637,16 +652,23 @@ impl Scanner<'_> {
         }
     }
 
-    /// Matches body and logical signatures over `data`: the raw bytes (`data` is `raw`), or
-    /// their normalised text, where target-7 signatures apply too and `EOF-n` offsets of
-    /// target-0 signatures do not (ClamAV computes them for the raw file only).
-    fn scan_bodies(&mut self, data: &[u8], raw: &[u8], all: bool, out: &mut Vec<Detection>) {
+    /// Matches body and logical signatures over `data`: the raw bytes, or (`normalized`) their
+    /// normalised text, where target-7 signatures apply too and `EOF-n` offsets of target-0
+    /// signatures do not (ClamAV computes them for the raw file only). Offsets from the end and
+    /// `FileSize` conditions use `raw_size`.
+    fn scan_bodies(
+        &mut self,
+        data: &[u8],
+        raw_size: u64,
+        normalized: bool,
+        all: bool,
+        out: &mut Vec<Detection>,
+    ) {
         let e = self.engine;
         if e.patterns.is_empty() {
             return;
         }
-        let normalized = !std::ptr::eq(data, raw);
-        let size = raw.len() as u64;
+        let size = raw_size;
         let mut stop = false;
         {
             let body_done = &mut self.body_done;
@@ -654,7 +676,8 @@ impl Scanner<'_> {
             let last = &mut self.last;
             let touched = &mut self.touched;
             let touched_bodies = &mut self.touched_bodies;
-            e.atoms.find(data, |pid, pos| {
+            let atoms = if normalized { &e.text_atoms } else { &e.atoms };
+            atoms.find(data, |pid, pos| {
                 if stop {
                     return;
                 }

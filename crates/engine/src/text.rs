@@ -98,29 +98,40 @@ pub fn is_text(data: &[u8]) -> bool {
     !head.is_empty() && (is_ascii_ext(head) || is_utf8(head) || is_utf16(head))
 }
 
+/// What normalisation does with each byte: 0 drop, 1 white space, else the output byte.
+const NORM: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut c = 0;
+    while c < 256 {
+        t[c] = match c as u8 {
+            b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ' => 1,
+            b'A'..=b'Z' => c as u8 + 32,
+            0x21..=0x7f => c as u8,
+            _ => 0,
+        };
+        c += 1;
+    }
+    t
+};
+
 /// The normalised form of text.
 pub fn normalize(data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(data.len());
+    // Branch-free: every byte is written at `n`, and `n` advances only for bytes kept.
+    // A dropped byte leaves the white-space state as it was, as in ClamAV.
+    let mut out = vec![0u8; data.len()];
+    let mut n = 0usize;
     let mut space = false;
     for &c in data {
-        match c {
-            b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ' => {
-                if !space {
-                    out.push(b' ');
-                }
-                space = true;
-            }
-            b'A'..=b'Z' => {
-                out.push(c + 32);
-                space = false;
-            }
-            0x21..=0x7f => {
-                out.push(c);
-                space = false;
-            }
-            _ => {}
+        let t = NORM[c as usize];
+        let ws = t == 1;
+        let keep = t > 1 || (ws && !space);
+        if let Some(o) = out.get_mut(n) {
+            *o = if ws { b' ' } else { t };
         }
+        n += keep as usize;
+        space = if t == 0 { space } else { ws };
     }
+    out.truncate(n);
     out
 }
 

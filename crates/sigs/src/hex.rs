@@ -69,11 +69,14 @@ impl ByteClass {
 
     /// The value, if the set holds exactly one.
     pub fn single(&self) -> Option<u8> {
-        if self.len() == 1 {
-            (0..=255u8).find(|&b| self.contains(b))
-        } else {
-            None
+        if self.len() != 1 {
+            return None;
         }
+        self.0
+            .iter()
+            .enumerate()
+            .find(|(_, w)| **w != 0)
+            .map(|(i, w)| (i as u32 * 64 + w.trailing_zeros()) as u8)
     }
 
     /// Union of two sets.
@@ -108,7 +111,17 @@ impl ByteClass {
 
     /// The values in the set, in ascending order.
     pub fn values(&self) -> impl Iterator<Item = u8> + '_ {
-        (0..=255u8).filter(move |&b| self.contains(b))
+        self.0.iter().enumerate().flat_map(|(i, &w)| {
+            let mut w = w;
+            std::iter::from_fn(move || {
+                if w == 0 {
+                    return None;
+                }
+                let b = w.trailing_zeros();
+                w &= w - 1;
+                Some((i as u32 * 64 + b) as u8)
+            })
+        })
     }
 }
 

@@ -1,0 +1,11 @@
+//! detente-witness integration tests (one test binary).
+
+mod bench;
+mod crash;
+mod fork;
+mod gointerop;
+mod http;
+mod race;
+mod sansio;
+mod setup;
+mod util;
