@@ -40,6 +40,15 @@ pub enum LogCommand {
         /// Files, one entry each.
         files: Vec<PathBuf>,
     },
+    /// Have witnesses cosign the latest checkpoint (C2SP tlog-witness `add-checkpoint`), and
+    /// publish it with their cosignatures added.
+    Cosign {
+        /// Log directory.
+        dir: PathBuf,
+        /// A witness's base URL (repeatable), e.g. http://127.0.0.1:7380.
+        #[arg(long = "witness", required = true)]
+        witnesses: Vec<String>,
+    },
     /// Print the latest signed checkpoint.
     Checkpoint {
         /// Log directory.
@@ -326,8 +335,100 @@ fn policy_display(p: &Path) -> String {
     p.display().to_string()
 }
 
+/// The size each witness last cosigned, as this log last learned it (a hint: a witness
+/// answers 409 with its real size when the hint is stale).
+fn witness_size_path(dir: &Path, url: &str) -> PathBuf {
+    let tag: String = url
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    dir.join("private").join(format!("witness-{tag}.size"))
+}
+
+fn cosign(dir: &Path, witnesses: &[String]) -> Result<u8> {
+    let _lock = lock(dir)?;
+    let storage = DirStorage::new(public_dir(dir))?;
+    let msg = storage
+        .get(CHECKPOINT_KEY)?
+        .with_context(|| format!("{}: no checkpoint", dir.display()))?;
+    let mut note = detente_note::Note::parse(&msg).context("bad checkpoint")?;
+    let sc = SignedCheckpoint::parse(&msg).context("bad checkpoint")?;
+    let size = sc.checkpoint.size();
+    let tiles = StoredTiles(&storage);
+    let reader = TileHashReader::new(TILE_HEIGHT, size, &tiles)?;
+    let client = reqwest::blocking::Client::builder()
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .context("can't build the HTTP client")?;
+    let mut failures = 0;
+    for url in witnesses {
+        let endpoint = format!("{}/add-checkpoint", url.trim_end_matches('/'));
+        let size_file = witness_size_path(dir, url);
+        let mut old: u64 = fs::read_to_string(&size_file)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .filter(|&o| o <= size)
+            .unwrap_or(0);
+        let mut result = Err(anyhow::anyhow!("no attempt"));
+        for _ in 0..2 {
+            let proof = if old == 0 || old == size {
+                Vec::new()
+            } else {
+                detente_tlog::prove_consistency(old, size, &reader)?
+            };
+            let body = detente_witness::encode_request(old, &proof, &msg);
+            let resp = client
+                .post(&endpoint)
+                .body(body)
+                .send()
+                .with_context(|| format!("{endpoint}: request failed"))?;
+            let status = resp.status().as_u16();
+            let text = resp.text().unwrap_or_default();
+            if status == 409 {
+                if let Ok(n) = text.trim().parse::<u64>() {
+                    if n <= size && n != old {
+                        old = n;
+                        continue;
+                    }
+                }
+            }
+            result = if status == 200 {
+                Ok(text)
+            } else {
+                Err(anyhow::anyhow!(
+                    "{endpoint}: HTTP {status}: {}",
+                    text.trim()
+                ))
+            };
+            break;
+        }
+        match result {
+            Ok(lines) => {
+                for line in lines.lines().filter(|l| !l.is_empty()) {
+                    let sig = detente_note::Signature::parse_line(line)
+                        .map_err(|e| anyhow::anyhow!("{endpoint}: bad cosignature line: {e}"))?;
+                    note.add_signature(sig)
+                        .map_err(|e| anyhow::anyhow!("{endpoint}: {e}"))?;
+                }
+                fs::write(&size_file, format!("{size}\n"))?;
+                eprintln!("{url}: cosigned size {size}");
+            }
+            Err(e) => {
+                eprintln!("{e:#}");
+                failures += 1;
+            }
+        }
+    }
+    // Publish the checkpoint with every cosignature gathered (the log's own signature first).
+    storage
+        .put(CHECKPOINT_KEY, &note.to_bytes())
+        .context("can't publish the cosigned checkpoint")?;
+    Ok(if failures == 0 { 0 } else { 1 })
+}
+
 pub fn run(cmd: LogCommand) -> Result<u8> {
     match cmd {
+        LogCommand::Cosign { dir, witnesses } => cosign(&dir, &witnesses),
         LogCommand::Init { dir, origin } => init(&dir, &origin),
         LogCommand::Append { dir, files } => append(&dir, &files),
         LogCommand::Checkpoint { dir } => {
