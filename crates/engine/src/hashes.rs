@@ -32,26 +32,39 @@ pub(crate) struct HashIndex {
     /// (first 8 digest bytes, signature index), sorted: a lookup is a binary search
     /// followed by a comparison of the whole digest.
     by_prefix: Vec<(u64, u32)>,
-    /// The signatures' digests, by signature index.
-    digests: Vec<Vec<u8>>,
+    /// The signatures' digests, by signature index (zero-padded to 32 bytes; the length
+    /// follows from the kind).
+    digests: Vec<[u8; 32]>,
+    digest_lens: Vec<u8>,
     /// Size of each signature (None for any).
     sig_sizes: Vec<Option<u64>>,
 }
 
 impl HashIndex {
-    pub fn build(sigs: &[HashSig]) -> HashIndex {
+    /// Indexes the signatures, returning the index and their names (in index order).
+    pub fn build(sigs: Vec<HashSig>) -> (HashIndex, Vec<String>) {
         let mut idx = HashIndex::default();
-        for (i, s) in sigs.iter().enumerate() {
+        let mut names = Vec::with_capacity(sigs.len());
+        idx.by_prefix.reserve_exact(sigs.len());
+        idx.digests.reserve_exact(sigs.len());
+        idx.digest_lens.reserve_exact(sigs.len());
+        idx.sig_sizes.reserve_exact(sigs.len());
+        for (i, s) in sigs.into_iter().enumerate() {
             match s.size {
                 Some(sz) => *idx.sizes.entry(sz).or_default() |= bit(s.kind),
                 None => idx.any_size |= bit(s.kind),
             }
             idx.by_prefix.push((prefix(&s.digest), i as u32));
-            idx.digests.push(s.digest.clone());
+            let mut d = [0u8; 32];
+            let n = s.digest.len().min(32);
+            d[..n].copy_from_slice(&s.digest[..n]);
+            idx.digests.push(d);
+            idx.digest_lens.push(n as u8);
             idx.sig_sizes.push(s.size);
+            names.push(s.name);
         }
         idx.by_prefix.sort_unstable();
-        idx
+        (idx, names)
     }
 
     /// Which digests a file of `size` bytes needs.
@@ -68,8 +81,8 @@ impl HashIndex {
                 if k != p {
                     break;
                 }
-                if self.digests[i as usize] == d
-                    && self.sig_sizes[i as usize].is_none_or(|s| s == size)
+                let (full, n) = (&self.digests[i as usize], self.digest_lens[i as usize]);
+                if &full[..n as usize] == d && self.sig_sizes[i as usize].is_none_or(|s| s == size)
                 {
                     f(i);
                 }

@@ -26,7 +26,7 @@ use std::collections::HashSet;
 use std::io::Read;
 
 use detente_sigs::{
-    cvd::CvdHeader, parse_into, Database, DbKind, Expr, HashSig, ParseOptions, Range, Skipped,
+    cvd::CvdHeader, parse_into_with, Database, DbKind, Expr, HashSig, ParseOptions, Range, Skipped,
 };
 
 pub use hashes::Digests;
@@ -99,6 +99,8 @@ impl LoadReport {
     }
 }
 
+type PreBody = (String, u32, bool, Option<(body::Compiled, Vec<Vec<u8>>)>);
+
 struct LogicalMeta {
     name: String,
     text_only: bool,
@@ -115,7 +117,9 @@ pub struct EngineBuilder {
     sources: Vec<String>,
     db: Database,
     hash_src: Vec<u32>,
-    body_src: Vec<u32>,
+    /// Body signatures, compiled as they are loaded (parsed patterns are large; compiled ones
+    /// are compact): (name, database, target 7, compiled pattern and atom variants).
+    bodies: Vec<PreBody>,
     lsig_src: Vec<u32>,
     allow_sigs: Vec<HashSig>,
     section_sigs: Vec<HashSig>,
@@ -134,7 +138,7 @@ impl EngineBuilder {
             sources: Vec::new(),
             db: Database::default(),
             hash_src: Vec::new(),
-            body_src: Vec::new(),
+            bodies: Vec::new(),
             lsig_src: Vec::new(),
             allow_sigs: Vec::new(),
             section_sigs: Vec::new(),
@@ -179,12 +183,17 @@ impl EngineBuilder {
     fn add_lines(&mut self, name: &str, kind: DbKind, bytes: &[u8]) -> Result<(), LoadError> {
         let src = self.sources.len() as u32;
         let mut part = Database::default();
-        parse_into(
+        let mut compiled = Vec::new();
+        parse_into_with(
             &mut part,
             kind,
             bytes,
             ParseOptions {
                 lenient: self.opts.lenient,
+            },
+            &mut |b| {
+                let c = body::compile(&b.pattern, b.offset, false);
+                compiled.push((b.name, src, b.target == 7, c));
             },
         )
         .map_err(|e| LoadError::Line {
@@ -195,12 +204,10 @@ impl EngineBuilder {
         self.sources.push(name.to_string());
         self.hash_src
             .extend(std::iter::repeat_n(src, part.hashes.len()));
-        self.body_src
-            .extend(std::iter::repeat_n(src, part.bodies.len()));
+        self.bodies.append(&mut compiled);
         self.lsig_src
             .extend(std::iter::repeat_n(src, part.logicals.len()));
         self.db.hashes.append(&mut part.hashes);
-        self.db.bodies.append(&mut part.bodies);
         self.db.logicals.append(&mut part.logicals);
         self.allow_sigs.append(&mut part.allow);
         self.section_src
@@ -300,19 +307,19 @@ impl EngineBuilder {
         let mut patterns: Vec<Pattern> = Vec::new();
         let mut atoms: Vec<(u32, Vec<Vec<u8>>)> = Vec::new();
         let mut bodies: Vec<(String, u32)> = Vec::new();
-        for (s, src) in self.db.bodies.into_iter().zip(self.body_src) {
-            if !keep(&s.name, &mut report) {
+        for (name, src, text_only, compiled) in std::mem::take(&mut self.bodies) {
+            if !keep(&name, &mut report) {
                 continue;
             }
-            match body::compile(&s.pattern, s.offset, false) {
+            match compiled {
                 Some((compiled, variants)) => {
                     atoms.push((patterns.len() as u32, variants));
                     patterns.push(Pattern {
                         compiled,
                         owner: Owner::Body(bodies.len() as u32),
-                        text_only: s.target == 7,
+                        text_only,
                     });
-                    bodies.push((s.name, src));
+                    bodies.push((name, src));
                 }
                 None => report.no_atom += 1,
             }
@@ -380,8 +387,11 @@ impl EngineBuilder {
             base += nsubs;
         }
 
+        let report_hash = hash_sigs.len() + section_sigs.len();
+        let (hash_idx, hash_names) = HashIndex::build(hash_sigs);
+        let (section_idx, section_names) = HashIndex::build(section_sigs);
         let yara = self.yara.map(|y| y.finish());
-        report.hash = hash_sigs.len() + section_sigs.len();
+        report.hash = report_hash;
         report.body = bodies.len();
         report.logical = lsigs.len();
         report.allow = self.allow_sigs.len();
@@ -390,12 +400,12 @@ impl EngineBuilder {
             .map_or(0, |s| s.rules().filter(|r| !r.is_private).count());
         Engine {
             sources: self.sources,
-            hash_idx: HashIndex::build(&hash_sigs),
-            hash_names: hash_sigs.into_iter().map(|s| s.name).collect(),
+            hash_idx,
+            hash_names,
             hash_src,
-            allow_idx: HashIndex::build(&self.allow_sigs),
-            section_idx: HashIndex::build(&section_sigs),
-            section_names: section_sigs.into_iter().map(|s| s.name).collect(),
+            allow_idx: HashIndex::build(std::mem::take(&mut self.allow_sigs)).0,
+            section_idx,
+            section_names,
             section_src,
             text_atoms: AtomIndex::build(
                 &atoms

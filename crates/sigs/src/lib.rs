@@ -367,6 +367,21 @@ pub fn parse_into(
     text: &[u8],
     opts: ParseOptions,
 ) -> Result<(), ParseError> {
+    let mut bodies = Vec::new();
+    let r = parse_into_with(db, kind, text, opts, &mut |b| bodies.push(b));
+    db.bodies.append(&mut bodies);
+    r
+}
+
+/// Like [`parse_into`], but hands each body signature to `on_body` as soon as it is parsed
+/// instead of keeping it in `db`, so a caller can compile it and drop the parsed form.
+pub fn parse_into_with(
+    db: &mut Database,
+    kind: DbKind,
+    text: &[u8],
+    opts: ParseOptions,
+    on_body: &mut dyn FnMut(BodySig),
+) -> Result<(), ParseError> {
     for (idx, raw) in text.split(|&b| b == b'\n').enumerate() {
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
         let line = String::from_utf8_lossy(raw);
@@ -397,7 +412,7 @@ pub fn parse_into(
                 }
             }),
             DbKind::Body => parse_body_line(line).map(|o| match o {
-                Parsed::Sig(s) => db.bodies.push(s),
+                Parsed::Sig(s) => on_body(s),
                 Parsed::Skip(r) => r.count(&mut db.skipped),
             }),
             DbKind::Logical => parse_logical_line(line).map(|o| match o {
