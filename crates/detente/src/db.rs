@@ -67,7 +67,7 @@ pub struct DbArgs {
     pub pua: bool,
 }
 
-fn add_file(b: &mut EngineBuilder, path: &Path, from_dir: bool) -> Result<()> {
+fn add_file(b: &mut Vec<(String, Vec<u8>)>, path: &Path, from_dir: bool) -> Result<()> {
     let name = path.display().to_string();
     let fname = path
         .file_name()
@@ -79,14 +79,14 @@ fn add_file(b: &mut EngineBuilder, path: &Path, from_dir: bool) -> Result<()> {
             // (freshclam state, READMEs) are passed over.
             let ext = fname.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
             if ext.is_some_and(|e| CLAMAV_OTHER_KINDS.contains(&e.as_str())) {
-                b.add_database(&name, &[])?;
+                b.push((name, Vec::new()));
             }
             return Ok(());
         }
         bail!("{name}: not a known database format (expected .hdb .hsb .ndb .ldb .fp .sfp .ign2 .cvd .cld .yar ...)");
     }
     let bytes = std::fs::read(path).with_context(|| format!("{name}: can't read database"))?;
-    b.add_database(&name, &bytes)?;
+    b.push((name, bytes));
     Ok(())
 }
 
@@ -107,6 +107,7 @@ pub fn load(args: &DbArgs) -> Result<Engine> {
         }
         Vec::new()
     };
+    let mut files = Vec::new();
     for p in dirs {
         let md = std::fs::metadata(&p)
             .with_context(|| format!("{}: can't open database", p.display()))?;
@@ -118,12 +119,14 @@ pub fn load(args: &DbArgs) -> Result<Engine> {
                 .collect();
             entries.sort();
             for e in entries {
-                add_file(&mut b, &e, true)?;
+                add_file(&mut files, &e, true)?;
             }
         } else {
-            add_file(&mut b, &p, false)?;
+            add_file(&mut files, &p, false)?;
         }
     }
+    b.add_databases(&files)?;
+    drop(files);
     let r = b.report();
     for (file, e) in &r.yara_errors {
         match &e.rule {

@@ -263,6 +263,9 @@ pub fn run(args: ScanArgs) -> Result<u8> {
         write!(o, "{}", s.render()).context("can't write results")?;
     }
     o.flush().context("can't write results")?;
+    // The process is about to exit: let the OS reclaim the engine's memory at once rather
+    // than freeing hundreds of thousands of signature allocations one by one.
+    std::mem::forget(engine);
     Ok(if t.infected > 0 {
         1
     } else if t.errors > 0 {

@@ -99,7 +99,46 @@ impl LoadReport {
     }
 }
 
-type PreBody = (String, u32, bool, Option<(body::Compiled, Vec<Vec<u8>>)>);
+/// A compiled pattern and its atom variants (None: no usable atom).
+type CompiledBody = Option<(body::Compiled, Vec<Vec<u8>>)>;
+
+type PreBody = (String, u32, bool, CompiledBody);
+
+/// One parsed line-based database, ready to merge: its signatures, with body signatures
+/// already compiled (name, target 7, compiled pattern and atom variants).
+struct Part {
+    db: Database,
+    bodies: Vec<(String, bool, CompiledBody)>,
+}
+
+/// Parses one line-based database (pure: safe to run on any thread).
+fn parse_part(
+    name: &str,
+    kind: DbKind,
+    bytes: &[u8],
+    opts: LoadOptions,
+) -> Result<Part, LoadError> {
+    let mut db = Database::default();
+    let mut bodies = Vec::new();
+    parse_into_with(
+        &mut db,
+        kind,
+        bytes,
+        ParseOptions {
+            lenient: opts.lenient,
+        },
+        &mut |b| {
+            let c = body::compile(&b.pattern, b.offset, false);
+            bodies.push((b.name, b.target == 7, c));
+        },
+    )
+    .map_err(|e| LoadError::Line {
+        database: name.to_string(),
+        line: e.line,
+        message: e.kind.to_string(),
+    })?;
+    Ok(Part { db, bodies })
+}
 
 struct LogicalMeta {
     name: String,
@@ -181,40 +220,86 @@ impl EngineBuilder {
     }
 
     fn add_lines(&mut self, name: &str, kind: DbKind, bytes: &[u8]) -> Result<(), LoadError> {
+        let part = parse_part(name, kind, bytes, self.opts)?;
+        self.merge(name, part);
+        Ok(())
+    }
+
+    /// Adds a parsed part as the next database.
+    fn merge(&mut self, name: &str, mut part: Part) {
         let src = self.sources.len() as u32;
-        let mut part = Database::default();
-        let mut compiled = Vec::new();
-        parse_into_with(
-            &mut part,
-            kind,
-            bytes,
-            ParseOptions {
-                lenient: self.opts.lenient,
-            },
-            &mut |b| {
-                let c = body::compile(&b.pattern, b.offset, false);
-                compiled.push((b.name, src, b.target == 7, c));
-            },
-        )
-        .map_err(|e| LoadError::Line {
-            database: name.to_string(),
-            line: e.line,
-            message: e.kind.to_string(),
-        })?;
         self.sources.push(name.to_string());
+        let db = &mut part.db;
+        if self.db.hashes.is_empty() {
+            // The first hash database: take its vector as is instead of copying it.
+            std::mem::swap(&mut self.db.hashes, &mut db.hashes);
+            self.hash_src
+                .extend(std::iter::repeat_n(src, self.db.hashes.len()));
+        }
         self.hash_src
-            .extend(std::iter::repeat_n(src, part.hashes.len()));
-        self.bodies.append(&mut compiled);
+            .extend(std::iter::repeat_n(src, db.hashes.len()));
+        self.bodies
+            .extend(part.bodies.into_iter().map(|(n, t7, c)| (n, src, t7, c)));
         self.lsig_src
-            .extend(std::iter::repeat_n(src, part.logicals.len()));
-        self.db.hashes.append(&mut part.hashes);
-        self.db.logicals.append(&mut part.logicals);
-        self.allow_sigs.append(&mut part.allow);
+            .extend(std::iter::repeat_n(src, db.logicals.len()));
+        self.db.hashes.append(&mut db.hashes);
+        self.db.logicals.append(&mut db.logicals);
+        self.allow_sigs.append(&mut db.allow);
         self.section_src
-            .extend(std::iter::repeat_n(src, part.section_hashes.len()));
-        self.section_sigs.append(&mut part.section_hashes);
-        self.db.ignored.append(&mut part.ignored);
-        self.report.skipped.add(&part.skipped);
+            .extend(std::iter::repeat_n(src, db.section_hashes.len()));
+        self.section_sigs.append(&mut db.section_hashes);
+        self.db.ignored.append(&mut db.ignored);
+        self.report.skipped.add(&db.skipped);
+    }
+
+    /// Loads several databases, parsing the line-based ones in parallel (one worker per core);
+    /// the result is the same as adding them one by one in order.
+    pub fn add_databases(&mut self, files: &[(String, Vec<u8>)]) -> Result<(), LoadError> {
+        let opts = self.opts;
+        let line_kind = |name: &str| {
+            DbKind::from_file_name(name).filter(|k| {
+                !matches!(k, DbKind::Container | DbKind::Yara)
+                    && (opts.pua || !DbKind::is_pua(name))
+            })
+        };
+        let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let todo: Vec<usize> = (0..files.len())
+            .filter(|&i| line_kind(&files[i].0).is_some())
+            .collect();
+        let mut parsed: Vec<Option<Result<Part, LoadError>>> =
+            (0..files.len()).map(|_| None).collect();
+        std::thread::scope(|s| {
+            let chunks: Vec<Vec<usize>> = (0..workers)
+                .map(|w| todo.iter().copied().skip(w).step_by(workers).collect())
+                .collect();
+            let handles: Vec<_> = chunks
+                .into_iter()
+                .map(|idxs| {
+                    s.spawn(move || {
+                        idxs.into_iter()
+                            .filter_map(|i| {
+                                let (name, bytes) = &files[i];
+                                let kind = line_kind(name)?;
+                                Some((i, parse_part(name, kind, bytes, opts)))
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            for h in handles {
+                if let Ok(results) = h.join() {
+                    for (i, r) in results {
+                        parsed[i] = Some(r);
+                    }
+                }
+            }
+        });
+        for (i, (name, bytes)) in files.iter().enumerate() {
+            match parsed[i].take() {
+                Some(r) => self.merge(name, r?),
+                None => self.add_database(name, bytes)?,
+            }
+        }
         Ok(())
     }
 

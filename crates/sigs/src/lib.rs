@@ -382,6 +382,14 @@ pub fn parse_into_with(
     opts: ParseOptions,
     on_body: &mut dyn FnMut(BodySig),
 ) -> Result<(), ParseError> {
+    // One signature per line: reserve once rather than grow (and copy) as lines come.
+    let lines = text.iter().filter(|&&b| b == b'\n').count() + 1;
+    match kind {
+        DbKind::Hash => db.hashes.reserve(lines),
+        DbKind::AllowHash => db.allow.reserve(lines),
+        DbKind::SectionHash => db.section_hashes.reserve(lines),
+        _ => {}
+    }
     for (idx, raw) in text.split(|&b| b == b'\n').enumerate() {
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
         let line = String::from_utf8_lossy(raw);
@@ -477,6 +485,44 @@ pub enum Parsed<T> {
     Skip(SkipReason),
 }
 
+/// The fields of a line, split on `sep` without allocating (at most 8 kept; `len` counts all).
+struct Fields<'a> {
+    v: [&'a str; 8],
+    n: usize,
+}
+
+impl<'a> Fields<'a> {
+    fn split(line: &'a str, sep: char) -> Fields<'a> {
+        let mut f = Fields { v: [""; 8], n: 0 };
+        for part in line.split(sep) {
+            if let Some(slot) = f.v.get_mut(f.n) {
+                *slot = part;
+            }
+            f.n += 1;
+        }
+        f
+    }
+
+    fn len(&self) -> usize {
+        self.n
+    }
+
+    fn get(&self, i: usize) -> Option<&&'a str> {
+        if i < self.n {
+            self.v.get(i)
+        } else {
+            None
+        }
+    }
+}
+
+impl<'a> std::ops::Index<usize> for Fields<'a> {
+    type Output = &'a str;
+    fn index(&self, i: usize) -> &&'a str {
+        &self.v[i]
+    }
+}
+
 /// Strict decimal: digits only, no sign, no leading zero unless "0".
 fn decimal(s: &str) -> Option<u64> {
     if s.is_empty() || s.len() > 19 || !s.bytes().all(|b| b.is_ascii_digit()) {
@@ -537,7 +583,7 @@ pub fn decode_hex(s: &str) -> Option<Vec<u8>> {
 
 /// Parses `Hash:Size:Name[:MinFL[:MaxFL]]`. Returns None when the level excludes this engine.
 pub fn parse_hash_line(line: &str) -> Result<Option<HashSig>, ParseErrorKind> {
-    let f: Vec<&str> = line.split(':').collect();
+    let f = Fields::split(line, ':');
     if !(3..=5).contains(&f.len()) {
         return Err(ParseErrorKind::FieldCount {
             expected: "3 to 5",
@@ -570,7 +616,7 @@ pub fn parse_hash_line(line: &str) -> Result<Option<HashSig>, ParseErrorKind> {
 /// Parses `SectionSize:SectionHash:Name[:MinFL[:MaxFL]]` (`.mdb`, `.msb`). Returns None when
 /// the level excludes this engine.
 pub fn parse_section_hash_line(line: &str) -> Result<Option<HashSig>, ParseErrorKind> {
-    let f: Vec<&str> = line.split(':').collect();
+    let f = Fields::split(line, ':');
     if !(3..=5).contains(&f.len()) {
         return Err(ParseErrorKind::FieldCount {
             expected: "3 to 5",
@@ -632,7 +678,7 @@ pub fn parse_offset(s: &str) -> Result<Option<Offset>, ParseErrorKind> {
 
 /// Parses `Name:TargetType:Offset:HexSignature[:MinFL[:MaxFL]]`.
 pub fn parse_body_line(line: &str) -> Result<Parsed<BodySig>, ParseErrorKind> {
-    let f: Vec<&str> = line.split(':').collect();
+    let f = Fields::split(line, ':');
     if !(4..=6).contains(&f.len()) {
         return Err(ParseErrorKind::FieldCount {
             expected: "4 to 6",
@@ -822,7 +868,7 @@ pub fn parse_logical_line(line: &str) -> Result<Parsed<LogicalSig>, ParseErrorKi
 /// Parses an `.ign2` line: `Name` or `Name:md5-of-line`; returns the name.
 pub fn parse_ignore_line(line: &str) -> String {
     // .ign lines may be `db:line:Name`; .ign2 lines are `Name[:md5]`.
-    let f: Vec<&str> = line.split(':').collect();
+    let f = Fields::split(line, ':');
     match f.len() {
         3 if number(f[1]).is_some() => f[2].to_string(),
         _ => f[0].to_string(),
