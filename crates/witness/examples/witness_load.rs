@@ -178,7 +178,12 @@ fn setup(dir: &Path, n: usize, reqs: u64) {
     for l in &logs {
         w.add_log(&l.origin, &l.vkey()).unwrap();
     }
-    eprintln!("{}: {} logs, witness dir {}", dir.display(), n, wdir.display());
+    eprintln!(
+        "{}: {} logs, witness dir {}",
+        dir.display(),
+        n,
+        wdir.display()
+    );
 }
 
 /// Checks that `resp` holds a valid cosignature on `note` by every key in `vkeys`.
@@ -194,7 +199,10 @@ fn check_cosignatures(note: &[u8], resp: &[u8], vkeys: &[String]) {
     let ver = n.verify(&v).expect("cosignature verification");
     for k in vkeys {
         let cv = CosignatureVerifier::parse(k).unwrap();
-        assert!(ver.is_verified(cv.name(), cv.key_id()), "no valid cosignature by {k}");
+        assert!(
+            ver.is_verified(cv.name(), cv.key_id()),
+            "no valid cosignature by {k}"
+        );
     }
 }
 
@@ -216,7 +224,11 @@ fn run(addr: SocketAddr, n: usize, reqs: u64) {
     // Bodies prepared up front: body 0 is the warm-up (old 0, size 0); body s advances to s.
     let bodies: Vec<Vec<Vec<u8>>> = logs
         .iter()
-        .map(|l| (0..=reqs).map(|s| l.request(s.saturating_sub(1), s)).collect())
+        .map(|l| {
+            (0..=reqs)
+                .map(|s| l.request(s.saturating_sub(1), s))
+                .collect()
+        })
         .collect();
     let barrier = Arc::new(Barrier::new(n + 1));
     let handles: Vec<_> = bodies
