@@ -583,39 +583,22 @@ pub fn decode_hex(s: &str) -> Option<Vec<u8>> {
 
 /// Parses `Hash:Size:Name[:MinFL[:MaxFL]]`. Returns None when the level excludes this engine.
 pub fn parse_hash_line(line: &str) -> Result<Option<HashSig>, ParseErrorKind> {
-    let f = Fields::split(line, ':');
-    if !(3..=5).contains(&f.len()) {
-        return Err(ParseErrorKind::FieldCount {
-            expected: "3 to 5",
-            sep: ':',
-            found: f.len(),
-        });
-    }
-    let (kind, digest) = parse_digest(f[0])?;
-    let size = if f[1] == "*" {
-        let min = f.get(3).and_then(|s| number(s));
-        if min.is_none_or(|m| m < 73) {
-            return Err(ParseErrorKind::WildcardSize);
-        }
-        None
-    } else {
-        Some(number(f[1]).ok_or_else(|| ParseErrorKind::Size(f[1].to_string()))?)
-    };
-    let name = check_name(f[2])?;
-    if !level_ok(f.get(3).copied(), f.get(4).copied())? {
-        return Ok(None);
-    }
-    Ok(Some(HashSig {
-        kind,
-        digest,
-        size,
-        name,
-    }))
+    hash_fields(line, 0, 1)
 }
 
 /// Parses `SectionSize:SectionHash:Name[:MinFL[:MaxFL]]` (`.mdb`, `.msb`). Returns None when
 /// the level excludes this engine.
 pub fn parse_section_hash_line(line: &str) -> Result<Option<HashSig>, ParseErrorKind> {
+    hash_fields(line, 1, 0)
+}
+
+/// The hash-signature layouts: digest and size in fields `digest_at` and `size_at` (0 or 1),
+/// then the name and optional functionality levels.
+fn hash_fields(
+    line: &str,
+    digest_at: usize,
+    size_at: usize,
+) -> Result<Option<HashSig>, ParseErrorKind> {
     let f = Fields::split(line, ':');
     if !(3..=5).contains(&f.len()) {
         return Err(ParseErrorKind::FieldCount {
@@ -624,16 +607,16 @@ pub fn parse_section_hash_line(line: &str) -> Result<Option<HashSig>, ParseError
             found: f.len(),
         });
     }
-    let size = if f[0] == "*" {
+    let (kind, digest) = parse_digest(f[digest_at])?;
+    let size = if f[size_at] == "*" {
         let min = f.get(3).and_then(|s| number(s));
         if min.is_none_or(|m| m < 73) {
             return Err(ParseErrorKind::WildcardSize);
         }
         None
     } else {
-        Some(number(f[0]).ok_or_else(|| ParseErrorKind::Size(f[0].to_string()))?)
+        Some(number(f[size_at]).ok_or_else(|| ParseErrorKind::Size(f[size_at].to_string()))?)
     };
-    let (kind, digest) = parse_digest(f[1])?;
     let name = check_name(f[2])?;
     if !level_ok(f.get(3).copied(), f.get(4).copied())? {
         return Ok(None);
