@@ -95,6 +95,9 @@ impl HashIndex {
     }
 }
 
+/// Bytes hashed at a time by every digest in turn (fits in the L2 cache).
+const CHUNK: usize = 64 * 1024;
+
 /// Digests computed for one buffer.
 #[derive(Default, Clone, Debug)]
 pub struct Digests {
@@ -109,14 +112,30 @@ pub struct Digests {
 impl Digests {
     /// Computes the digests selected by `mask` (bit 1 MD5, 2 SHA-1, 4 SHA-256) that are not yet known.
     pub fn compute(&mut self, data: &[u8], mask: u8) {
-        if mask & 1 != 0 && self.md5.is_none() {
-            self.md5 = Some(md5::Md5::digest(data).into());
+        let mut md5 = (mask & 1 != 0 && self.md5.is_none()).then(md5::Md5::new);
+        let mut sha1 = (mask & 2 != 0 && self.sha1.is_none()).then(sha1::Sha1::new);
+        let mut sha256 = (mask & 4 != 0 && self.sha256.is_none()).then(sha2::Sha256::new);
+        // Feed every digest the same chunk while it is in cache, rather than reading the
+        // whole buffer from memory once per digest.
+        for chunk in data.chunks(CHUNK) {
+            if let Some(h) = md5.as_mut() {
+                h.update(chunk);
+            }
+            if let Some(h) = sha1.as_mut() {
+                h.update(chunk);
+            }
+            if let Some(h) = sha256.as_mut() {
+                h.update(chunk);
+            }
         }
-        if mask & 2 != 0 && self.sha1.is_none() {
-            self.sha1 = Some(sha1::Sha1::digest(data).into());
+        if let Some(h) = md5 {
+            self.md5 = Some(h.finalize().into());
         }
-        if mask & 4 != 0 && self.sha256.is_none() {
-            self.sha256 = Some(sha2::Sha256::digest(data).into());
+        if let Some(h) = sha1 {
+            self.sha1 = Some(h.finalize().into());
+        }
+        if let Some(h) = sha256 {
+            self.sha256 = Some(h.finalize().into());
         }
     }
 

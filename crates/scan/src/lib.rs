@@ -361,6 +361,7 @@ fn scan_file<'e>(
     path: &Path,
     md: &std::fs::Metadata,
     opts: &ScanOptions,
+    buf: &mut Vec<u8>,
 ) -> Event {
     let shown = path.display().to_string();
     if md.len() > opts.limits.max_filesize {
@@ -380,15 +381,8 @@ fn scan_file<'e>(
         }
         return Event::File(r);
     }
-    match read_file(path, opts.limits.max_filesize) {
-        Ok(data) => Event::File(scan_data(
-            engine,
-            scanner,
-            &data,
-            &shown,
-            owner_of(md),
-            opts,
-        )),
+    match read_file(path, opts.limits.max_filesize, buf) {
+        Ok(()) => Event::File(scan_data(engine, scanner, buf, &shown, owner_of(md), opts)),
         Err(e) => Event::Error {
             path: shown,
             message: format!("Can't read file: {e}"),
@@ -396,13 +390,14 @@ fn scan_file<'e>(
     }
 }
 
-/// Reads a file read-only, at most `limit` bytes.
-fn read_file(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
+/// Reads a file read-only, at most `limit` bytes, into `buf` (reused across files so large
+/// reads do not fault in fresh pages every time).
+fn read_file(path: &Path, limit: u64, buf: &mut Vec<u8>) -> std::io::Result<()> {
     use std::io::Read;
     let f = std::fs::File::open(path)?;
-    let mut buf = Vec::new();
-    f.take(limit).read_to_end(&mut buf)?;
-    Ok(buf)
+    buf.clear();
+    f.take(limit).read_to_end(buf)?;
+    Ok(())
 }
 
 /// Walks `paths` (files or directories, recursively) in parallel, scanning every regular file
@@ -446,6 +441,7 @@ pub fn scan_paths(
     let excludes = &excludes;
     wb.build_parallel().run(|| {
         let mut scanner = engine.scanner();
+        let mut buf = Vec::new();
         Box::new(move |res| {
             match res {
                 Err(e) => {
@@ -470,9 +466,14 @@ pub fn scan_paths(
                         sink(Event::Directory(entry.path().to_path_buf()));
                     } else if ft.is_file() {
                         match entry.metadata() {
-                            Ok(md) => {
-                                sink(scan_file(engine, &mut scanner, entry.path(), &md, opts))
-                            }
+                            Ok(md) => sink(scan_file(
+                                engine,
+                                &mut scanner,
+                                entry.path(),
+                                &md,
+                                opts,
+                                &mut buf,
+                            )),
                             Err(e) => sink(Event::Error {
                                 path: entry.path().display().to_string(),
                                 message: format!("Can't stat file: {e}"),
