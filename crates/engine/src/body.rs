@@ -357,44 +357,34 @@ impl AtomIndex {
     /// Calls `hit(pattern id, position)` for every atom occurrence in `data`.
     #[inline]
     pub fn find(&self, data: &[u8], mut hit: impl FnMut(u32, usize)) {
+        let hit = &mut hit;
         if !self.entries4.is_empty() && data.len() >= 4 {
             let bloom = &self.bloom[..];
             let bits = self.bloom_bits;
             let low_mask = (1usize << bits) - 1;
-            let mut check = |w: u32, i: usize| {
+            // The filter test is inlined in the loop; the rare hit takes the slow path.
+            let mut at = |w: u32, i: usize| {
                 let x = mix(w);
                 let (a, b) = ((x >> (64 - bits)) as usize, (x as usize) & low_mask);
-                if bloom[a >> 6] & (1 << (a & 63)) != 0 && bloom[b >> 6] & (1 << (b & 63)) != 0 {
-                    let mut slot = (x >> 32) as usize & self.slot_mask;
-                    loop {
-                        let (k, first, count) = self.slots[slot];
-                        if count == 0 {
-                            break;
-                        }
-                        if k == w {
-                            let (s, e) = (first as usize, (first + count) as usize);
-                            for &pid in &self.entries4[s..e] {
-                                hit(pid, i);
-                            }
-                            break;
-                        }
-                        slot = (slot + 1) & self.slot_mask;
-                    }
+                if (bloom[a >> 6] >> (a & 63)) & (bloom[b >> 6] >> (b & 63)) & 1 != 0 {
+                    self.lookup(w, x, i, &mut *hit);
                 }
             };
             // One 8-byte load covers the 4-byte windows at i, i+1, i+2, i+3.
             let mut i = 0;
             while let Some(eight) = data.get(i..i + 8) {
                 let x = u64::from_le_bytes(eight.try_into().unwrap_or([0; 8]));
-                check(x as u32, i);
-                check((x >> 8) as u32, i + 1);
-                check((x >> 16) as u32, i + 2);
-                check((x >> 24) as u32, i + 3);
+                at(x as u32, i);
+                at((x >> 8) as u32, i + 1);
+                at((x >> 16) as u32, i + 2);
+                at((x >> 24) as u32, i + 3);
                 i += 4;
             }
             while i + 4 <= data.len() {
-                let w = u32::from_le_bytes([data[i], data[i + 1], data[i + 2], data[i + 3]]);
-                check(w, i);
+                at(
+                    u32::from_le_bytes([data[i], data[i + 1], data[i + 2], data[i + 3]]),
+                    i,
+                );
                 i += 1;
             }
         }
@@ -415,6 +405,25 @@ impl AtomIndex {
                     }
                 }
             }
+        }
+    }
+
+    /// The patterns whose 4-byte atom is `w` (hashed to `x`), after the filter passed.
+    #[inline(never)]
+    fn lookup(&self, w: u32, x: u64, i: usize, hit: &mut impl FnMut(u32, usize)) {
+        let mut slot = (x >> 32) as usize & self.slot_mask;
+        loop {
+            let (k, first, count) = self.slots[slot];
+            if count == 0 {
+                return;
+            }
+            if k == w {
+                for &pid in &self.entries4[first as usize..(first + count) as usize] {
+                    hit(pid, i);
+                }
+                return;
+            }
+            slot = (slot + 1) & self.slot_mask;
         }
     }
 
