@@ -473,8 +473,8 @@ impl EngineBuilder {
         }
 
         let report_hash = hash_sigs.len() + section_sigs.len();
-        let (hash_idx, hash_names) = HashIndex::build(hash_sigs);
-        let (section_idx, section_names) = HashIndex::build(section_sigs);
+        let hashes = HashSigs::build(hash_sigs, hash_src);
+        let sections = HashSigs::build(section_sigs, section_src);
         let yara = self.yara.map(|y| y.finish());
         report.hash = report_hash;
         report.body = bodies.len();
@@ -485,13 +485,9 @@ impl EngineBuilder {
             .map_or(0, |s| s.rules().filter(|r| !r.is_private).count());
         Engine {
             sources: self.sources,
-            hash_idx,
-            hash_names,
-            hash_src,
+            hashes,
             allow_idx: HashIndex::build(std::mem::take(&mut self.allow_sigs)).0,
-            section_idx,
-            section_names,
-            section_src,
+            sections,
             text_atoms: AtomIndex::build(
                 &atoms
                     .iter()
@@ -512,16 +508,40 @@ impl EngineBuilder {
     }
 }
 
+/// Hash signatures (of whole buffers or of PE sections) with their names and databases.
+struct HashSigs {
+    idx: HashIndex,
+    names: Vec<String>,
+    src: Vec<u32>,
+}
+
+impl HashSigs {
+    fn build(sigs: Vec<HashSig>, src: Vec<u32>) -> HashSigs {
+        let (idx, names) = HashIndex::build(sigs);
+        HashSigs { idx, names, src }
+    }
+
+    /// Computes the digests `data` needs (reusing those already in `digests`) and reports
+    /// every signature they match.
+    fn detect(&self, data: &[u8], digests: &mut Digests, out: &mut Vec<Detection>) {
+        let size = data.len() as u64;
+        digests.compute(data, self.idx.needed(size));
+        self.idx.lookup(digests, size, |i| {
+            out.push(Detection {
+                name: self.names[i as usize].clone(),
+                source: self.src[i as usize],
+                offset: None,
+            })
+        });
+    }
+}
+
 /// Compiled signatures, shared by all scanning threads.
 pub struct Engine {
     sources: Vec<String>,
-    hash_idx: HashIndex,
-    hash_names: Vec<String>,
-    hash_src: Vec<u32>,
+    hashes: HashSigs,
     allow_idx: HashIndex,
-    section_idx: HashIndex,
-    section_names: Vec<String>,
-    section_src: Vec<u32>,
+    sections: HashSigs,
     atoms: AtomIndex,
     /// The atoms of the patterns that can match normalised text.
     text_atoms: AtomIndex,
@@ -649,33 +669,18 @@ impl Scanner<'_> {
             }
         }
 
-        if !e.hash_idx.is_empty() {
-            digests.compute(data, e.hash_idx.needed(size));
-            e.hash_idx.lookup(&digests, size, |i| {
-                out.push(Detection {
-                    name: e.hash_names[i as usize].clone(),
-                    source: e.hash_src[i as usize],
-                    offset: None,
-                })
-            });
+        if !e.hashes.idx.is_empty() {
+            e.hashes.detect(data, &mut digests, &mut out);
             if !all && !out.is_empty() {
                 out.truncate(1);
                 return out;
             }
         }
 
-        if !e.section_idx.is_empty() {
+        if !e.sections.idx.is_empty() {
             for r in pe::sections(data) {
-                let sec = &data[r];
-                let mut d = Digests::default();
-                d.compute(sec, e.section_idx.needed(sec.len() as u64));
-                e.section_idx.lookup(&d, sec.len() as u64, |i| {
-                    out.push(Detection {
-                        name: e.section_names[i as usize].clone(),
-                        source: e.section_src[i as usize],
-                        offset: None,
-                    })
-                });
+                e.sections
+                    .detect(&data[r], &mut Digests::default(), &mut out);
             }
             if !all && !out.is_empty() {
                 out.truncate(1);
