@@ -67,27 +67,72 @@ pub struct DbArgs {
     pub pua: bool,
 }
 
-fn add_file(b: &mut Vec<(String, Vec<u8>)>, path: &Path, from_dir: bool) -> Result<()> {
-    let name = path.display().to_string();
+/// Whether to read `path` as a database: Some(true) to read it, Some(false) to list it as
+/// a kind not loaded, None to pass over it.
+fn wanted(path: &Path, from_dir: bool) -> Result<Option<bool>> {
     let fname = path
         .file_name()
         .map(|f| f.to_string_lossy().into_owned())
         .unwrap_or_default();
-    if DbKind::from_file_name(&fname).is_none() {
-        if from_dir {
-            // Other ClamAV database kinds are reported as not loaded; unrelated files
-            // (freshclam state, READMEs) are passed over.
-            let ext = fname.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
-            if ext.is_some_and(|e| CLAMAV_OTHER_KINDS.contains(&e.as_str())) {
-                b.push((name, Vec::new()));
-            }
-            return Ok(());
-        }
-        bail!("{name}: not a known database format (expected .hdb .hsb .ndb .ldb .fp .sfp .ign2 .cvd .cld .yar ...)");
+    if DbKind::from_file_name(&fname).is_some() {
+        return Ok(Some(true));
     }
-    let bytes = std::fs::read(path).with_context(|| format!("{name}: can't read database"))?;
-    b.push((name, bytes));
-    Ok(())
+    if from_dir {
+        // Other ClamAV database kinds are reported as not loaded; unrelated files
+        // (freshclam state, READMEs) are passed over.
+        let ext = fname.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
+        return Ok(ext
+            .is_some_and(|e| CLAMAV_OTHER_KINDS.contains(&e.as_str()))
+            .then_some(false));
+    }
+    bail!(
+        "{}: not a known database format (expected .hdb .hsb .ndb .ldb .fp .sfp .ign2 .cvd .cld .yar ...)",
+        path.display()
+    );
+}
+
+/// Reads the database files, several at a time (one reader per core), keeping their order.
+/// Files of kinds not loaded get no bytes.
+fn read_all(paths: &[(PathBuf, bool)]) -> Result<Vec<(String, Vec<u8>)>> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let read = || {
+        let mut done = Vec::new();
+        loop {
+            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let Some((path, read)) = paths.get(i) else {
+                return done;
+            };
+            let bytes = if *read {
+                std::fs::read(path)
+                    .with_context(|| format!("{}: can't read database", path.display()))
+            } else {
+                Ok(Vec::new())
+            };
+            done.push((i, bytes));
+        }
+    };
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(paths.len());
+    let mut slots: Vec<Option<Result<Vec<u8>>>> = (0..paths.len()).map(|_| None).collect();
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (1..workers).map(|_| s.spawn(read)).collect();
+        let mut results = read();
+        for h in handles {
+            results.extend(h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+        }
+        for (i, r) in results {
+            slots[i] = Some(r);
+        }
+    });
+    paths
+        .iter()
+        .zip(slots)
+        .map(|((path, _), r)| {
+            let bytes = r.unwrap_or_else(|| Ok(Vec::new()))?;
+            Ok((path.display().to_string(), bytes))
+        })
+        .collect()
 }
 
 /// Loads the databases the flags select and builds the engine.
@@ -107,7 +152,7 @@ pub fn load(args: &DbArgs) -> Result<Engine> {
         }
         Vec::new()
     };
-    let mut files = Vec::new();
+    let mut paths = Vec::new();
     for p in dirs {
         let md = std::fs::metadata(&p)
             .with_context(|| format!("{}: can't open database", p.display()))?;
@@ -119,12 +164,15 @@ pub fn load(args: &DbArgs) -> Result<Engine> {
                 .collect();
             entries.sort();
             for e in entries {
-                add_file(&mut files, &e, true)?;
+                if let Some(read) = wanted(&e, true)? {
+                    paths.push((e, read));
+                }
             }
-        } else {
-            add_file(&mut files, &p, false)?;
+        } else if let Some(read) = wanted(&p, false)? {
+            paths.push((p, read));
         }
     }
+    let files = read_all(&paths)?;
     b.add_databases(&files)?;
     drop(files);
     let r = b.report();

@@ -51,16 +51,28 @@ pub(crate) struct Compiled {
 
 /// Relative frequency class of a byte in typical files; lower is rarer.
 fn byte_cost(b: u8) -> u32 {
-    match b {
-        0x00 => 40,
-        0xff => 20,
-        b' ' | b'e' | b't' | b'a' | b'o' | b'i' | b'n' | b's' | b'r' => 12,
-        b'\n' | b'\r' | b'\t' => 10,
-        0x20..=0x7e => 6,
-        0x01..=0x08 => 4,
-        _ => 1,
-    }
+    BYTE_COST[b as usize] as u32
 }
+
+/// [`byte_cost`] as a table: the data bytes of signatures are unpredictable, and a lookup
+/// costs no branch.
+const BYTE_COST: [u8; 256] = {
+    let mut t = [1u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        t[b] = match b as u8 {
+            0x00 => 40,
+            0xff => 20,
+            b' ' | b'e' | b't' | b'a' | b'o' | b'i' | b'n' | b's' | b'r' => 12,
+            b'\n' | b'\r' | b'\t' => 10,
+            0x20..=0x7e => 6,
+            0x01..=0x08 => 4,
+            _ => 1,
+        };
+        b += 1;
+    }
+    t
+};
 
 fn class_cost(c: &ByteClass) -> u32 {
     match c.single() {
@@ -70,27 +82,25 @@ fn class_cost(c: &ByteClass) -> u32 {
     }
 }
 
-/// Chooses the atom window over a run of single-byte classes: the rarest window of four
-/// bytes whose expansion stays within [`MAX_EXPANSION`], else of three, else of two.
-/// Returns (start index into `classes`, length, cost).
-fn choose_atom(classes: &[(usize, ByteClass)]) -> Option<(usize, usize, u64)> {
-    // Per-token (number of values, cost), computed once.
-    let info: Vec<(usize, u64)> = classes
-        .iter()
-        .map(|(_, c)| (c.len() as usize, class_cost(c) as u64))
-        .collect();
+/// The literal variants of a pattern's atom: `len` (2 to 4) bytes each, the rest zero.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Atom {
+    pub len: u8,
+    pub variants: Vec<[u8; 4]>,
+}
+
+/// Chooses the atom window over a run of single-byte classes, given as (number of values,
+/// cost) per class: the rarest window of four bytes whose expansion stays within
+/// [`MAX_EXPANSION`], else of three, else of two. Returns (start in `run`, length, cost).
+fn choose_atom(run: &[(u32, u32)]) -> Option<(usize, usize, u64)> {
     for len in (2..=4usize).rev() {
         let mut best: Option<(u64, usize)> = None;
-        for s in 0..=info.len().saturating_sub(len) {
-            let w = match info.get(s..s + len) {
-                Some(w) => w,
-                None => break,
-            };
-            let exp: usize = w.iter().map(|(n, _)| *n).product();
+        for (s, w) in run.windows(len).enumerate() {
+            let exp: usize = w.iter().map(|(n, _)| *n as usize).product();
             if exp == 0 || exp > MAX_EXPANSION {
                 continue;
             }
-            let cost = w.iter().map(|(_, c)| *c).sum::<u64>() + exp as u64 * 3;
+            let cost = w.iter().map(|(_, c)| *c as u64).sum::<u64>() + exp as u64 * 3;
             if best.is_none_or(|(bc, _)| cost < bc) {
                 best = Some((cost, s));
             }
@@ -107,94 +117,130 @@ pub(crate) fn compile(
     pat: &HexPattern,
     offset: Offset,
     fullword: bool,
-) -> Option<(Compiled, Vec<Vec<u8>>)> {
-    // Find the best atom among runs of consecutive Class tokens.
-    let mut best: Option<(usize, usize, u64)> = None; // (first token, len, cost)
-    let mut run: Vec<(usize, ByteClass)> = Vec::new();
-    let consider = |run: &Vec<(usize, ByteClass)>, best: &mut Option<(usize, usize, u64)>| {
-        if let Some((s, l, cost)) = choose_atom(run) {
+) -> Option<(Compiled, Atom)> {
+    compile_with(pat, offset, fullword, &mut Vec::new())
+}
+
+/// [`compile`] with a scratch buffer kept by the caller across patterns.
+pub(crate) fn compile_with(
+    pat: &HexPattern,
+    offset: Offset,
+    fullword: bool,
+    info: &mut Vec<(u32, u32)>,
+) -> Option<(Compiled, Atom)> {
+    let tokens = &pat.tokens;
+    // (number of values, cost) of each single-byte class; (0, 0) for other tokens.
+    info.clear();
+    info.extend(tokens.iter().map(|t| match t {
+        Token::Class(c) => match c.single() {
+            Some(b) => (1, byte_cost(b)),
+            None => (c.len(), class_cost(c)),
+        },
+        _ => (0, 0),
+    }));
+    let info = &info[..];
+    // The best atom over every run of consecutive classes: (first token, len, cost).
+    let mut best: Option<(usize, usize, u64)> = None;
+    let mut s = 0;
+    while s < info.len() {
+        if info[s].0 == 0 {
+            s += 1;
+            continue;
+        }
+        let e = info[s..]
+            .iter()
+            .position(|(n, _)| *n == 0)
+            .map_or(info.len(), |p| s + p);
+        if let Some((ws, l, cost)) = choose_atom(&info[s..e]) {
             if best.is_none_or(|(_, _, bc)| cost < bc) {
-                *best = Some((run[s].0, l, cost));
+                best = Some((s + ws, l, cost));
             }
         }
-    };
-    for (i, t) in pat.tokens.iter().enumerate() {
-        match t {
-            Token::Class(c) => run.push((i, *c)),
-            _ => {
-                consider(&run, &mut best);
-                run.clear();
-            }
-        }
+        s = e;
     }
-    consider(&run, &mut best);
     let (atom_start, atom_len, _) = best?;
 
-    // Expand atom variants.
-    let mut variants: Vec<Vec<u8>> = vec![Vec::new()];
-    for t in &pat.tokens[atom_start..atom_start + atom_len] {
+    // Expand atom variants, in place in one vector.
+    let total: usize = info[atom_start..atom_start + atom_len]
+        .iter()
+        .map(|(n, _)| *n as usize)
+        .product();
+    let mut variants: Vec<[u8; 4]> = Vec::with_capacity(total);
+    variants.push([0; 4]);
+    for (k, t) in tokens[atom_start..atom_start + atom_len].iter().enumerate() {
         let Token::Class(c) = t else { return None };
-        let mut next = Vec::with_capacity(variants.len() * c.len() as usize);
-        for v in &variants {
-            for b in c.values() {
-                let mut nv = v.clone();
-                nv.push(b);
-                next.push(nv);
+        let n = variants.len();
+        for (m, b) in c.values().enumerate() {
+            if m == 0 {
+                for v in &mut variants[..n] {
+                    v[k] = b;
+                }
+            } else {
+                for j in 0..n {
+                    let mut v = variants[j];
+                    v[k] = b;
+                    variants.push(v);
+                }
             }
         }
-        variants = next;
     }
 
     // Build tokens, splitting class runs at the atom start.
     let mut toks: Vec<Tok> = Vec::new();
     let mut atom_tok = 0;
-    let mut cur: Vec<ByteClass> = Vec::new();
-    let flush = |cur: &mut Vec<ByteClass>, toks: &mut Vec<Tok>| {
-        if cur.is_empty() {
+    // The pending run of classes: tokens[run..i].
+    let mut run = 0;
+    let flush = |from: usize, to: usize, toks: &mut Vec<Tok>| {
+        if from >= to {
             return;
         }
-        if cur.iter().all(|c| c.single().is_some()) {
-            let lit: Vec<u8> = cur.iter().filter_map(|c| c.single()).collect();
-            toks.push(Tok::Lit(lit.into()));
-        } else {
-            toks.push(Tok::Seq(cur.clone().into()));
+        let classes = tokens[from..to].iter().filter_map(|t| match t {
+            Token::Class(c) => Some(c),
+            _ => None,
+        });
+        let mut lit = Vec::with_capacity(to - from);
+        for c in classes.clone() {
+            match c.single() {
+                Some(b) => lit.push(b),
+                None => {
+                    toks.push(Tok::Seq(classes.copied().collect()));
+                    return;
+                }
+            }
         }
-        cur.clear();
+        toks.push(Tok::Lit(lit.into_boxed_slice()));
     };
-    for (i, t) in pat.tokens.iter().enumerate() {
+    for (i, t) in tokens.iter().enumerate() {
         if i == atom_start {
-            flush(&mut cur, &mut toks);
+            flush(run, i, &mut toks);
+            run = i;
             atom_tok = toks.len();
         }
-        match t {
-            Token::Class(c) => cur.push(*c),
-            Token::Alt { alts, negated } => {
-                flush(&mut cur, &mut toks);
-                toks.push(Tok::Alt {
-                    alts: alts.iter().map(|a| a.clone().into_boxed_slice()).collect(),
-                    negated: *negated,
-                });
-            }
-            Token::Gap { min, max } => {
-                flush(&mut cur, &mut toks);
-                toks.push(Tok::Gap {
-                    min: *min as usize,
-                    max: max.map(|m| m as usize),
-                });
-            }
+        let piece = match t {
+            Token::Class(_) => continue,
+            Token::Alt { alts, negated } => Tok::Alt {
+                alts: alts.iter().map(|a| a.clone().into_boxed_slice()).collect(),
+                negated: *negated,
+            },
+            Token::Gap { min, max } => Tok::Gap {
+                min: *min as usize,
+                max: max.map(|m| m as usize),
+            },
             Token::Boundary(b) => {
-                flush(&mut cur, &mut toks);
-                toks.push(if i == 0 {
+                if i == 0 {
                     Tok::AssertLeft(*b)
-                } else if i + 1 == pat.tokens.len() {
+                } else if i + 1 == tokens.len() {
                     Tok::AssertRight(*b)
                 } else {
                     Tok::Special(*b)
-                });
+                }
             }
-        }
+        };
+        flush(run, i, &mut toks);
+        toks.push(piece);
+        run = i + 1;
     }
-    flush(&mut cur, &mut toks);
+    flush(run, tokens.len(), &mut toks);
     Some((
         Compiled {
             toks: toks.into(),
@@ -202,7 +248,10 @@ pub(crate) fn compile(
             offset,
             fullword,
         },
-        variants,
+        Atom {
+            len: atom_len as u8,
+            variants,
+        },
     ))
 }
 
@@ -266,8 +315,8 @@ pub(crate) struct AtomIndex {
     keys2: Vec<u16>,
     starts2: Vec<u32>,
     entries2: Vec<u32>,
-    /// Atom bytes for patterns in the short table (2 or 3 bytes), by pattern.
-    short_atoms: HashMap<u32, Vec<Vec<u8>>>,
+    /// Atoms of the patterns in the short table (2 or 3 bytes), by pattern.
+    short_atoms: HashMap<u32, Atom>,
 }
 
 const HASH_K: u64 = 0x9E37_79B9_7F4A_7C15;
@@ -278,20 +327,21 @@ fn mix(w: u32) -> u64 {
 }
 
 impl AtomIndex {
-    pub fn build(atoms: &[(u32, Vec<Vec<u8>>)]) -> AtomIndex {
+    /// Indexes the atoms of patterns (pattern id, atom).
+    pub fn build<'a>(atoms: impl IntoIterator<Item = (u32, &'a Atom)>) -> AtomIndex {
         let mut long: Vec<(u32, u32)> = Vec::new();
         let mut short: Vec<(u16, u32)> = Vec::new();
         let mut short_atoms = HashMap::new();
-        for (pid, variants) in atoms {
-            for v in variants {
-                if v.len() >= 4 {
-                    long.push((u32::from_le_bytes([v[0], v[1], v[2], v[3]]), *pid));
-                } else if v.len() >= 2 {
-                    short.push((u16::from_le_bytes([v[0], v[1]]), *pid));
-                }
-            }
-            if variants.first().is_some_and(|v| v.len() < 4) {
-                short_atoms.insert(*pid, variants.clone());
+        for (pid, atom) in atoms {
+            if atom.len >= 4 {
+                long.extend(atom.variants.iter().map(|v| (u32::from_le_bytes(*v), pid)));
+            } else {
+                short.extend(
+                    atom.variants
+                        .iter()
+                        .map(|v| (u16::from_le_bytes([v[0], v[1]]), pid)),
+                );
+                short_atoms.insert(pid, atom.clone());
             }
         }
         long.sort_unstable();
@@ -395,8 +445,9 @@ impl AtomIndex {
                     if let Ok(x) = self.keys2.binary_search(&k) {
                         let (s, e) = (self.starts2[x] as usize, self.starts2[x + 1] as usize);
                         for &pid in &self.entries2[s..e] {
-                            let ok = self.short_atoms.get(&pid).is_some_and(|vs| {
-                                vs.iter().any(|v| data.get(i..i + v.len()) == Some(&v[..]))
+                            let ok = self.short_atoms.get(&pid).is_some_and(|a| {
+                                let n = a.len as usize;
+                                a.variants.iter().any(|v| data.get(i..i + n) == v.get(..n))
                             });
                             if ok {
                                 hit(pid, i);
@@ -795,8 +846,8 @@ mod tests {
 
     fn engine_matches(sig: &str, data: &[u8]) -> bool {
         let p = parse_hex(sig).unwrap();
-        let (c, variants) = compile(&p, Offset::Any, false).unwrap();
-        let idx = AtomIndex::build(&[(0, variants)]);
+        let (c, atom) = compile(&p, Offset::Any, false).unwrap();
+        let idx = AtomIndex::build([(0, &atom)]);
         let mut found = false;
         idx.find(data, |_, pos| {
             if !found && verify(&c, data, pos, Some(data.len() as u64)).is_some() {

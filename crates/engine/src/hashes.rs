@@ -1,18 +1,8 @@
 //! File-hash signatures: an index by size, so that a digest is computed only when some
 //! signature of that size (or of any size) could match, and each digest at most once.
 
-use std::collections::HashMap;
-
-use detente_sigs::{HashKind, HashSig};
+use detente_sigs::{HashKind, HashRef};
 use md5::Digest as _;
-
-fn prefix(d: &[u8]) -> u64 {
-    let mut b = [0u8; 8];
-    for (o, i) in b.iter_mut().zip(d) {
-        *o = *i;
-    }
-    u64::from_be_bytes(b)
-}
 
 fn bit(k: HashKind) -> u8 {
     match k {
@@ -22,76 +12,228 @@ fn bit(k: HashKind) -> u8 {
     }
 }
 
+/// Size value of a signature that matches files of any size (decimal sizes in databases
+/// have at most 19 digits, so no real size reaches it).
+const ANY_SIZE: u64 = u64::MAX;
+
+/// One hash signature, stored flat: no allocation per signature.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct HashEntry {
+    /// The digest, zero-padded after `len` bytes.
+    digest: [u8; 32],
+    /// The size it applies to, or [`ANY_SIZE`].
+    size: u64,
+    /// Where its name starts in the store's name text.
+    name_at: usize,
+    name_len: u16,
+    /// Index of the database it came from.
+    pub src: u32,
+    len: u8,
+    kind_bit: u8,
+}
+
+/// Hash signatures as loaded: flat entries and one string holding every name.
+#[derive(Default, Debug)]
+pub(crate) struct HashStore {
+    entries: Vec<HashEntry>,
+    names: String,
+}
+
+impl HashStore {
+    /// Adds a parsed signature (its database index is set when the store is merged).
+    pub fn push(&mut self, r: &HashRef<'_>) {
+        let name_at = self.names.len();
+        self.names.push_str(r.name);
+        self.entries.push(HashEntry {
+            digest: r.digest,
+            size: r.size.unwrap_or(ANY_SIZE),
+            name_at,
+            // Names are at most 512 bytes (checked by the parser); clamp all the same.
+            name_len: r.name.len().min(u16::MAX as usize) as u16,
+            src: 0,
+            len: r.kind.digest_len() as u8,
+            kind_bit: bit(r.kind),
+        });
+    }
+
+    /// Room for `n` more signatures whose names take about `name_bytes` bytes.
+    pub fn reserve(&mut self, n: usize, name_bytes: usize) {
+        self.entries.reserve(n);
+        self.names.reserve(name_bytes);
+    }
+
+    /// Marks every signature as coming from database `src`.
+    pub fn set_source(&mut self, src: u32) {
+        for e in &mut self.entries {
+            e.src = src;
+        }
+    }
+
+    /// The name of an entry.
+    pub fn name(&self, e: &HashEntry) -> &str {
+        self.names
+            .get(e.name_at..e.name_at + e.name_len as usize)
+            .unwrap_or("")
+    }
+
+    /// Keeps the entries whose name `keep` accepts.
+    pub fn retain(&mut self, mut keep: impl FnMut(&str) -> bool) {
+        let names = &self.names;
+        self.entries.retain(|e| {
+            keep(
+                names
+                    .get(e.name_at..e.name_at + e.name_len as usize)
+                    .unwrap_or(""),
+            )
+        });
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+/// Slot hash of a key (the first eight digest bytes, or a size).
+#[inline]
+fn slot_of(k: u64, mask: usize) -> usize {
+    ((k ^ (k >> 31)).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as usize & mask
+}
+
+fn prefix(d: &[u8; 32]) -> u64 {
+    u64::from_le_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]])
+}
+
 /// Hash signatures indexed by size and digest.
 #[derive(Default)]
 pub(crate) struct HashIndex {
-    /// Which digests are needed for a file of a given size.
-    sizes: HashMap<u64, u8>,
+    /// The signatures, as loaded (one store per run of database lines: never copied into one).
+    stores: Vec<HashStore>,
+    /// Index of the first entry of each store, counting across stores.
+    starts: Vec<u32>,
+    /// Open addressing on the digest's first eight bytes: entry index + 1, 0 for empty.
+    table: Vec<u32>,
+    table_mask: usize,
+    /// Open addressing on sizes: the size ([`ANY_SIZE`] for empty) and, beside it, the
+    /// digests files of that size need.
+    sizes: Vec<u64>,
+    size_needs: Vec<u8>,
+    sizes_mask: usize,
     /// Digests needed for every file (signatures with `*` size).
     any_size: u8,
-    /// (first 8 digest bytes, signature index), sorted: a lookup is a binary search
-    /// followed by a comparison of the whole digest.
-    by_prefix: Vec<(u64, u32)>,
-    /// The signatures' digests, by signature index (zero-padded to 32 bytes; the length
-    /// follows from the kind).
-    digests: Vec<[u8; 32]>,
-    digest_lens: Vec<u8>,
-    /// Size of each signature (None for any).
-    sig_sizes: Vec<Option<u64>>,
 }
 
 impl HashIndex {
-    /// Indexes the signatures, returning the index and their names (in index order).
-    pub fn build(sigs: Vec<HashSig>) -> (HashIndex, Vec<String>) {
-        let mut idx = HashIndex::default();
-        let mut names = Vec::with_capacity(sigs.len());
-        idx.by_prefix.reserve_exact(sigs.len());
-        idx.digests.reserve_exact(sigs.len());
-        idx.digest_lens.reserve_exact(sigs.len());
-        idx.sig_sizes.reserve_exact(sigs.len());
-        for (i, s) in sigs.into_iter().enumerate() {
-            match s.size {
-                Some(sz) => *idx.sizes.entry(sz).or_default() |= bit(s.kind),
-                None => idx.any_size |= bit(s.kind),
-            }
-            idx.by_prefix.push((prefix(&s.digest), i as u32));
-            let mut d = [0u8; 32];
-            let n = s.digest.len().min(32);
-            d[..n].copy_from_slice(&s.digest[..n]);
-            idx.digests.push(d);
-            idx.digest_lens.push(n as u8);
-            idx.sig_sizes.push(s.size);
-            names.push(s.name);
+    /// Indexes the signatures of the stores. Building is linear in their number: loading a
+    /// database with hundreds of thousands of hashes costs no sort and no copy.
+    pub fn build(stores: Vec<HashStore>) -> HashIndex {
+        let n: usize = stores.iter().map(|s| s.entries.len()).sum();
+        let mut starts = Vec::with_capacity(stores.len());
+        let mut acc = 0u32;
+        for s in &stores {
+            starts.push(acc);
+            acc = acc.saturating_add(s.entries.len() as u32);
         }
-        idx.by_prefix.sort_unstable();
-        (idx, names)
-    }
-
-    /// Which digests a file of `size` bytes needs.
-    pub fn needed(&self, size: u64) -> u8 {
-        self.any_size | self.sizes.get(&size).copied().unwrap_or(0)
-    }
-
-    /// Signatures matching the computed digests of a file of `size` bytes.
-    pub fn lookup(&self, digests: &Digests, size: u64, mut f: impl FnMut(u32)) {
-        for d in digests.iter() {
-            let p = prefix(d);
-            let start = self.by_prefix.partition_point(|(k, _)| *k < p);
-            for &(k, i) in &self.by_prefix[start..] {
-                if k != p {
+        let nslots = (n * 2).next_power_of_two().max(16);
+        let table_mask = nslots - 1;
+        let mut table = vec![0u32; nslots];
+        let mut sizes = vec![ANY_SIZE; nslots];
+        let mut size_needs = vec![0u8; nslots];
+        let sizes_mask = table_mask;
+        let mut any_size = 0;
+        let all = stores.iter().flat_map(|s| s.entries.iter());
+        for (i, e) in all.enumerate() {
+            let mut slot = slot_of(prefix(&e.digest), table_mask);
+            while table[slot] != 0 {
+                slot = (slot + 1) & table_mask;
+            }
+            table[slot] = (i as u32).saturating_add(1);
+            if e.size == ANY_SIZE {
+                any_size |= e.kind_bit;
+                continue;
+            }
+            let mut slot = slot_of(e.size, sizes_mask);
+            loop {
+                if sizes[slot] == ANY_SIZE {
+                    sizes[slot] = e.size;
+                }
+                if sizes[slot] == e.size {
+                    size_needs[slot] |= e.kind_bit;
                     break;
                 }
-                let (full, n) = (&self.digests[i as usize], self.digest_lens[i as usize]);
-                if &full[..n as usize] == d && self.sig_sizes[i as usize].is_none_or(|s| s == size)
-                {
-                    f(i);
+                slot = (slot + 1) & sizes_mask;
+            }
+        }
+        HashIndex {
+            stores,
+            starts,
+            table,
+            table_mask,
+            sizes,
+            size_needs,
+            sizes_mask,
+            any_size,
+        }
+    }
+
+    /// Which digests a file of `size` bytes needs (bit 1 MD5, 2 SHA-1, 4 SHA-256).
+    pub fn needed(&self, size: u64) -> u8 {
+        let mut need = self.any_size;
+        if size != ANY_SIZE && !self.sizes.is_empty() {
+            let mut slot = slot_of(size, self.sizes_mask);
+            loop {
+                let k = self.sizes[slot];
+                if k == size {
+                    need |= self.size_needs[slot];
+                    break;
                 }
+                if k == ANY_SIZE {
+                    break;
+                }
+                slot = (slot + 1) & self.sizes_mask;
+            }
+        }
+        need
+    }
+
+    /// Entry `i` (counting across stores) and the store holding it.
+    fn entry(&self, i: u32) -> Option<(&HashStore, &HashEntry)> {
+        let s = self.starts.partition_point(|&st| st <= i).checked_sub(1)?;
+        let store = self.stores.get(s)?;
+        Some((store, store.entries.get((i - self.starts[s]) as usize)?))
+    }
+
+    /// Calls `f` with every signature (and its name) matching the computed digests of a file
+    /// of `size` bytes.
+    pub fn lookup(&self, digests: &Digests, size: u64, mut f: impl FnMut(&HashEntry, &str)) {
+        if self.table.is_empty() {
+            return;
+        }
+        for d in digests.iter() {
+            let mut key = [0u8; 32];
+            key[..d.len()].copy_from_slice(d);
+            let mut slot = slot_of(prefix(&key), self.table_mask);
+            loop {
+                let i = self.table[slot];
+                let Some((store, e)) = i.checked_sub(1).and_then(|i| self.entry(i)) else {
+                    break;
+                };
+                if e.len as usize == d.len()
+                    && e.digest == key
+                    && (e.size == ANY_SIZE || e.size == size)
+                {
+                    f(e, store.name(e));
+                }
+                slot = (slot + 1) & self.table_mask;
             }
         }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.sig_sizes.is_empty()
+        self.starts.is_empty() || self.stores.iter().all(|s| s.entries.is_empty())
     }
 }
 

@@ -26,14 +26,15 @@ use std::collections::HashSet;
 use std::io::Read;
 
 use detente_sigs::{
-    cvd::CvdHeader, parse_into_with, Database, DbKind, Expr, HashSig, ParseOptions, Range, Skipped,
+    cvd::CvdHeader, parse_with, BodySig, DbKind, Expr, HashList, HashRef, LogicalSig, ParseError,
+    ParseOptions, Range, Sink, Skipped,
 };
 
 pub use hashes::Digests;
 pub use yara::{RuleError, EXTERNALS};
 
 use body::{AtomIndex, Owner, Pattern};
-use hashes::HashIndex;
+use hashes::{HashIndex, HashStore};
 
 /// A database that could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -100,44 +101,108 @@ impl LoadReport {
 }
 
 /// A compiled pattern and its atom variants (None: no usable atom).
-type CompiledBody = Option<(body::Compiled, Vec<Vec<u8>>)>;
+type CompiledBody = Option<(body::Compiled, body::Atom)>;
 
 type PreBody = (String, u32, bool, CompiledBody);
 
-/// One parsed line-based database, ready to merge: its signatures, with body signatures
-/// already compiled (name, target 7, compiled pattern and atom variants).
+/// Signatures parsed from one database file (or a run of its lines), ready to merge: hash
+/// signatures stored flat, body signatures already compiled.
+#[derive(Default)]
 struct Part {
-    db: Database,
+    hashes: HashStore,
+    sections: HashStore,
+    allow: HashStore,
+    /// (name, target 7, compiled pattern and atom variants).
     bodies: Vec<(String, bool, CompiledBody)>,
+    logicals: Vec<LogicalSig>,
+    ignored: Vec<String>,
+    skipped: Skipped,
+    /// Scratch space for compiling patterns.
+    scratch: Vec<(u32, u32)>,
 }
 
-/// Parses one line-based database (pure: safe to run on any thread).
-fn parse_part(
-    name: &str,
-    kind: DbKind,
-    bytes: &[u8],
-    opts: LoadOptions,
-) -> Result<Part, LoadError> {
-    let mut db = Database::default();
-    let mut bodies = Vec::new();
-    parse_into_with(
-        &mut db,
+impl Sink for Part {
+    fn hash(&mut self, list: HashList, sig: HashRef<'_>) {
+        match list {
+            HashList::File => self.hashes.push(&sig),
+            HashList::Section => self.sections.push(&sig),
+            HashList::Allow => self.allow.push(&sig),
+        }
+    }
+    fn body(&mut self, b: BodySig) {
+        // Compiled patterns are compact; the parsed form is dropped at once.
+        let c = body::compile_with(&b.pattern, b.offset, false, &mut self.scratch);
+        self.bodies.push((b.name, b.target == 7, c));
+    }
+    fn logical(&mut self, sig: LogicalSig) {
+        self.logicals.push(sig);
+    }
+    fn ignore(&mut self, name: &str) {
+        self.ignored.push(name.to_string());
+    }
+    fn skipped(&mut self) -> &mut Skipped {
+        &mut self.skipped
+    }
+}
+
+/// Parses one line-based database, or a run of whole lines of one (pure: safe to run on any
+/// thread). Error line numbers count from the start of `bytes`.
+fn parse_part(kind: DbKind, bytes: &[u8], opts: LoadOptions) -> Result<Part, ParseError> {
+    let mut part = Part::default();
+    // One signature per line: reserve once rather than grow (and copy) as lines come. A
+    // hash line takes at least 37 bytes (32 digits, two colons, a size, a name, a newline).
+    let store = match kind {
+        DbKind::Hash => Some(&mut part.hashes),
+        DbKind::SectionHash => Some(&mut part.sections),
+        DbKind::AllowHash => Some(&mut part.allow),
+        _ => None,
+    };
+    if let Some(store) = store {
+        store.reserve(bytes.len() / 37 + 1, bytes.len() / 2);
+    }
+    parse_with(
+        &mut part,
         kind,
         bytes,
         ParseOptions {
             lenient: opts.lenient,
         },
-        &mut |b| {
-            let c = body::compile(&b.pattern, b.offset, false);
-            bodies.push((b.name, b.target == 7, c));
-        },
-    )
-    .map_err(|e| LoadError::Line {
-        database: name.to_string(),
+    )?;
+    Ok(part)
+}
+
+/// Bytes of database text parsed as one unit of parallel work.
+const PARSE_CHUNK: usize = 128 * 1024;
+
+/// Splits text into runs of whole lines of about [`PARSE_CHUNK`] bytes.
+fn line_chunks(bytes: &[u8]) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < bytes.len() {
+        let want = start + PARSE_CHUNK;
+        let end = if want >= bytes.len() {
+            bytes.len()
+        } else {
+            match memchr::memchr(b'\n', &bytes[want..]) {
+                Some(i) => want + i + 1,
+                None => bytes.len(),
+            }
+        };
+        out.push(start..end);
+        start = end;
+    }
+    if out.is_empty() {
+        out.push(0..0);
+    }
+    out
+}
+
+fn line_error(database: &str, e: ParseError) -> LoadError {
+    LoadError::Line {
+        database: database.to_string(),
         line: e.line,
         message: e.kind.to_string(),
-    })?;
-    Ok(Part { db, bodies })
+    }
 }
 
 struct LogicalMeta {
@@ -154,15 +219,16 @@ struct LogicalMeta {
 pub struct EngineBuilder {
     opts: LoadOptions,
     sources: Vec<String>,
-    db: Database,
-    hash_src: Vec<u32>,
+    /// Hash signatures, as parsed runs of lines: joined once, at build time.
+    hashes: Vec<HashStore>,
+    sections: Vec<HashStore>,
+    allow: Vec<HashStore>,
     /// Body signatures, compiled as they are loaded (parsed patterns are large; compiled ones
     /// are compact): (name, database, target 7, compiled pattern and atom variants).
     bodies: Vec<PreBody>,
+    logicals: Vec<LogicalSig>,
     lsig_src: Vec<u32>,
-    allow_sigs: Vec<HashSig>,
-    section_sigs: Vec<HashSig>,
-    section_src: Vec<u32>,
+    ignored: Vec<String>,
     yara: Option<yara::YaraBuilder>,
     report: LoadReport,
 }
@@ -175,13 +241,13 @@ impl EngineBuilder {
         EngineBuilder {
             opts,
             sources: Vec::new(),
-            db: Database::default(),
-            hash_src: Vec::new(),
+            hashes: Vec::new(),
+            sections: Vec::new(),
+            allow: Vec::new(),
             bodies: Vec::new(),
+            logicals: Vec::new(),
             lsig_src: Vec::new(),
-            allow_sigs: Vec::new(),
-            section_sigs: Vec::new(),
-            section_src: Vec::new(),
+            ignored: Vec::new(),
             yara: None,
             report: LoadReport::default(),
         }
@@ -220,40 +286,40 @@ impl EngineBuilder {
     }
 
     fn add_lines(&mut self, name: &str, kind: DbKind, bytes: &[u8]) -> Result<(), LoadError> {
-        let part = parse_part(name, kind, bytes, self.opts)?;
-        self.merge(name, part);
+        let part = parse_part(kind, bytes, self.opts).map_err(|e| line_error(name, e))?;
+        let src = self.add_source(name);
+        self.merge(src, part);
         Ok(())
     }
 
-    /// Adds a parsed part as the next database.
-    fn merge(&mut self, name: &str, mut part: Part) {
-        let src = self.sources.len() as u32;
+    fn add_source(&mut self, name: &str) -> u32 {
         self.sources.push(name.to_string());
-        let db = &mut part.db;
-        if self.db.hashes.is_empty() {
-            // The first hash database: take its vector as is instead of copying it.
-            std::mem::swap(&mut self.db.hashes, &mut db.hashes);
-            self.hash_src
-                .extend(std::iter::repeat_n(src, self.db.hashes.len()));
+        self.sources.len() as u32 - 1
+    }
+
+    /// Adds signatures parsed from database `src`.
+    fn merge(&mut self, src: u32, part: Part) {
+        for (mut store, to) in [
+            (part.hashes, &mut self.hashes),
+            (part.sections, &mut self.sections),
+            (part.allow, &mut self.allow),
+        ] {
+            if !store.is_empty() {
+                store.set_source(src);
+                to.push(store);
+            }
         }
-        self.hash_src
-            .extend(std::iter::repeat_n(src, db.hashes.len()));
         self.bodies
             .extend(part.bodies.into_iter().map(|(n, t7, c)| (n, src, t7, c)));
         self.lsig_src
-            .extend(std::iter::repeat_n(src, db.logicals.len()));
-        self.db.hashes.append(&mut db.hashes);
-        self.db.logicals.append(&mut db.logicals);
-        self.allow_sigs.append(&mut db.allow);
-        self.section_src
-            .extend(std::iter::repeat_n(src, db.section_hashes.len()));
-        self.section_sigs.append(&mut db.section_hashes);
-        self.db.ignored.append(&mut db.ignored);
-        self.report.skipped.add(&db.skipped);
+            .extend(std::iter::repeat_n(src, part.logicals.len()));
+        self.logicals.extend(part.logicals);
+        self.ignored.extend(part.ignored);
+        self.report.skipped.add(&part.skipped);
     }
 
-    /// Loads several databases, parsing the line-based ones in parallel (one worker per core);
-    /// the result is the same as adding them one by one in order.
+    /// Loads several databases, parsing the line-based ones in parallel (runs of lines spread
+    /// over one worker per core); the result is the same as adding them one by one in order.
     pub fn add_databases(&mut self, files: &[(String, Vec<u8>)]) -> Result<(), LoadError> {
         let opts = self.opts;
         let line_kind = |name: &str| {
@@ -262,42 +328,66 @@ impl EngineBuilder {
                     && (opts.pua || !DbKind::is_pua(name))
             })
         };
-        let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let todo: Vec<usize> = (0..files.len())
-            .filter(|&i| line_kind(&files[i].0).is_some())
-            .collect();
-        let mut parsed: Vec<Option<Result<Part, LoadError>>> =
-            (0..files.len()).map(|_| None).collect();
-        std::thread::scope(|s| {
-            let chunks: Vec<Vec<usize>> = (0..workers)
-                .map(|w| todo.iter().copied().skip(w).step_by(workers).collect())
-                .collect();
-            let handles: Vec<_> = chunks
-                .into_iter()
-                .map(|idxs| {
-                    s.spawn(move || {
-                        idxs.into_iter()
-                            .filter_map(|i| {
-                                let (name, bytes) = &files[i];
-                                let kind = line_kind(name)?;
-                                Some((i, parse_part(name, kind, bytes, opts)))
-                            })
-                            .collect::<Vec<_>>()
-                    })
-                })
-                .collect();
-            for h in handles {
-                if let Ok(results) = h.join() {
-                    for (i, r) in results {
-                        parsed[i] = Some(r);
-                    }
+        // Units of work: (file, kind, run of lines), in file order.
+        let mut units = Vec::new();
+        for (i, (name, bytes)) in files.iter().enumerate() {
+            if let Some(kind) = line_kind(name) {
+                for r in line_chunks(bytes) {
+                    units.push((i, kind, r));
                 }
             }
+        }
+        let workers = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(units.len());
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let mut parsed: Vec<Option<Result<Part, ParseError>>> =
+            (0..units.len()).map(|_| None).collect();
+        let work = || {
+            let mut done = Vec::new();
+            loop {
+                let u = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some((i, kind, r)) = units.get(u) else {
+                    return done;
+                };
+                let bytes = files[*i].1.get(r.clone()).unwrap_or_default();
+                done.push((u, parse_part(*kind, bytes, opts)));
+            }
+        };
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (1..workers).map(|_| s.spawn(work)).collect();
+            let mut results = work();
+            for h in handles {
+                if let Ok(r) = h.join() {
+                    results.extend(r);
+                }
+            }
+            for (u, r) in results {
+                parsed[u] = Some(r);
+            }
         });
+        let mut parsed = parsed.into_iter().zip(&units).peekable();
         for (i, (name, bytes)) in files.iter().enumerate() {
-            match parsed[i].take() {
-                Some(r) => self.merge(name, r?),
-                None => self.add_database(name, bytes)?,
+            if parsed.peek().is_none_or(|(_, (f, _, _))| *f != i) {
+                self.add_database(name, bytes)?;
+                continue;
+            }
+            let src = self.add_source(name);
+            while let Some((r, (_, _, range))) = parsed.next_if(|(_, (f, _, _))| *f == i) {
+                match r {
+                    Some(Ok(part)) => self.merge(src, part),
+                    Some(Err(mut e)) => {
+                        // Number lines from the start of the file, not of the run.
+                        e.line += memchr::memchr_iter(b'\n', &bytes[..range.start]).count();
+                        return Err(line_error(name, e));
+                    }
+                    None => {
+                        return Err(LoadError::File {
+                            database: name.to_string(),
+                            message: "a parsing worker failed".into(),
+                        })
+                    }
+                }
             }
         }
         Ok(())
@@ -357,7 +447,7 @@ impl EngineBuilder {
 
     /// Compiles everything loaded into an engine.
     pub fn build(mut self) -> Engine {
-        let ignored: HashSet<String> = self.db.ignored.iter().cloned().collect();
+        let ignored: HashSet<String> = std::mem::take(&mut self.ignored).into_iter().collect();
         let mut report = std::mem::take(&mut self.report);
         let keep = |n: &str, report: &mut LoadReport| {
             if !ignored.is_empty() && ignored.contains(n) {
@@ -368,29 +458,16 @@ impl EngineBuilder {
             }
         };
 
-        let mut hash_sigs = Vec::new();
-        let mut hash_src = Vec::new();
-        for (s, src) in self.db.hashes.into_iter().zip(self.hash_src) {
-            if keep(&s.name, &mut report) {
-                hash_sigs.push(s);
-                hash_src.push(src);
-            }
-        }
-
-        let mut section_sigs = Vec::new();
-        let mut section_src = Vec::new();
-        for (s, src) in std::mem::take(&mut self.section_sigs)
-            .into_iter()
-            .zip(std::mem::take(&mut self.section_src))
-        {
-            if keep(&s.name, &mut report) {
-                section_sigs.push(s);
-                section_src.push(src);
+        let mut hash_stores = std::mem::take(&mut self.hashes);
+        let mut section_stores = std::mem::take(&mut self.sections);
+        if !ignored.is_empty() {
+            for s in hash_stores.iter_mut().chain(section_stores.iter_mut()) {
+                s.retain(|n| keep(n, &mut report));
             }
         }
 
         let mut patterns: Vec<Pattern> = Vec::new();
-        let mut atoms: Vec<(u32, Vec<Vec<u8>>)> = Vec::new();
+        let mut atoms: Vec<(u32, body::Atom)> = Vec::new();
         let mut bodies: Vec<(String, u32)> = Vec::new();
         for (name, src, text_only, compiled) in std::mem::take(&mut self.bodies) {
             if !keep(&name, &mut report) {
@@ -413,7 +490,10 @@ impl EngineBuilder {
         let mut lsigs: Vec<LogicalMeta> = Vec::new();
         let mut always = Vec::new();
         let mut base = 0u32;
-        'lsig: for (l, src) in self.db.logicals.into_iter().zip(self.lsig_src) {
+        'lsig: for (l, src) in std::mem::take(&mut self.logicals)
+            .into_iter()
+            .zip(std::mem::take(&mut self.lsig_src))
+        {
             if !keep(&l.name, &mut report) {
                 continue;
             }
@@ -472,30 +552,45 @@ impl EngineBuilder {
             base += nsubs;
         }
 
-        let report_hash = hash_sigs.len() + section_sigs.len();
-        let hashes = HashSigs::build(hash_sigs, hash_src);
-        let sections = HashSigs::build(section_sigs, section_src);
+        let report_hash = hash_stores
+            .iter()
+            .chain(&section_stores)
+            .map(HashStore::len)
+            .sum();
+        let sections = HashIndex::build(section_stores);
         let yara = self.yara.map(|y| y.finish());
         report.hash = report_hash;
         report.body = bodies.len();
         report.logical = lsigs.len();
-        report.allow = self.allow_sigs.len();
+        let allow = std::mem::take(&mut self.allow);
+        report.allow = allow.iter().map(HashStore::len).sum();
         report.yara_rules = yara
             .as_ref()
             .map_or(0, |s| s.rules().filter(|r| !r.is_private).count());
+        let text_atoms = |patterns: &[Pattern]| {
+            AtomIndex::build(
+                atoms
+                    .iter()
+                    .filter(|(pid, _)| patterns[*pid as usize].compiled.can_match_text())
+                    .map(|(pid, a)| (*pid, a)),
+            )
+        };
+        // The hash index and the two atom indexes are independent: build them side by side.
+        let (hashes, all_atoms, text_atoms) = std::thread::scope(|s| {
+            let hashes = s.spawn(|| HashIndex::build(hash_stores));
+            let text = s.spawn(|| text_atoms(&patterns));
+            let all = AtomIndex::build(atoms.iter().map(|(pid, a)| (*pid, a)));
+            let resume = std::panic::resume_unwind;
+            let text = text.join().unwrap_or_else(|p| resume(p));
+            (hashes.join().unwrap_or_else(|p| resume(p)), all, text)
+        });
         Engine {
             sources: self.sources,
             hashes,
-            allow_idx: HashIndex::build(std::mem::take(&mut self.allow_sigs)).0,
+            allow_idx: HashIndex::build(allow),
             sections,
-            text_atoms: AtomIndex::build(
-                &atoms
-                    .iter()
-                    .filter(|(pid, _)| patterns[*pid as usize].compiled.can_match_text())
-                    .cloned()
-                    .collect::<Vec<_>>(),
-            ),
-            atoms: AtomIndex::build(&atoms),
+            text_atoms,
+            atoms: all_atoms,
             patterns,
             bodies,
             lsigs,
@@ -508,28 +603,16 @@ impl EngineBuilder {
     }
 }
 
-/// Hash signatures (of whole buffers or of PE sections) with their names and databases.
-struct HashSigs {
-    idx: HashIndex,
-    names: Vec<String>,
-    src: Vec<u32>,
-}
-
-impl HashSigs {
-    fn build(sigs: Vec<HashSig>, src: Vec<u32>) -> HashSigs {
-        let (idx, names) = HashIndex::build(sigs);
-        HashSigs { idx, names, src }
-    }
-
+impl HashIndex {
     /// Computes the digests `data` needs (reusing those already in `digests`) and reports
     /// every signature they match.
     fn detect(&self, data: &[u8], digests: &mut Digests, out: &mut Vec<Detection>) {
         let size = data.len() as u64;
-        digests.compute(data, self.idx.needed(size));
-        self.idx.lookup(digests, size, |i| {
+        digests.compute(data, self.needed(size));
+        self.lookup(digests, size, |e, name| {
             out.push(Detection {
-                name: self.names[i as usize].clone(),
-                source: self.src[i as usize],
+                name: name.to_string(),
+                source: e.src,
                 offset: None,
             })
         });
@@ -539,9 +622,9 @@ impl HashSigs {
 /// Compiled signatures, shared by all scanning threads.
 pub struct Engine {
     sources: Vec<String>,
-    hashes: HashSigs,
+    hashes: HashIndex,
     allow_idx: HashIndex,
-    sections: HashSigs,
+    sections: HashIndex,
     atoms: AtomIndex,
     /// The atoms of the patterns that can match normalised text.
     text_atoms: AtomIndex,
@@ -663,13 +746,13 @@ impl Scanner<'_> {
         if !e.allow_idx.is_empty() {
             digests.compute(data, e.allow_idx.needed(size));
             let mut allowed = false;
-            e.allow_idx.lookup(&digests, size, |_| allowed = true);
+            e.allow_idx.lookup(&digests, size, |_, _| allowed = true);
             if allowed {
                 return out;
             }
         }
 
-        if !e.hashes.idx.is_empty() {
+        if !e.hashes.is_empty() {
             e.hashes.detect(data, &mut digests, &mut out);
             if !all && !out.is_empty() {
                 out.truncate(1);
@@ -677,7 +760,7 @@ impl Scanner<'_> {
             }
         }
 
-        if !e.sections.idx.is_empty() {
+        if !e.sections.is_empty() {
             for r in pe::sections(data) {
                 e.sections
                     .detect(&data[r], &mut Digests::default(), &mut out);
@@ -927,6 +1010,94 @@ mod tests {
             ("a.fp", "44d88612fea8a8f36de82e1278abb02f:68:Allowed\n"),
         ]);
         assert!(names(&e, eicar).is_empty());
+    }
+
+    /// Databases larger than one unit of parallel work load as if parsed line by line:
+    /// every signature of every run of lines is found under its own name and database, the
+    /// `.ign2` list applies to all of them, and an error names its line in the whole file.
+    #[test]
+    fn parallel_loading_matches_sequential() {
+        use md5::Digest as _;
+        let n = 3 * PARSE_CHUNK / 40;
+        let files: Vec<Vec<u8>> = (0..n)
+            .map(|i| format!("file number {i}").into_bytes())
+            .collect();
+        let mut hdb = String::from("# many hashes\n");
+        let mut hsb = String::new();
+        for (i, f) in files.iter().enumerate() {
+            let md5 = hex(&md5::Md5::digest(f));
+            let sha = hex(&sha2::Sha256::digest(f));
+            hdb.push_str(&format!("{md5}:{}:Md5.{i}\n", f.len()));
+            hsb.push_str(&format!("{sha}:*:Sha.{i}:73\r\n"));
+        }
+        assert!(hdb.len() > 2 * PARSE_CHUNK && hsb.len() > 2 * PARSE_CHUNK);
+        let ndb: String = (0..2000)
+            .map(|i| {
+                format!(
+                    "Body.{i}:0:*:{}\n",
+                    hex(format!("needle-{i:05}").as_bytes())
+                )
+            })
+            .collect();
+        let dbs = vec![
+            ("a.hdb".to_string(), hdb.clone().into_bytes()),
+            ("b.hsb".to_string(), hsb.into_bytes()),
+            ("c.ndb".to_string(), ndb.into_bytes()),
+            ("d.ign2".to_string(), b"Md5.7\nSha.7\n".to_vec()),
+        ];
+        let mut b = EngineBuilder::new(LoadOptions::default());
+        b.add_databases(&dbs).unwrap();
+        let e = b.build();
+        assert_eq!(e.report().hash, 2 * n - 2);
+        assert_eq!(e.report().body, 2000);
+        assert_eq!(e.report().ignored, 2);
+        let mut s = e.scanner();
+        for i in [0, 1, n / 2, n - 1] {
+            let mut found: Vec<(String, String)> = s
+                .scan(&files[i], &FileMeta::default(), true)
+                .into_iter()
+                .map(|d| (d.name, e.source_name(d.source).to_string()))
+                .collect();
+            found.sort();
+            assert_eq!(
+                found,
+                [
+                    (format!("Md5.{i}"), "a.hdb".to_string()),
+                    (format!("Sha.{i}"), "b.hsb".to_string())
+                ]
+            );
+        }
+        assert!(s.scan(&files[7], &FileMeta::default(), true).is_empty());
+        let found = s.scan(b"xx needle-01999 yy", &FileMeta::default(), true);
+        assert_eq!(found[0].name, "Body.1999");
+        assert_eq!(e.source_name(found[0].source), "c.ndb");
+
+        // A bad line deep in the file: its number counts from the start of the file.
+        let mut bad = hdb;
+        bad.push_str("nothex:1:Bad\n");
+        let line = bad.lines().count();
+        let mut b = EngineBuilder::new(LoadOptions::default());
+        let err = b
+            .add_databases(&[("bad.hdb".to_string(), bad.clone().into_bytes())])
+            .unwrap_err();
+        assert!(
+            matches!(&err, LoadError::Line { database, line: l, .. } if database == "bad.hdb" && *l == line),
+            "{err}"
+        );
+        // Lenient loading skips and counts it.
+        let mut b = EngineBuilder::new(LoadOptions {
+            lenient: true,
+            ..Default::default()
+        });
+        b.add_databases(&[("bad.hdb".to_string(), bad.into_bytes())])
+            .unwrap();
+        let e = b.build();
+        assert_eq!(e.report().hash, n);
+        assert_eq!(e.report().skipped.malformed, 1);
+    }
+
+    fn hex(b: &[u8]) -> String {
+        b.iter().map(|x| format!("{x:02x}")).collect()
     }
 
     #[test]

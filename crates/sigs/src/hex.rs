@@ -29,10 +29,14 @@ impl ByteClass {
     pub const ANY: ByteClass = ByteClass([u64::MAX; 4]);
 
     /// The set holding only `b`.
+    #[inline]
     pub fn byte(b: u8) -> Self {
-        let mut c = Self::EMPTY;
-        c.insert(b);
-        c
+        // Built in registers: writing one word through an index and then reading the whole
+        // set back stalls store forwarding.
+        let bit = 1u64 << (b & 63);
+        let w = b >> 6;
+        let pick = |i: u8| if w == i { bit } else { 0 };
+        ByteClass([pick(0), pick(1), pick(2), pick(3)])
     }
 
     /// Every byte `x` with `x & mask == value & mask`.
@@ -64,19 +68,24 @@ impl ByteClass {
 
     /// Whether the set is empty.
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.0 == [0; 4]
     }
 
     /// The value, if the set holds exactly one.
     pub fn single(&self) -> Option<u8> {
-        if self.len() != 1 {
+        // Branch-free (the words of random bytes are unpredictable): exactly one word is
+        // non-zero and it has one bit set.
+        let [a, b, c, d] = self.0;
+        let nonzero = (a != 0) as u32 + (b != 0) as u32 + (c != 0) as u32 + (d != 0) as u32;
+        let multi = (a & a.wrapping_sub(1))
+            | (b & b.wrapping_sub(1))
+            | (c & c.wrapping_sub(1))
+            | (d & d.wrapping_sub(1));
+        if nonzero != 1 || multi != 0 {
             return None;
         }
-        self.0
-            .iter()
-            .enumerate()
-            .find(|(_, w)| **w != 0)
-            .map(|(i, w)| (i as u32 * 64 + w.trailing_zeros()) as u8)
+        let base = (b != 0) as u32 * 64 + (c != 0) as u32 * 128 + (d != 0) as u32 * 192;
+        Some((base + (a | b | c | d).trailing_zeros()) as u8)
     }
 
     /// Union of two sets.
@@ -172,12 +181,7 @@ pub struct HexPattern {
 pub const MAX_JUMP: u32 = 1 << 24;
 
 fn nibble(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
-    }
+    crate::hex_val(c)
 }
 
 /// Parses one hex pair or wildcard pair at `s[i..i+2]`.
@@ -190,6 +194,9 @@ fn byte_class(s: &[u8], i: usize) -> Result<ByteClass, ParseErrorKind> {
             )))
         }
     };
+    if let (Some(hi), Some(lo)) = (nibble(a), nibble(b)) {
+        return Ok(ByteClass::byte(hi << 4 | lo));
+    }
     match (a, b) {
         (b'?', b'?') => Ok(ByteClass::ANY),
         (b'?', _) => {
@@ -280,7 +287,8 @@ pub fn parse_hex(sig: &str) -> Result<HexPattern, ParseErrorKind> {
     if s.is_empty() {
         return Err(ParseErrorKind::Hex("empty signature".into()));
     }
-    let mut tokens = Vec::new();
+    // Most tokens are two characters long.
+    let mut tokens = Vec::with_capacity(s.len() / 2 + 1);
     let mut i = 0;
     while i < s.len() {
         match s[i] {
@@ -350,26 +358,38 @@ pub fn parse_hex(sig: &str) -> Result<HexPattern, ParseErrorKind> {
                     tokens.push(Token::Alt { alts, negated });
                 }
             }
-            _ => {
-                tokens.push(Token::Class(byte_class(s, i)?));
+            c => {
+                // The common case, an exact byte, without a call.
+                let exact = match s.get(i + 1) {
+                    Some(&d) => nibble(c).zip(nibble(d)),
+                    None => None,
+                };
+                match exact {
+                    Some((hi, lo)) => tokens.push(Token::Class(ByteClass::byte(hi << 4 | lo))),
+                    None => tokens.push(Token::Class(byte_class(s, i)?)),
+                }
                 i += 2;
             }
         }
     }
     // Normalise: merge adjacent gaps, reject a leading or trailing jump (ClamAV refuses them).
-    let mut out: Vec<Token> = Vec::with_capacity(tokens.len());
-    for t in tokens {
-        if let (Token::Gap { min, max }, Some(Token::Gap { min: pm, max: px })) =
-            (&t, out.last_mut())
-        {
-            *pm = pm.saturating_add(*min);
-            *px = match (*px, *max) {
-                (Some(a), Some(b)) => Some(a.saturating_add(b)),
-                _ => None,
-            };
-            continue;
-        }
-        out.push(t);
+    let mut out = tokens;
+    if out
+        .windows(2)
+        .any(|w| matches!(w, [Token::Gap { .. }, Token::Gap { .. }]))
+    {
+        out.dedup_by(|t, prev| {
+            if let (Token::Gap { min, max }, Token::Gap { min: pm, max: px }) = (t, prev) {
+                *pm = pm.saturating_add(*min);
+                *px = match (*px, *max) {
+                    (Some(a), Some(b)) => Some(a.saturating_add(b)),
+                    _ => None,
+                };
+                true
+            } else {
+                false
+            }
+        });
     }
     match (out.first(), out.last()) {
         (Some(Token::Gap { .. }), _) | (_, Some(Token::Gap { .. })) => {

@@ -358,93 +358,184 @@ pub struct ParseOptions {
     pub lenient: bool,
 }
 
+/// Which list a hash signature belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HashList {
+    /// File hashes (`.hdb`, `.hsb`).
+    File,
+    /// PE section hashes (`.mdb`, `.msb`): the size is the section's size.
+    Section,
+    /// Allow-listed file hashes (`.fp`, `.sfp`).
+    Allow,
+}
+
+/// A hash signature as parsed, borrowing its name from the database text, so a consumer
+/// can store it compactly without an allocation per signature.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HashRef<'a> {
+    /// The algorithm.
+    pub kind: HashKind,
+    /// The digest, zero-padded after `kind.digest_len()` bytes.
+    pub digest: [u8; 32],
+    /// The file (or section) size, or None for any size.
+    pub size: Option<u64>,
+    /// Signature name.
+    pub name: &'a str,
+}
+
+impl HashRef<'_> {
+    /// The digest bytes proper.
+    pub fn digest_bytes(&self) -> &[u8] {
+        &self.digest[..self.kind.digest_len()]
+    }
+
+    /// An owned copy.
+    pub fn to_sig(&self) -> HashSig {
+        HashSig {
+            kind: self.kind,
+            digest: self.digest_bytes().to_vec(),
+            size: self.size,
+            name: self.name.to_string(),
+        }
+    }
+}
+
+/// Receives what a parser finds, one signature at a time: a caller that compiles or indexes
+/// signatures as they come never holds the parsed form of a whole database.
+pub trait Sink {
+    /// A hash signature for `list`.
+    fn hash(&mut self, list: HashList, sig: HashRef<'_>);
+    /// A body signature.
+    fn body(&mut self, sig: BodySig);
+    /// A logical signature.
+    fn logical(&mut self, sig: LogicalSig);
+    /// A signature name switched off (`.ign`, `.ign2`).
+    fn ignore(&mut self, name: &str);
+    /// The counts of lines not used.
+    fn skipped(&mut self) -> &mut Skipped;
+}
+
+impl Sink for Database {
+    fn hash(&mut self, list: HashList, sig: HashRef<'_>) {
+        let v = match list {
+            HashList::File => &mut self.hashes,
+            HashList::Section => &mut self.section_hashes,
+            HashList::Allow => &mut self.allow,
+        };
+        v.push(sig.to_sig());
+    }
+    fn body(&mut self, sig: BodySig) {
+        self.bodies.push(sig);
+    }
+    fn logical(&mut self, sig: LogicalSig) {
+        self.logicals.push(sig);
+    }
+    fn ignore(&mut self, name: &str) {
+        self.ignored.push(name.to_string());
+    }
+    fn skipped(&mut self) -> &mut Skipped {
+        &mut self.skipped
+    }
+}
+
 /// Parses the text of one database file of the given kind, adding its signatures to `db`.
 ///
-/// `Container` and `Yara` are not line formats: passing them is an error at line 0.
+/// `Container` and `Yara` are not line formats: passing them is an error at line 1.
 pub fn parse_into(
     db: &mut Database,
     kind: DbKind,
     text: &[u8],
     opts: ParseOptions,
 ) -> Result<(), ParseError> {
-    let mut bodies = Vec::new();
-    let r = parse_into_with(db, kind, text, opts, &mut |b| bodies.push(b));
-    db.bodies.append(&mut bodies);
-    r
+    parse_with(db, kind, text, opts)
 }
 
-/// Like [`parse_into`], but hands each body signature to `on_body` as soon as it is parsed
-/// instead of keeping it in `db`, so a caller can compile it and drop the parsed form.
-pub fn parse_into_with(
-    db: &mut Database,
+/// Parses the text of one database file of the given kind, handing each signature to `sink`
+/// as soon as it is parsed. Lines are independent: any run of whole lines may be parsed on
+/// its own (and line numbers in errors then count from the start of that run).
+pub fn parse_with<S: Sink + ?Sized>(
+    sink: &mut S,
     kind: DbKind,
     text: &[u8],
     opts: ParseOptions,
-    on_body: &mut dyn FnMut(BodySig),
 ) -> Result<(), ParseError> {
-    // One signature per line: reserve once rather than grow (and copy) as lines come.
-    let lines = text.iter().filter(|&&b| b == b'\n').count() + 1;
-    match kind {
-        DbKind::Hash => db.hashes.reserve(lines),
-        DbKind::AllowHash => db.allow.reserve(lines),
-        DbKind::SectionHash => db.section_hashes.reserve(lines),
-        _ => {}
+    if matches!(kind, DbKind::Container | DbKind::Yara) {
+        return Err(ParseError {
+            line: 1,
+            kind: ParseErrorKind::Cvd("not a line-based database format".into()),
+        });
     }
-    for (idx, raw) in text.split(|&b| b == b'\n').enumerate() {
-        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-        let line = String::from_utf8_lossy(raw);
-        let line = line.trim_end();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let res = match kind {
-            DbKind::Hash => parse_hash_line(line).map(|o| {
-                if let Some(s) = o {
-                    db.hashes.push(s)
-                } else {
-                    db.skipped.level += 1
-                }
-            }),
-            DbKind::AllowHash => parse_hash_line(line).map(|o| {
-                if let Some(s) = o {
-                    db.allow.push(s)
-                } else {
-                    db.skipped.level += 1
-                }
-            }),
-            DbKind::SectionHash => parse_section_hash_line(line).map(|o| {
-                if let Some(s) = o {
-                    db.section_hashes.push(s)
-                } else {
-                    db.skipped.level += 1
-                }
-            }),
-            DbKind::Body => parse_body_line(line).map(|o| match o {
-                Parsed::Sig(s) => on_body(s),
-                Parsed::Skip(r) => r.count(&mut db.skipped),
-            }),
-            DbKind::Logical => parse_logical_line(line).map(|o| match o {
-                Parsed::Sig(s) => db.logicals.push(s),
-                Parsed::Skip(r) => r.count(&mut db.skipped),
-            }),
-            DbKind::Ignore => {
-                db.ignored.push(parse_ignore_line(line));
+    let mut each = |idx: usize, line: &str| -> Result<(), ParseError> {
+        match parse_line(sink, kind, line) {
+            Ok(()) => Ok(()),
+            Err(_) if opts.lenient => {
+                sink.skipped().malformed += 1;
                 Ok(())
             }
-            DbKind::Container | DbKind::Yara => Err(ParseErrorKind::Cvd(
-                "not a line-based database format".into(),
-            )),
-        };
-        if let Err(kind) = res {
-            if opts.lenient {
-                db.skipped.malformed += 1;
-            } else {
-                return Err(ParseError {
-                    line: idx + 1,
-                    kind,
-                });
+            Err(kind) => Err(ParseError {
+                line: idx + 1,
+                kind,
+            }),
+        }
+    };
+    match std::str::from_utf8(text) {
+        // The usual case: valid text, validated once.
+        Ok(text) => {
+            for (idx, line) in text.split('\n').enumerate() {
+                each(idx, line)?;
             }
         }
+        Err(_) => {
+            for (idx, raw) in text.split(|&b| b == b'\n').enumerate() {
+                each(idx, &String::from_utf8_lossy(raw))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Parses one line (without its `\n`) into `sink`.
+fn parse_line<S: Sink + ?Sized>(
+    sink: &mut S,
+    kind: DbKind,
+    line: &str,
+) -> Result<(), ParseErrorKind> {
+    let line = line.trim_end();
+    if line.is_empty() || line.starts_with('#') {
+        return Ok(());
+    }
+    let list = match kind {
+        DbKind::Hash => HashList::File,
+        DbKind::AllowHash => HashList::Allow,
+        DbKind::SectionHash => HashList::Section,
+        DbKind::Body => {
+            match parse_body_line(line)? {
+                Parsed::Sig(s) => sink.body(s),
+                Parsed::Skip(r) => r.count(sink.skipped()),
+            }
+            return Ok(());
+        }
+        DbKind::Logical => {
+            match parse_logical_line(line)? {
+                Parsed::Sig(s) => sink.logical(s),
+                Parsed::Skip(r) => r.count(sink.skipped()),
+            }
+            return Ok(());
+        }
+        DbKind::Ignore => {
+            sink.ignore(ignore_name(line));
+            return Ok(());
+        }
+        DbKind::Container | DbKind::Yara => return Ok(()),
+    };
+    let (digest_at, size_at) = if list == HashList::Section {
+        (1, 0)
+    } else {
+        (0, 1)
+    };
+    match hash_fields(line, digest_at, size_at)? {
+        Some(sig) => sink.hash(list, sig),
+        None => sink.skipped().level += 1,
     }
     Ok(())
 }
@@ -492,14 +583,21 @@ struct Fields<'a> {
 }
 
 impl<'a> Fields<'a> {
-    fn split(line: &'a str, sep: char) -> Fields<'a> {
+    /// `sep` is ASCII, so every split point is a character boundary.
+    fn split(line: &'a str, sep: u8) -> Fields<'a> {
         let mut f = Fields { v: [""; 8], n: 0 };
-        for part in line.split(sep) {
+        let mut start = 0;
+        for i in memchr::memchr_iter(sep, line.as_bytes()) {
             if let Some(slot) = f.v.get_mut(f.n) {
-                *slot = part;
+                *slot = line.get(start..i).unwrap_or("");
             }
             f.n += 1;
+            start = i + 1;
         }
+        if let Some(slot) = f.v.get_mut(f.n) {
+            *slot = line.get(start..).unwrap_or("");
+        }
+        f.n += 1;
         f
     }
 
@@ -537,10 +635,19 @@ fn number(s: &str) -> Option<u64> {
 }
 
 fn check_name(name: &str) -> Result<String, ParseErrorKind> {
-    if name.is_empty() || name.len() > 512 || name.chars().any(|c| c.is_control()) {
+    check_name_ref(name).map(str::to_string)
+}
+
+fn check_name_ref(name: &str) -> Result<&str, ParseErrorKind> {
+    let control = if name.is_ascii() {
+        name.bytes().any(|b| b.is_ascii_control())
+    } else {
+        name.chars().any(|c| c.is_control())
+    };
+    if name.is_empty() || name.len() > 512 || control {
         return Err(ParseErrorKind::Name(name.to_string()));
     }
-    Ok(name.to_string())
+    Ok(name)
 }
 
 /// Whether optional `MinFL[:MaxFL]` fields admit this engine.
@@ -558,15 +665,48 @@ fn level_ok(min: Option<&str>, max: Option<&str>) -> Result<bool, ParseErrorKind
     Ok(min.is_none_or(|m| fl >= m) && max.is_none_or(|m| fl <= m))
 }
 
-fn parse_digest(s: &str) -> Result<(HashKind, Vec<u8>), ParseErrorKind> {
+fn parse_digest(s: &str) -> Result<(HashKind, [u8; 32]), ParseErrorKind> {
     let kind = match s.len() {
         32 => HashKind::Md5,
         40 => HashKind::Sha1,
         64 => HashKind::Sha256,
         _ => return Err(ParseErrorKind::Hash(s.to_string())),
     };
-    let bytes = decode_hex(s).ok_or_else(|| ParseErrorKind::Hash(s.to_string()))?;
-    Ok((kind, bytes))
+    let mut d = [0u8; 32];
+    // Branch-free: table lookups, one check for the whole digest.
+    let mut bad = 0u8;
+    for (o, p) in d.iter_mut().zip(s.as_bytes().chunks_exact(2)) {
+        let (h, l) = (HEX[p[0] as usize], HEX[p[1] as usize]);
+        bad |= (h | l) & 0x80;
+        *o = h << 4 | (l & 0x0f);
+    }
+    if bad != 0 {
+        return Err(ParseErrorKind::Hash(s.to_string()));
+    }
+    Ok((kind, d))
+}
+
+/// Hex digit values; 0x80 marks a byte that is not a hex digit.
+const HEX: [u8; 256] = {
+    let mut t = [0x80u8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        t[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
+
+#[inline]
+pub(crate) fn hex_val(c: u8) -> Option<u8> {
+    let v = HEX[c as usize];
+    (v & 0x80 == 0).then_some(v)
 }
 
 /// Decodes an even-length hex string.
@@ -575,21 +715,20 @@ pub fn decode_hex(s: &str) -> Option<Vec<u8>> {
     if !b.len().is_multiple_of(2) {
         return None;
     }
-    let val = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
     b.chunks(2)
-        .map(|p| Some(val(p[0])? << 4 | val(p[1])?))
+        .map(|p| Some(hex_val(p[0])? << 4 | hex_val(p[1])?))
         .collect()
 }
 
 /// Parses `Hash:Size:Name[:MinFL[:MaxFL]]`. Returns None when the level excludes this engine.
 pub fn parse_hash_line(line: &str) -> Result<Option<HashSig>, ParseErrorKind> {
-    hash_fields(line, 0, 1)
+    Ok(hash_fields(line, 0, 1)?.map(|r| r.to_sig()))
 }
 
 /// Parses `SectionSize:SectionHash:Name[:MinFL[:MaxFL]]` (`.mdb`, `.msb`). Returns None when
 /// the level excludes this engine.
 pub fn parse_section_hash_line(line: &str) -> Result<Option<HashSig>, ParseErrorKind> {
-    hash_fields(line, 1, 0)
+    Ok(hash_fields(line, 1, 0)?.map(|r| r.to_sig()))
 }
 
 /// The hash-signature layouts: digest and size in fields `digest_at` and `size_at` (0 or 1),
@@ -598,8 +737,8 @@ fn hash_fields(
     line: &str,
     digest_at: usize,
     size_at: usize,
-) -> Result<Option<HashSig>, ParseErrorKind> {
-    let f = Fields::split(line, ':');
+) -> Result<Option<HashRef<'_>>, ParseErrorKind> {
+    let f = Fields::split(line, b':');
     if !(3..=5).contains(&f.len()) {
         return Err(ParseErrorKind::FieldCount {
             expected: "3 to 5",
@@ -617,11 +756,11 @@ fn hash_fields(
     } else {
         Some(number(f[size_at]).ok_or_else(|| ParseErrorKind::Size(f[size_at].to_string()))?)
     };
-    let name = check_name(f[2])?;
+    let name = check_name_ref(f[2])?;
     if !level_ok(f.get(3).copied(), f.get(4).copied())? {
         return Ok(None);
     }
-    Ok(Some(HashSig {
+    Ok(Some(HashRef {
         kind,
         digest,
         size,
@@ -661,7 +800,7 @@ pub fn parse_offset(s: &str) -> Result<Option<Offset>, ParseErrorKind> {
 
 /// Parses `Name:TargetType:Offset:HexSignature[:MinFL[:MaxFL]]`.
 pub fn parse_body_line(line: &str) -> Result<Parsed<BodySig>, ParseErrorKind> {
-    let f = Fields::split(line, ':');
+    let f = Fields::split(line, b':');
     if !(4..=6).contains(&f.len()) {
         return Err(ParseErrorKind::FieldCount {
             expected: "4 to 6",
@@ -850,11 +989,15 @@ pub fn parse_logical_line(line: &str) -> Result<Parsed<LogicalSig>, ParseErrorKi
 
 /// Parses an `.ign2` line: `Name` or `Name:md5-of-line`; returns the name.
 pub fn parse_ignore_line(line: &str) -> String {
+    ignore_name(line).to_string()
+}
+
+fn ignore_name(line: &str) -> &str {
     // .ign lines may be `db:line:Name`; .ign2 lines are `Name[:md5]`.
-    let f = Fields::split(line, ':');
+    let f = Fields::split(line, b':');
     match f.len() {
-        3 if number(f[1]).is_some() => f[2].to_string(),
-        _ => f[0].to_string(),
+        3 if number(f[1]).is_some() => f[2],
+        _ => f[0],
     }
 }
 
