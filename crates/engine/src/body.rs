@@ -3,9 +3,12 @@
 //!
 //! Every pattern gets one *atom*: up to four consecutive fixed-width bytes, chosen to be as
 //! rare as possible, expanded into at most [`MAX_EXPANSION`] literal variants (nibbles,
-//! single-byte alternatives, case folding). Four-byte atoms are found through a bitmap
-//! filter indexed by a hash of every 4-byte window; shorter atoms through a direct 64 KiB-bit
-//! table of 2-byte prefixes. A hit is verified by matching the tokens left of the atom
+//! single-byte alternatives, case folding). Four-byte atoms are found in two steps: a
+//! bitmap of the 3-byte grams every atom holds at its offsets 0 and 1 is tested at every
+//! second position of the data (a 4-byte window starting at `p` holds the gram at the even
+//! position `p` or `p + 1`), and only where a gram is present are the two windows it may
+//! belong to looked up, through a two-probe bitmap filter and a table of exact atoms.
+//! Shorter atoms go through a direct 64 KiB-bit table of 2-byte prefixes. A hit is verified by matching the tokens left of the atom
 //! backwards and the tokens right of it forwards, with memoised backtracking over jumps.
 
 use std::collections::{HashMap, HashSet};
@@ -305,6 +308,10 @@ pub(crate) struct Pattern {
 pub(crate) struct AtomIndex {
     /// Filter bits; each atom sets two bits chosen by one 64-bit multiplicative hash.
     bloom: Vec<u64>,
+    /// Bitmap of the 3-byte grams at offsets 0 and 1 of every 4-byte atom, by gram hash.
+    grams: Vec<u64>,
+    /// log2 of the number of gram bits.
+    gram_bits: u32,
     /// log2 of the number of filter bits.
     bloom_bits: u32,
     /// Open-addressing table: slot -> (key, first entry, entry count); count 0 is empty.
@@ -320,6 +327,12 @@ pub(crate) struct AtomIndex {
 }
 
 const HASH_K: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// Bit index of a 3-byte gram (in the low 24 bits of `g`) in a filter of `2^bits` bits.
+#[inline(always)]
+fn gram_hash(g: u32, bits: u32) -> usize {
+    (g.wrapping_mul(0x9E37_79B1) >> (32 - bits)) as usize
+}
 
 #[inline(always)]
 fn mix(w: u32) -> u64 {
@@ -355,6 +368,21 @@ impl AtomIndex {
             .clamp(1 << 16, 1 << 22);
         let bloom_bits = bits.trailing_zeros();
         let mut bloom = vec![0u64; bits / 64];
+        // Grams: about 32 bits per gram (a few per cent false hits), between 32 Kbit (4 KiB)
+        // and 1 Mbit (128 KiB), so that the filter tested at every second byte stays in a
+        // near cache.
+        let gram_count = long.len() * 2;
+        let gbits = (gram_count.max(1) * 32)
+            .next_power_of_two()
+            .clamp(1 << 15, 1 << 20);
+        let gram_bits = gbits.trailing_zeros();
+        let mut grams = vec![0u64; gbits / 64];
+        for (w, _) in &long {
+            for g in [w & 0x00ff_ffff, w >> 8] {
+                let h = gram_hash(g, gram_bits);
+                grams[h >> 6] |= 1 << (h & 63);
+            }
+        }
         // Table: power of two at least twice the number of distinct keys.
         let distinct = long.windows(2).filter(|w| w[0].0 != w[1].0).count() + 1;
         let nslots = (distinct * 2).next_power_of_two().max(16);
@@ -393,6 +421,8 @@ impl AtomIndex {
         AtomIndex {
             bloom,
             bloom_bits,
+            grams,
+            gram_bits,
             slots,
             slot_mask: nslots - 1,
             entries4,
@@ -420,22 +450,45 @@ impl AtomIndex {
                     self.lookup(w, x, i, &mut *hit);
                 }
             };
-            // One 8-byte load covers the 4-byte windows at i, i+1, i+2, i+3.
-            let mut i = 0;
-            while let Some(eight) = data.get(i..i + 8) {
+            let grams = &self.grams[..];
+            let gbits = self.gram_bits;
+            let gram_at = |g: u32| {
+                let h = gram_hash(g & 0x00ff_ffff, gbits);
+                (grams[h >> 6] >> (h & 63)) & 1
+            };
+            let window = |p: usize| {
+                data.get(p..p + 4)
+                    .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
+            };
+            // A gram found at the even position q: the windows at q - 1 and q (in order).
+            let mut check = |q: usize| {
+                if let Some(w) = q.checked_sub(1).and_then(window) {
+                    at(w, q - 1);
+                }
+                if let Some(w) = window(q) {
+                    at(w, q);
+                }
+            };
+            // One 8-byte load covers the grams at the even positions q, q+2 and q+4.
+            let mut q = 0;
+            while let Some(eight) = data.get(q..q + 8) {
                 let x = u64::from_le_bytes(eight.try_into().unwrap_or([0; 8]));
-                at(x as u32, i);
-                at((x >> 8) as u32, i + 1);
-                at((x >> 16) as u32, i + 2);
-                at((x >> 24) as u32, i + 3);
-                i += 4;
+                let (g0, g1, g2) = (x as u32, (x >> 16) as u32, (x >> 32) as u32);
+                if gram_at(g0) | gram_at(g1) | gram_at(g2) != 0 {
+                    for (k, g) in [g0, g1, g2].into_iter().enumerate() {
+                        if gram_at(g) != 0 {
+                            check(q + 2 * k);
+                        }
+                    }
+                }
+                q += 6;
             }
-            while i + 4 <= data.len() {
-                at(
-                    u32::from_le_bytes([data[i], data[i + 1], data[i + 2], data[i + 3]]),
-                    i,
-                );
-                i += 1;
+            while q + 3 <= data.len() {
+                let g = u32::from_le_bytes([data[q], data[q + 1], data[q + 2], 0]);
+                if gram_at(g) != 0 {
+                    check(q);
+                }
+                q += 2;
             }
         }
         if !self.keys2.is_empty() && data.len() >= 2 {
@@ -486,6 +539,7 @@ impl AtomIndex {
     /// Approximate heap size in bytes.
     pub fn heap_size(&self) -> usize {
         self.bloom.len() * 8
+            + self.grams.len() * 8
             + self.slots.len() * 12
             + self.entries4.len() * 4
             + self.short_bits.len() * 8
