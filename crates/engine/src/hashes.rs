@@ -26,8 +26,6 @@ pub(crate) struct HashEntry {
     /// Where its name starts in the store's name text.
     name_at: usize,
     name_len: u16,
-    /// Index of the database it came from.
-    pub src: u32,
     len: u8,
     kind_bit: u8,
 }
@@ -37,6 +35,8 @@ pub(crate) struct HashEntry {
 pub(crate) struct HashStore {
     entries: Vec<HashEntry>,
     names: String,
+    /// Index of the database the signatures came from.
+    pub src: u32,
 }
 
 impl HashStore {
@@ -50,7 +50,6 @@ impl HashStore {
             name_at,
             // Names are at most 512 bytes (checked by the parser); clamp all the same.
             name_len: r.name.len().min(u16::MAX as usize) as u16,
-            src: 0,
             len: r.kind.digest_len() as u8,
             kind_bit: bit(r.kind),
         });
@@ -60,13 +59,6 @@ impl HashStore {
     pub fn reserve(&mut self, n: usize, name_bytes: usize) {
         self.entries.reserve(n);
         self.names.reserve(name_bytes);
-    }
-
-    /// Marks every signature as coming from database `src`.
-    pub fn set_source(&mut self, src: u32) {
-        for e in &mut self.entries {
-            e.src = src;
-        }
     }
 
     /// The name of an entry.
@@ -206,9 +198,9 @@ impl HashIndex {
         Some((store, store.entries.get((i - self.starts[s]) as usize)?))
     }
 
-    /// Calls `f` with every signature (and its name) matching the computed digests of a file
+    /// Calls `f` with every signature (its name and database) matching the computed digests of a file
     /// of `size` bytes.
-    pub fn lookup(&self, digests: &Digests, size: u64, mut f: impl FnMut(&HashEntry, &str)) {
+    pub fn lookup(&self, digests: &Digests, size: u64, mut f: impl FnMut(&str, u32)) {
         if self.table.is_empty() {
             return;
         }
@@ -225,7 +217,7 @@ impl HashIndex {
                     && e.digest == key
                     && (e.size == ANY_SIZE || e.size == size)
                 {
-                    f(e, store.name(e));
+                    f(store.name(e), store.src);
                 }
                 slot = (slot + 1) & self.table_mask;
             }

@@ -305,7 +305,7 @@ impl EngineBuilder {
             (part.allow, &mut self.allow),
         ] {
             if !store.is_empty() {
-                store.set_source(src);
+                store.src = src;
                 to.push(store);
             }
         }
@@ -609,10 +609,10 @@ impl HashIndex {
     fn detect(&self, data: &[u8], digests: &mut Digests, out: &mut Vec<Detection>) {
         let size = data.len() as u64;
         digests.compute(data, self.needed(size));
-        self.lookup(digests, size, |e, name| {
+        self.lookup(digests, size, |name, src| {
             out.push(Detection {
                 name: name.to_string(),
-                source: e.src,
+                source: src,
                 offset: None,
             })
         });

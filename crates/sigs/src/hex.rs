@@ -358,17 +358,24 @@ pub fn parse_hex(sig: &str) -> Result<HexPattern, ParseErrorKind> {
                     tokens.push(Token::Alt { alts, negated });
                 }
             }
-            c => {
-                // The common case, an exact byte, without a call.
-                let exact = match s.get(i + 1) {
-                    Some(&d) => nibble(c).zip(nibble(d)),
-                    None => None,
-                };
-                match exact {
-                    Some((hi, lo)) => tokens.push(Token::Class(ByteClass::byte(hi << 4 | lo))),
-                    None => tokens.push(Token::Class(byte_class(s, i)?)),
+            _ => {
+                // The common case: a run of exact bytes, added in one go.
+                let exact = |p: &[u8]| Some(nibble(p[0])? << 4 | nibble(p[1])?);
+                let run = s[i..]
+                    .chunks_exact(2)
+                    .take_while(|p| exact(p).is_some())
+                    .count();
+                if run > 0 {
+                    tokens.extend(
+                        s[i..i + 2 * run]
+                            .chunks_exact(2)
+                            .map(|p| Token::Class(ByteClass::byte(exact(p).unwrap_or(0)))),
+                    );
+                    i += 2 * run;
+                } else {
+                    tokens.push(Token::Class(byte_class(s, i)?));
+                    i += 2;
                 }
-                i += 2;
             }
         }
     }

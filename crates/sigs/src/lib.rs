@@ -584,6 +584,7 @@ struct Fields<'a> {
 
 impl<'a> Fields<'a> {
     /// `sep` is ASCII, so every split point is a character boundary.
+    #[inline]
     fn split(line: &'a str, sep: u8) -> Fields<'a> {
         let mut f = Fields { v: [""; 8], n: 0 };
         let mut start = 0;
@@ -639,11 +640,14 @@ fn check_name(name: &str) -> Result<String, ParseErrorKind> {
 }
 
 fn check_name_ref(name: &str) -> Result<&str, ParseErrorKind> {
-    let control = if name.is_ascii() {
-        name.bytes().any(|b| b.is_ascii_control())
-    } else {
-        name.chars().any(|c| c.is_control())
-    };
+    // One pass over the bytes: ASCII control bytes, and whether any byte is not ASCII (then
+    // Unicode control characters are looked for too).
+    let (mut ctrl, mut high) = (false, false);
+    for b in name.bytes() {
+        ctrl |= b < 0x20 || b == 0x7f;
+        high |= b >= 0x80;
+    }
+    let control = ctrl || (high && name.chars().any(|c| c.is_control()));
     if name.is_empty() || name.len() > 512 || control {
         return Err(ParseErrorKind::Name(name.to_string()));
     }
