@@ -109,14 +109,18 @@ pub(crate) struct HashIndex {
     /// Open addressing on the digest's first eight bytes: entry index + 1, 0 for empty.
     table: Vec<u32>,
     table_mask: usize,
-    /// Open addressing on sizes: the size ([`ANY_SIZE`] for empty) and, beside it, the
-    /// digests files of that size need.
-    sizes: Vec<u64>,
-    size_needs: Vec<u8>,
+    /// Open addressing on sizes below [`PACKED_SIZES`]: `(size + 1) << 3 | digests needed`,
+    /// 0 for empty (one word per size keeps the table small).
+    sizes: Vec<u32>,
     sizes_mask: usize,
+    /// Larger sizes and the digests they need, sorted by size (rare: files of 512 MiB+).
+    big_sizes: Vec<(u64, u8)>,
     /// Digests needed for every file (signatures with `*` size).
     any_size: u8,
 }
+
+/// Sizes below this are packed with their digest bits into one `u32`.
+const PACKED_SIZES: u64 = (1 << 29) - 1;
 
 impl HashIndex {
     /// Indexes the signatures of the stores. Building is linear in their number: loading a
@@ -131,42 +135,65 @@ impl HashIndex {
         }
         let nslots = (n * 2).next_power_of_two().max(16);
         let table_mask = nslots - 1;
-        let mut table = vec![0u32; nslots];
-        let mut sizes = vec![ANY_SIZE; nslots];
-        let mut size_needs = vec![0u8; nslots];
         let sizes_mask = table_mask;
-        let mut any_size = 0;
-        let all = stores.iter().flat_map(|s| s.entries.iter());
-        for (i, e) in all.enumerate() {
-            let mut slot = slot_of(prefix(&e.digest), table_mask);
-            while table[slot] != 0 {
-                slot = (slot + 1) & table_mask;
-            }
-            table[slot] = (i as u32).saturating_add(1);
-            if e.size == ANY_SIZE {
-                any_size |= e.kind_bit;
-                continue;
-            }
-            let mut slot = slot_of(e.size, sizes_mask);
-            loop {
-                if sizes[slot] == ANY_SIZE {
-                    sizes[slot] = e.size;
+        let entries = || stores.iter().flat_map(|s| s.entries.iter());
+        let digest_table = || {
+            let mut table = vec![0u32; nslots];
+            for (i, e) in entries().enumerate() {
+                let mut slot = slot_of(prefix(&e.digest), table_mask);
+                while table[slot] != 0 {
+                    slot = (slot + 1) & table_mask;
                 }
-                if sizes[slot] == e.size {
-                    size_needs[slot] |= e.kind_bit;
-                    break;
-                }
-                slot = (slot + 1) & sizes_mask;
+                table[slot] = (i as u32).saturating_add(1);
             }
-        }
+            table
+        };
+        let size_table = || {
+            let mut sizes = vec![0u32; nslots];
+            let mut big: Vec<(u64, u8)> = Vec::new();
+            let mut any_size = 0;
+            for e in entries() {
+                if e.size == ANY_SIZE {
+                    any_size |= e.kind_bit;
+                } else if e.size >= PACKED_SIZES {
+                    big.push((e.size, e.kind_bit));
+                } else {
+                    let key = (e.size as u32 + 1) << 3;
+                    let mut slot = slot_of(e.size, sizes_mask);
+                    loop {
+                        if sizes[slot] == 0 {
+                            sizes[slot] = key;
+                        }
+                        if sizes[slot] & !7 == key {
+                            sizes[slot] |= e.kind_bit as u32;
+                            break;
+                        }
+                        slot = (slot + 1) & sizes_mask;
+                    }
+                }
+            }
+            big.sort_unstable();
+            big.dedup_by(|b, a| {
+                if a.0 == b.0 {
+                    a.1 |= b.1;
+                    true
+                } else {
+                    false
+                }
+            });
+            (sizes, big, any_size)
+        };
+        // One thread: the two tables built side by side only contend for page faults.
+        let table = digest_table();
+        let (sizes, big_sizes, any_size) = size_table();
         HashIndex {
             stores,
             starts,
             table,
             table_mask,
             sizes,
-            size_needs,
             sizes_mask,
+            big_sizes,
             any_size,
         }
     }
@@ -174,15 +201,20 @@ impl HashIndex {
     /// Which digests a file of `size` bytes needs (bit 1 MD5, 2 SHA-1, 4 SHA-256).
     pub fn needed(&self, size: u64) -> u8 {
         let mut need = self.any_size;
-        if size != ANY_SIZE && !self.sizes.is_empty() {
+        if size >= PACKED_SIZES {
+            if let Ok(i) = self.big_sizes.binary_search_by_key(&size, |b| b.0) {
+                need |= self.big_sizes[i].1;
+            }
+        } else if !self.sizes.is_empty() {
+            let key = (size as u32 + 1) << 3;
             let mut slot = slot_of(size, self.sizes_mask);
             loop {
                 let k = self.sizes[slot];
-                if k == size {
-                    need |= self.size_needs[slot];
+                if k == 0 {
                     break;
                 }
-                if k == ANY_SIZE {
+                if k & !7 == key {
+                    need |= (k & 7) as u8;
                     break;
                 }
                 slot = (slot + 1) & self.sizes_mask;
@@ -280,5 +312,62 @@ impl Digests {
             .into_iter()
             .chain(self.sha1.as_ref().map(|d| &d[..]))
             .chain(self.sha256.as_ref().map(|d| &d[..]))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sig(kind: HashKind, fill: u8, size: Option<u64>, name: &str) -> HashRef<'_> {
+        let mut digest = [0u8; 32];
+        digest[..kind.digest_len()].fill(fill);
+        HashRef {
+            kind,
+            digest,
+            size,
+            name,
+        }
+    }
+
+    /// Sizes small and large (beyond what packs into the size table), `*` sizes, and
+    /// digests of one kind never needed for sizes listed only with another.
+    #[test]
+    fn needed_digests_by_size() {
+        let big = 3 << 30;
+        let mut a = HashStore::default();
+        a.push(&sig(HashKind::Md5, 1, Some(68), "small.md5"));
+        a.push(&sig(HashKind::Sha256, 2, Some(68), "small.sha256"));
+        a.push(&sig(HashKind::Md5, 3, Some(big), "big.md5"));
+        let mut b = HashStore::default();
+        b.push(&sig(HashKind::Sha1, 4, Some(big), "big.sha1"));
+        b.push(&sig(HashKind::Sha1, 5, Some(PACKED_SIZES - 1), "edge.sha1"));
+        b.src = 1;
+        let idx = HashIndex::build(vec![a, b]);
+        assert_eq!(idx.needed(68), 1 | 4);
+        assert_eq!(idx.needed(big), 1 | 2);
+        assert_eq!(idx.needed(PACKED_SIZES - 1), 2);
+        assert_eq!(idx.needed(PACKED_SIZES), 0);
+        assert_eq!(idx.needed(69), 0);
+        assert_eq!(idx.needed(u64::MAX), 0);
+
+        let mut c = HashStore::default();
+        c.push(&sig(HashKind::Sha256, 6, None, "any.sha256"));
+        let idx = HashIndex::build(vec![c]);
+        assert_eq!(idx.needed(12345), 4);
+
+        // Lookup finds by digest and size, reporting name and database.
+        let mut a = HashStore::default();
+        a.push(&sig(HashKind::Md5, 7, Some(10), "ten"));
+        a.push(&sig(HashKind::Md5, 7, Some(11), "eleven"));
+        a.src = 3;
+        let idx = HashIndex::build(vec![a]);
+        let digests = Digests {
+            md5: Some([7; 16]),
+            ..Default::default()
+        };
+        let mut found = Vec::new();
+        idx.lookup(&digests, 11, |n, s| found.push((n.to_string(), s)));
+        assert_eq!(found, [("eleven".to_string(), 3)]);
     }
 }
