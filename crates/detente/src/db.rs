@@ -91,50 +91,6 @@ fn wanted(path: &Path, from_dir: bool) -> Result<Option<bool>> {
     );
 }
 
-/// Reads the database files, several at a time (one reader per core), keeping their order.
-/// Files of kinds not loaded get no bytes.
-fn read_all(paths: &[(PathBuf, bool)]) -> Result<Vec<(String, Vec<u8>)>> {
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let read = || {
-        let mut done = Vec::new();
-        loop {
-            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let Some((path, read)) = paths.get(i) else {
-                return done;
-            };
-            let bytes = if *read {
-                std::fs::read(path)
-                    .with_context(|| format!("{}: can't read database", path.display()))
-            } else {
-                Ok(Vec::new())
-            };
-            done.push((i, bytes));
-        }
-    };
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(paths.len());
-    let mut slots: Vec<Option<Result<Vec<u8>>>> = (0..paths.len()).map(|_| None).collect();
-    std::thread::scope(|s| {
-        let handles: Vec<_> = (1..workers).map(|_| s.spawn(read)).collect();
-        let mut results = read();
-        for h in handles {
-            results.extend(h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
-        }
-        for (i, r) in results {
-            slots[i] = Some(r);
-        }
-    });
-    paths
-        .iter()
-        .zip(slots)
-        .map(|((path, _), r)| {
-            let bytes = r.unwrap_or_else(|| Ok(Vec::new()))?;
-            Ok((path.display().to_string(), bytes))
-        })
-        .collect()
-}
-
 /// Loads the databases the flags select and builds the engine.
 pub fn load(args: &DbArgs) -> Result<Engine> {
     let mut b = EngineBuilder::new(LoadOptions {
@@ -172,9 +128,27 @@ pub fn load(args: &DbArgs) -> Result<Engine> {
             paths.push((p, read));
         }
     }
-    let files = read_all(&paths)?;
-    b.add_databases(&files)?;
-    drop(files);
+    // Files are read as they are parsed, in runs of lines, rather than held whole.
+    let mut readers: Vec<(String, Box<dyn std::io::Read>)> = Vec::new();
+    for (path, read) in paths {
+        let name = path.display().to_string();
+        let reader: Box<dyn std::io::Read> = if read {
+            Box::new(
+                std::fs::File::open(&path)
+                    .with_context(|| format!("{name}: can't read database"))?,
+            )
+        } else {
+            // A ClamAV database kind the engine does not read: listed as not loaded.
+            Box::new(std::io::empty())
+        };
+        readers.push((name, reader));
+    }
+    b.add_database_readers(
+        readers
+            .iter_mut()
+            .map(|(n, r)| (n.clone(), r.as_mut() as &mut dyn std::io::Read))
+            .collect(),
+    )?;
     let r = b.report();
     for (file, e) in &r.yara_errors {
         match &e.rule {

@@ -318,6 +318,177 @@ impl EngineBuilder {
         self.report.skipped.add(&part.skipped);
     }
 
+    /// Loads one database from a reader (a file, a pipe) without holding all of its text:
+    /// see [`EngineBuilder::add_database_readers`].
+    pub fn add_database_reader(
+        &mut self,
+        name: &str,
+        reader: &mut dyn Read,
+    ) -> Result<(), LoadError> {
+        self.add_database_readers(vec![(name.to_string(), reader)])
+    }
+
+    /// Loads databases from readers (files, pipes), in order, without holding their text:
+    /// line-based formats are read in runs of whole lines of about [`PARSE_CHUNK`] bytes,
+    /// parsed on one worker per core while the next runs are read, in a few buffers used over
+    /// and over. The result is the one of [`EngineBuilder::add_database`] on each whole text,
+    /// one after the other. Other formats (containers, YARA) are read whole.
+    pub fn add_database_readers(
+        &mut self,
+        files: Vec<(String, &mut dyn Read)>,
+    ) -> Result<(), LoadError> {
+        let opts = self.opts;
+        let line_kind = |name: &str| {
+            DbKind::from_file_name(name).filter(|k| {
+                !matches!(k, DbKind::Container | DbKind::Yara)
+                    && (opts.pua || !DbKind::is_pua(name))
+            })
+        };
+        let names: Vec<String> = files.iter().map(|(n, _)| n.clone()).collect();
+        let read_err = |name: &str, e: std::io::Error| LoadError::File {
+            database: name.to_string(),
+            message: format!("can't read: {e}"),
+        };
+        let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+        // Runs in flight at most; their buffers come back to be filled again.
+        let max_in_flight = 2 * workers;
+        type Done = (usize, Result<Part, ParseError>, Vec<u8>);
+        let (work_tx, work_rx) = std::sync::mpsc::channel::<(usize, DbKind, Vec<u8>)>();
+        let work_rx = std::sync::Mutex::new(work_rx);
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<Done>();
+        // Per run: its file and the lines before it in that file (to number errors).
+        let mut runs: Vec<(usize, usize)> = Vec::new();
+        let mut results: Vec<Option<Result<Part, ParseError>>> = Vec::new();
+        // Whole texts of the files that are not line-based.
+        let mut whole: Vec<Option<Vec<u8>>> = (0..files.len()).map(|_| None).collect();
+        std::thread::scope(|s| -> Result<(), LoadError> {
+            for _ in 0..workers {
+                let done_tx = done_tx.clone();
+                let work_rx = &work_rx;
+                s.spawn(move || loop {
+                    let next = work_rx.lock().map(|rx| rx.recv());
+                    let Ok(Ok((seq, kind, buf))) = next else {
+                        return;
+                    };
+                    let r = parse_part(kind, &buf, opts);
+                    if done_tx.send((seq, r, buf)).is_err() {
+                        return;
+                    }
+                });
+            }
+            drop(done_tx);
+            let store = |results: &mut Vec<Option<Result<Part, ParseError>>>, d: Done| {
+                let (seq, r, mut buf) = d;
+                if results.len() <= seq {
+                    results.resize_with(seq + 1, || None);
+                }
+                results[seq] = Some(r);
+                buf.clear();
+                buf
+            };
+            let mut spare: Vec<Vec<u8>> = Vec::new();
+            let mut in_flight = 0usize;
+            for (fi, (name, reader)) in files.into_iter().enumerate() {
+                let Some(kind) = line_kind(&name) else {
+                    let mut bytes = Vec::new();
+                    reader
+                        .read_to_end(&mut bytes)
+                        .map_err(|e| read_err(&name, e))?;
+                    whole[fi] = Some(bytes);
+                    continue;
+                };
+                let mut carry: Vec<u8> = Vec::new();
+                let (mut lines, mut eof, mut first) = (0usize, false, true);
+                while !eof {
+                    let mut buf = match spare.pop() {
+                        Some(b) => b,
+                        None if in_flight < max_in_flight => {
+                            Vec::with_capacity(PARSE_CHUNK + PARSE_CHUNK / 4)
+                        }
+                        None => match done_rx.recv() {
+                            Ok(d) => {
+                                in_flight -= 1;
+                                store(&mut results, d)
+                            }
+                            Err(_) => return Ok(()),
+                        },
+                    };
+                    buf.append(&mut carry);
+                    // Fill to a run's size, then cut after the last whole line. The buffer
+                    // grows only when full, and each byte is searched for a newline once.
+                    let (mut filled, mut searched) = (buf.len(), 0);
+                    let mut cut = None;
+                    while cut.is_none() && !eof {
+                        if filled == buf.len() || buf.len() < PARSE_CHUNK {
+                            buf.resize((filled + PARSE_CHUNK / 4).max(PARSE_CHUNK), 0);
+                        }
+                        let n = loop {
+                            match reader.read(&mut buf[filled..]) {
+                                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                                r => break r,
+                            }
+                        };
+                        let n = n.map_err(|e| read_err(&name, e))?;
+                        filled += n;
+                        eof = n == 0;
+                        if eof {
+                            cut = Some(filled);
+                        } else if filled >= PARSE_CHUNK {
+                            cut = memchr::memrchr(b'\n', &buf[searched..filled])
+                                .map(|i| searched + i + 1);
+                            searched = filled;
+                        }
+                    }
+                    let cut = cut.unwrap_or(filled);
+                    carry.extend_from_slice(&buf[cut..filled]);
+                    buf.truncate(cut);
+                    if buf.is_empty() && !first {
+                        spare.push(buf);
+                        continue;
+                    }
+                    first = false;
+                    runs.push((fi, lines));
+                    lines += memchr::memchr_iter(b'\n', &buf).count();
+                    if work_tx.send((runs.len() - 1, kind, buf)).is_err() {
+                        return Ok(());
+                    }
+                    in_flight += 1;
+                }
+            }
+            drop(work_tx);
+            for d in done_rx.iter() {
+                store(&mut results, d);
+            }
+            Ok(())
+        })?;
+        // A run whose result never came back stays None (and is reported below).
+        results.resize_with(runs.len(), || None);
+        let mut results = results.into_iter().zip(runs).peekable();
+        for (fi, name) in names.iter().enumerate() {
+            if let Some(bytes) = whole[fi].take() {
+                self.add_database(name, &bytes)?;
+                continue;
+            }
+            let src = self.add_source(name);
+            while let Some((r, (_, before))) = results.next_if(|(_, (f, _))| *f == fi) {
+                match r {
+                    Some(Ok(part)) => self.merge(src, part),
+                    Some(Err(mut e)) => {
+                        e.line += before;
+                        return Err(line_error(name, e));
+                    }
+                    None => {
+                        return Err(LoadError::File {
+                            database: name.clone(),
+                            message: "a parsing worker failed".into(),
+                        })
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Loads several databases, parsing the line-based ones in parallel (runs of lines spread
     /// over one worker per core); the result is the same as adding them one by one in order.
     pub fn add_databases(&mut self, files: &[(String, Vec<u8>)]) -> Result<(), LoadError> {
@@ -1048,6 +1219,64 @@ mod tests {
         let mut b = EngineBuilder::new(LoadOptions::default());
         b.add_databases(&dbs).unwrap();
         let e = b.build();
+        check_big_engine(&e, &files, n);
+        // Read from readers, in runs of lines cut wherever the reads end: the same engine.
+        for step in [usize::MAX, 777, 7] {
+            let mut readers: Vec<(String, Trickle)> = dbs
+                .iter()
+                .map(|(n, b)| (n.clone(), Trickle(b, step)))
+                .collect();
+            let mut b = EngineBuilder::new(LoadOptions::default());
+            b.add_database_readers(
+                readers
+                    .iter_mut()
+                    .map(|(n, r)| (n.clone(), r as &mut dyn Read))
+                    .collect(),
+            )
+            .unwrap();
+            check_big_engine(&b.build(), &files, n);
+        }
+
+        // A bad line deep in the file: its number counts from the start of the file.
+        let mut bad = hdb;
+        bad.push_str("nothex:1:Bad\n");
+        let line = bad.lines().count();
+        let is_line = |err: &LoadError| matches!(err, LoadError::Line { database, line: l, .. } if database == "bad.hdb" && *l == line);
+        let mut b = EngineBuilder::new(LoadOptions::default());
+        let err = b
+            .add_databases(&[("bad.hdb".to_string(), bad.clone().into_bytes())])
+            .unwrap_err();
+        assert!(is_line(&err), "{err}");
+        let mut b = EngineBuilder::new(LoadOptions::default());
+        let err = b
+            .add_database_reader("bad.hdb", &mut Trickle(bad.as_bytes(), 1000))
+            .unwrap_err();
+        assert!(is_line(&err), "{err}");
+        // Lenient loading skips and counts it.
+        let mut b = EngineBuilder::new(LoadOptions {
+            lenient: true,
+            ..Default::default()
+        });
+        b.add_databases(&[("bad.hdb".to_string(), bad.into_bytes())])
+            .unwrap();
+        let e = b.build();
+        assert_eq!(e.report().hash, n);
+        assert_eq!(e.report().skipped.malformed, 1);
+    }
+
+    /// A reader handing out at most `.1` bytes per read.
+    struct Trickle<'a>(&'a [u8], usize);
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = buf.len().min(self.1).min(self.0.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    fn check_big_engine(e: &Engine, files: &[Vec<u8>], n: usize) {
         assert_eq!(e.report().hash, 2 * n - 2);
         assert_eq!(e.report().body, 2000);
         assert_eq!(e.report().ignored, 2);
@@ -1071,29 +1300,6 @@ mod tests {
         let found = s.scan(b"xx needle-01999 yy", &FileMeta::default(), true);
         assert_eq!(found[0].name, "Body.1999");
         assert_eq!(e.source_name(found[0].source), "c.ndb");
-
-        // A bad line deep in the file: its number counts from the start of the file.
-        let mut bad = hdb;
-        bad.push_str("nothex:1:Bad\n");
-        let line = bad.lines().count();
-        let mut b = EngineBuilder::new(LoadOptions::default());
-        let err = b
-            .add_databases(&[("bad.hdb".to_string(), bad.clone().into_bytes())])
-            .unwrap_err();
-        assert!(
-            matches!(&err, LoadError::Line { database, line: l, .. } if database == "bad.hdb" && *l == line),
-            "{err}"
-        );
-        // Lenient loading skips and counts it.
-        let mut b = EngineBuilder::new(LoadOptions {
-            lenient: true,
-            ..Default::default()
-        });
-        b.add_databases(&[("bad.hdb".to_string(), bad.into_bytes())])
-            .unwrap();
-        let e = b.build();
-        assert_eq!(e.report().hash, n);
-        assert_eq!(e.report().skipped.malformed, 1);
     }
 
     fn hex(b: &[u8]) -> String {
