@@ -1,10 +1,10 @@
 //! The detente scan engine.
 //!
 //! An [`EngineBuilder`] loads signature databases (ClamAV formats through `detente-sigs`,
-//! YARA rules through boreal) from bytes the caller has read, and builds an immutable
-//! [`Engine`]. Each thread then takes its own [`Scanner`], which scans one buffer at a time
-//! and reports [`Detection`]s. The engine never touches the file system: callers pass bytes
-//! in, so nothing here can write to a scanned file.
+//! YARA rules through boreal) from bytes or readers the caller has opened, and builds an
+//! immutable [`Engine`]. Each thread then takes its own [`Scanner`], which scans one buffer at
+//! a time and reports [`Detection`]s. The engine never touches the file system: callers pass
+//! bytes (or, for databases, a `Read`er) in, so nothing here can write to a scanned file.
 //!
 //! ```
 //! use detente_engine::{EngineBuilder, FileMeta, LoadOptions};
