@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::process::Command;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use detente_log::{DirStorage, LogWriter, Storage, CHECKPOINT_KEY};
 use detente_note::{Ed25519Signer, SignedCheckpoint, Verifiers};
@@ -224,28 +224,6 @@ fn dir_bytes(p: &Path) -> u64 {
             }
         })
         .sum()
-}
-
-/// Throughput on a local directory with every write fsynced:
-/// `cargo test -p detente-log --test log throughput -- --ignored --nocapture`.
-#[test]
-#[ignore]
-fn throughput() {
-    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
-    let mut w = LogWriter::create(DirStorage::new(dir.path()).unwrap(), signer()).unwrap();
-    let total = 25_600u64;
-    let t = Instant::now();
-    while w.size() < total {
-        append_range(&mut w, 256);
-    }
-    let secs = t.elapsed().as_secs_f64();
-    eprintln!(
-        "{total} entries in batches of 256: {:.2} s, {:.0} entries/s, {:.1} ms per batch, {} bytes on disk",
-        secs,
-        total as f64 / secs,
-        1000.0 * secs / (total / 256) as f64,
-        dir_bytes(dir.path())
-    );
 }
 
 /// Once tiles and bundles are full, their partial versions are removed, and the log costs

@@ -1,6 +1,5 @@
 //! detente-witness integration tests (one test binary).
 
-mod bench;
 mod crash;
 mod fork;
 mod gointerop;
