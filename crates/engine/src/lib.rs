@@ -103,7 +103,8 @@ impl LoadReport {
 /// A compiled pattern and its atom variants (None: no usable atom).
 type CompiledBody = Option<(body::Compiled, body::Atom)>;
 
-type PreBody = (String, u32, bool, CompiledBody);
+/// A body signature as loaded: name, target 7, compiled pattern and atom variants.
+type PreBody = (String, bool, CompiledBody);
 
 /// Signatures parsed from one database file (or a run of its lines), ready to merge: hash
 /// signatures stored flat, body signatures already compiled.
@@ -113,7 +114,7 @@ struct Part {
     sections: HashStore,
     allow: HashStore,
     /// (name, target 7, compiled pattern and atom variants).
-    bodies: Vec<(String, bool, CompiledBody)>,
+    bodies: Vec<PreBody>,
     logicals: Vec<LogicalSig>,
     ignored: Vec<String>,
     skipped: Skipped,
@@ -159,6 +160,10 @@ fn parse_part(kind: DbKind, bytes: &[u8], opts: LoadOptions) -> Result<Part, Par
     };
     if let Some(store) = store {
         store.reserve(bytes.len() / 37 + 1, bytes.len() / 2);
+    }
+    if kind == DbKind::Body {
+        // A body signature line rarely takes fewer than 24 bytes.
+        part.bodies.reserve(bytes.len() / 24 + 1);
     }
     parse_with(
         &mut part,
@@ -224,8 +229,8 @@ pub struct EngineBuilder {
     sections: Vec<HashStore>,
     allow: Vec<HashStore>,
     /// Body signatures, compiled as they are loaded (parsed patterns are large; compiled ones
-    /// are compact): (name, database, target 7, compiled pattern and atom variants).
-    bodies: Vec<PreBody>,
+    /// are compact), as loaded per run of lines with their database: gathered once, at build.
+    bodies: Vec<(u32, Vec<PreBody>)>,
     logicals: Vec<LogicalSig>,
     lsig_src: Vec<u32>,
     ignored: Vec<String>,
@@ -309,8 +314,9 @@ impl EngineBuilder {
                 to.push(store);
             }
         }
-        self.bodies
-            .extend(part.bodies.into_iter().map(|(n, t7, c)| (n, src, t7, c)));
+        if !part.bodies.is_empty() {
+            self.bodies.push((src, part.bodies));
+        }
         self.lsig_src
             .extend(std::iter::repeat_n(src, part.logicals.len()));
         self.logicals.extend(part.logicals);
@@ -637,10 +643,15 @@ impl EngineBuilder {
             }
         }
 
-        let mut patterns: Vec<Pattern> = Vec::new();
-        let mut atoms: Vec<(u32, body::Atom)> = Vec::new();
-        let mut bodies: Vec<(String, u32)> = Vec::new();
-        for (name, src, text_only, compiled) in std::mem::take(&mut self.bodies) {
+        let body_parts = std::mem::take(&mut self.bodies);
+        let nbodies: usize = body_parts.iter().map(|(_, b)| b.len()).sum();
+        let mut patterns: Vec<Pattern> = Vec::with_capacity(nbodies);
+        let mut atoms: Vec<(u32, body::Atom)> = Vec::with_capacity(nbodies);
+        let mut bodies: Vec<(String, u32)> = Vec::with_capacity(nbodies);
+        let all_bodies = body_parts
+            .into_iter()
+            .flat_map(|(src, b)| b.into_iter().map(move |(n, t7, c)| (n, src, t7, c)));
+        for (name, src, text_only, compiled) in all_bodies {
             if !keep(&name, &mut report) {
                 continue;
             }

@@ -400,6 +400,21 @@ fn read_file(path: &Path, limit: u64, buf: &mut Vec<u8>) -> std::io::Result<()> 
     Ok(())
 }
 
+/// Worker threads for a walk: as asked (0: one per core), but no more than the paths given
+/// when none of them is a directory, as each worker would have nothing else to do.
+fn walk_threads(paths: &[PathBuf], asked: usize) -> usize {
+    let n = if asked == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        asked
+    };
+    if paths.iter().any(|p| p.is_dir()) {
+        n
+    } else {
+        n.min(paths.len()).max(1)
+    }
+}
+
 /// Walks `paths` (files or directories, recursively) in parallel, scanning every regular file
 /// and reporting each to `sink`. Symbolic links are not followed unless asked.
 pub fn scan_paths(
@@ -423,11 +438,7 @@ pub fn scan_paths(
         .git_global(false)
         .git_exclude(false)
         .follow_links(opts.follow_symlinks)
-        .threads(if opts.threads == 0 {
-            std::thread::available_parallelism().map_or(1, |n| n.get())
-        } else {
-            opts.threads
-        });
+        .threads(walk_threads(paths, opts.threads));
     let excludes = if opts.excludes.is_empty() {
         None
     } else {
