@@ -50,6 +50,9 @@ pub(crate) struct Compiled {
     pub offset: Offset,
     /// Match must not touch alphanumeric bytes on either side.
     pub fullword: bool,
+    /// Whether it can match normalised text (see [`Compiled::can_match_text`]), worked out
+    /// once at compile time, on the worker that compiles it.
+    pub matches_text: bool,
 }
 
 /// Relative frequency class of a byte in typical files; lower is rarer.
@@ -244,13 +247,16 @@ pub(crate) fn compile_with(
         run = i + 1;
     }
     flush(run, tokens.len(), &mut toks);
+    let mut compiled = Compiled {
+        toks: toks.into(),
+        atom_tok,
+        offset,
+        fullword,
+        matches_text: false,
+    };
+    compiled.matches_text = compiled.can_match_text();
     Some((
-        Compiled {
-            toks: toks.into(),
-            atom_tok,
-            offset,
-            fullword,
-        },
+        compiled,
         Atom {
             len: atom_len as u8,
             variants,

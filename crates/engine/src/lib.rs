@@ -753,7 +753,7 @@ impl EngineBuilder {
             AtomIndex::build(
                 atoms
                     .iter()
-                    .filter(|(pid, _)| patterns[*pid as usize].compiled.can_match_text())
+                    .filter(|(pid, _)| patterns[*pid as usize].compiled.matches_text)
                     .map(|(pid, a)| (*pid, a)),
             )
         };

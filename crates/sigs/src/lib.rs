@@ -622,12 +622,21 @@ impl<'a> std::ops::Index<usize> for Fields<'a> {
     }
 }
 
-/// Strict decimal: digits only, no sign, no leading zero unless "0".
+/// Decimal: ASCII digits only (leading zeros allowed), no sign, at most 19 digits.
 fn decimal(s: &str) -> Option<u64> {
-    if s.is_empty() || s.len() > 19 || !s.bytes().all(|b| b.is_ascii_digit()) {
+    if s.is_empty() || s.len() > 19 {
         return None;
     }
-    s.parse().ok()
+    // At most 19 digits: the value fits in a u64 without overflow checks.
+    let mut v = 0u64;
+    for b in s.bytes() {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        v = v * 10 + d as u64;
+    }
+    Some(v)
 }
 
 /// Lenient decimal as ClamAV reads numeric fields (leading zeros allowed).
