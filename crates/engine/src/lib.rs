@@ -302,6 +302,32 @@ impl EngineBuilder {
         self.sources.len() as u32 - 1
     }
 
+    /// Merges the outcome of one run of lines of database `name`: its signatures, or its
+    /// error with the line numbered from the start of the file (`lines_before` counts the
+    /// lines before the run), or the failure of the worker that never returned it.
+    fn merge_run(
+        &mut self,
+        name: &str,
+        src: u32,
+        run: Option<Result<Part, ParseError>>,
+        lines_before: impl FnOnce() -> usize,
+    ) -> Result<(), LoadError> {
+        match run {
+            Some(Ok(part)) => {
+                self.merge(src, part);
+                Ok(())
+            }
+            Some(Err(mut e)) => {
+                e.line += lines_before();
+                Err(line_error(name, e))
+            }
+            None => Err(LoadError::File {
+                database: name.to_string(),
+                message: "a parsing worker failed".into(),
+            }),
+        }
+    }
+
     /// Adds signatures parsed from database `src`.
     fn merge(&mut self, src: u32, part: Part) {
         for (mut store, to) in [
@@ -477,19 +503,7 @@ impl EngineBuilder {
             }
             let src = self.add_source(name);
             while let Some((r, (_, before))) = results.next_if(|(_, (f, _))| *f == fi) {
-                match r {
-                    Some(Ok(part)) => self.merge(src, part),
-                    Some(Err(mut e)) => {
-                        e.line += before;
-                        return Err(line_error(name, e));
-                    }
-                    None => {
-                        return Err(LoadError::File {
-                            database: name.clone(),
-                            message: "a parsing worker failed".into(),
-                        })
-                    }
-                }
+                self.merge_run(name, src, r, || before)?;
             }
         }
         Ok(())
@@ -551,20 +565,9 @@ impl EngineBuilder {
             }
             let src = self.add_source(name);
             while let Some((r, (_, _, range))) = parsed.next_if(|(_, (f, _, _))| *f == i) {
-                match r {
-                    Some(Ok(part)) => self.merge(src, part),
-                    Some(Err(mut e)) => {
-                        // Number lines from the start of the file, not of the run.
-                        e.line += memchr::memchr_iter(b'\n', &bytes[..range.start]).count();
-                        return Err(line_error(name, e));
-                    }
-                    None => {
-                        return Err(LoadError::File {
-                            database: name.to_string(),
-                            message: "a parsing worker failed".into(),
-                        })
-                    }
-                }
+                self.merge_run(name, src, r, || {
+                    memchr::memchr_iter(b'\n', &bytes[..range.start]).count()
+                })?;
             }
         }
         Ok(())
