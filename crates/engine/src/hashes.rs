@@ -19,15 +19,23 @@ const ANY_SIZE: u64 = u64::MAX;
 /// One hash signature, stored flat: no allocation per signature.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct HashEntry {
-    /// The digest, zero-padded after `len` bytes.
+    /// The digest, zero-padded after `kind.digest_len()` bytes.
     digest: [u8; 32],
     /// The size it applies to, or [`ANY_SIZE`].
     size: u64,
     /// Where its name starts in the store's name text.
     name_at: usize,
     name_len: u16,
-    len: u8,
-    kind_bit: u8,
+    kind: HashKind,
+}
+
+impl HashEntry {
+    /// Its name, in the name text of the store holding it.
+    fn name_in<'a>(&self, names: &'a str) -> &'a str {
+        names
+            .get(self.name_at..self.name_at + self.name_len as usize)
+            .unwrap_or("")
+    }
 }
 
 /// Hash signatures as loaded: flat entries and one string holding every name.
@@ -50,8 +58,7 @@ impl HashStore {
             name_at,
             // Names are at most 512 bytes (checked by the parser); clamp all the same.
             name_len: r.name.len().min(u16::MAX as usize) as u16,
-            len: r.kind.digest_len() as u8,
-            kind_bit: bit(r.kind),
+            kind: r.kind,
         });
     }
 
@@ -63,21 +70,13 @@ impl HashStore {
 
     /// The name of an entry.
     pub fn name(&self, e: &HashEntry) -> &str {
-        self.names
-            .get(e.name_at..e.name_at + e.name_len as usize)
-            .unwrap_or("")
+        e.name_in(&self.names)
     }
 
     /// Keeps the entries whose name `keep` accepts.
     pub fn retain(&mut self, mut keep: impl FnMut(&str) -> bool) {
         let names = &self.names;
-        self.entries.retain(|e| {
-            keep(
-                names
-                    .get(e.name_at..e.name_at + e.name_len as usize)
-                    .unwrap_or(""),
-            )
-        });
+        self.entries.retain(|e| keep(e.name_in(names)));
     }
 
     pub fn len(&self) -> usize {
@@ -154,9 +153,9 @@ impl HashIndex {
             let mut any_size = 0;
             for e in entries() {
                 if e.size == ANY_SIZE {
-                    any_size |= e.kind_bit;
+                    any_size |= bit(e.kind);
                 } else if e.size >= PACKED_SIZES {
-                    big.push((e.size, e.kind_bit));
+                    big.push((e.size, bit(e.kind)));
                 } else {
                     let key = (e.size as u32 + 1) << 3;
                     let mut slot = slot_of(e.size, sizes_mask);
@@ -165,7 +164,7 @@ impl HashIndex {
                             sizes[slot] = key;
                         }
                         if sizes[slot] & !7 == key {
-                            sizes[slot] |= e.kind_bit as u32;
+                            sizes[slot] |= bit(e.kind) as u32;
                             break;
                         }
                         slot = (slot + 1) & sizes_mask;
@@ -245,7 +244,7 @@ impl HashIndex {
                 let Some((store, e)) = i.checked_sub(1).and_then(|i| self.entry(i)) else {
                     break;
                 };
-                if e.len as usize == d.len()
+                if e.kind.digest_len() == d.len()
                     && e.digest == key
                     && (e.size == ANY_SIZE || e.size == size)
                 {

@@ -113,7 +113,6 @@ struct Part {
     hashes: HashStore,
     sections: HashStore,
     allow: HashStore,
-    /// (name, target 7, compiled pattern and atom variants).
     bodies: Vec<PreBody>,
     logicals: Vec<LogicalSig>,
     ignored: Vec<String>,
@@ -179,27 +178,41 @@ fn parse_part(kind: DbKind, bytes: &[u8], opts: LoadOptions) -> Result<Part, Par
 /// Bytes of database text parsed as one unit of parallel work.
 const PARSE_CHUNK: usize = 128 * 1024;
 
-/// Splits text into runs of whole lines of about [`PARSE_CHUNK`] bytes.
-fn line_chunks(bytes: &[u8]) -> Vec<std::ops::Range<usize>> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    while start < bytes.len() {
-        let want = start + PARSE_CHUNK;
-        let end = if want >= bytes.len() {
-            bytes.len()
-        } else {
-            match memchr::memchr(b'\n', &bytes[want..]) {
-                Some(i) => want + i + 1,
-                None => bytes.len(),
-            }
+/// Reads the next run of whole lines of about [`PARSE_CHUNK`] bytes into `buf` (empty on
+/// entry), starting with the partial line `carry` left by the previous run, and leaves in
+/// `carry` what follows the run's last newline. Returns whether the reader is exhausted
+/// (then the run holds everything left, whole lines or not). The buffer grows only when
+/// full, and each byte is searched for a newline once.
+fn next_run(
+    reader: &mut dyn Read,
+    buf: &mut Vec<u8>,
+    carry: &mut Vec<u8>,
+) -> std::io::Result<bool> {
+    buf.append(carry);
+    let (mut filled, mut searched) = (buf.len(), 0);
+    let cut = loop {
+        if filled == buf.len() || buf.len() < PARSE_CHUNK {
+            buf.resize((filled + PARSE_CHUNK / 4).max(PARSE_CHUNK), 0);
+        }
+        let n = match reader.read(&mut buf[filled..]) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            r => r?,
         };
-        out.push(start..end);
-        start = end;
-    }
-    if out.is_empty() {
-        out.push(0..0);
-    }
-    out
+        if n == 0 {
+            buf.truncate(filled);
+            return Ok(true);
+        }
+        filled += n;
+        if filled >= PARSE_CHUNK {
+            if let Some(i) = memchr::memrchr(b'\n', &buf[searched..filled]) {
+                break searched + i + 1;
+            }
+            searched = filled;
+        }
+    };
+    carry.extend_from_slice(&buf[cut..filled]);
+    buf.truncate(cut);
+    Ok(false)
 }
 
 fn line_error(database: &str, e: ParseError) -> LoadError {
@@ -286,15 +299,8 @@ impl EngineBuilder {
                 }
                 Ok(())
             }
-            _ => self.add_lines(name, kind, bytes),
+            _ => self.add_database_reader(name, &mut &bytes[..]),
         }
-    }
-
-    fn add_lines(&mut self, name: &str, kind: DbKind, bytes: &[u8]) -> Result<(), LoadError> {
-        let part = parse_part(kind, bytes, self.opts).map_err(|e| line_error(name, e))?;
-        let src = self.add_source(name);
-        self.merge(src, part);
-        Ok(())
     }
 
     fn add_source(&mut self, name: &str) -> u32 {
@@ -310,7 +316,7 @@ impl EngineBuilder {
         name: &str,
         src: u32,
         run: Option<Result<Part, ParseError>>,
-        lines_before: impl FnOnce() -> usize,
+        lines_before: usize,
     ) -> Result<(), LoadError> {
         match run {
             Some(Ok(part)) => {
@@ -318,7 +324,7 @@ impl EngineBuilder {
                 Ok(())
             }
             Some(Err(mut e)) => {
-                e.line += lines_before();
+                e.line += lines_before;
                 Err(line_error(name, e))
             }
             None => Err(LoadError::File {
@@ -430,7 +436,7 @@ impl EngineBuilder {
                     continue;
                 };
                 let mut carry: Vec<u8> = Vec::new();
-                let (mut lines, mut eof, mut first) = (0usize, false, true);
+                let (mut lines, mut eof) = (0usize, false);
                 while !eof {
                     let mut buf = match spare.pop() {
                         Some(b) => b,
@@ -445,40 +451,11 @@ impl EngineBuilder {
                             Err(_) => return Ok(()),
                         },
                     };
-                    buf.append(&mut carry);
-                    // Fill to a run's size, then cut after the last whole line. The buffer
-                    // grows only when full, and each byte is searched for a newline once.
-                    let (mut filled, mut searched) = (buf.len(), 0);
-                    let mut cut = None;
-                    while cut.is_none() && !eof {
-                        if filled == buf.len() || buf.len() < PARSE_CHUNK {
-                            buf.resize((filled + PARSE_CHUNK / 4).max(PARSE_CHUNK), 0);
-                        }
-                        let n = loop {
-                            match reader.read(&mut buf[filled..]) {
-                                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                                r => break r,
-                            }
-                        };
-                        let n = n.map_err(|e| read_err(&name, e))?;
-                        filled += n;
-                        eof = n == 0;
-                        if eof {
-                            cut = Some(filled);
-                        } else if filled >= PARSE_CHUNK {
-                            cut = memchr::memrchr(b'\n', &buf[searched..filled])
-                                .map(|i| searched + i + 1);
-                            searched = filled;
-                        }
-                    }
-                    let cut = cut.unwrap_or(filled);
-                    carry.extend_from_slice(&buf[cut..filled]);
-                    buf.truncate(cut);
-                    if buf.is_empty() && !first {
+                    eof = next_run(reader, &mut buf, &mut carry).map_err(|e| read_err(&name, e))?;
+                    if buf.is_empty() {
                         spare.push(buf);
                         continue;
                     }
-                    first = false;
                     runs.push((fi, lines));
                     lines += memchr::memchr_iter(b'\n', &buf).count();
                     if work_tx.send((runs.len() - 1, kind, buf)).is_err() {
@@ -503,74 +480,23 @@ impl EngineBuilder {
             }
             let src = self.add_source(name);
             while let Some((r, (_, before))) = results.next_if(|(_, (f, _))| *f == fi) {
-                self.merge_run(name, src, r, || before)?;
+                self.merge_run(name, src, r, before)?;
             }
         }
         Ok(())
     }
 
-    /// Loads several databases, parsing the line-based ones in parallel (runs of lines spread
-    /// over one worker per core); the result is the same as adding them one by one in order.
+    /// Loads several databases given as bytes, as [`EngineBuilder::add_database_readers`]
+    /// does from readers.
     pub fn add_databases(&mut self, files: &[(String, Vec<u8>)]) -> Result<(), LoadError> {
-        let opts = self.opts;
-        let line_kind = |name: &str| {
-            DbKind::from_file_name(name).filter(|k| {
-                !matches!(k, DbKind::Container | DbKind::Yara)
-                    && (opts.pua || !DbKind::is_pua(name))
-            })
-        };
-        // Units of work: (file, kind, run of lines), in file order.
-        let mut units = Vec::new();
-        for (i, (name, bytes)) in files.iter().enumerate() {
-            if let Some(kind) = line_kind(name) {
-                for r in line_chunks(bytes) {
-                    units.push((i, kind, r));
-                }
-            }
-        }
-        let workers = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(units.len());
-        let next = std::sync::atomic::AtomicUsize::new(0);
-        let mut parsed: Vec<Option<Result<Part, ParseError>>> =
-            (0..units.len()).map(|_| None).collect();
-        let work = || {
-            let mut done = Vec::new();
-            loop {
-                let u = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let Some((i, kind, r)) = units.get(u) else {
-                    return done;
-                };
-                let bytes = files[*i].1.get(r.clone()).unwrap_or_default();
-                done.push((u, parse_part(*kind, bytes, opts)));
-            }
-        };
-        std::thread::scope(|s| {
-            let handles: Vec<_> = (1..workers).map(|_| s.spawn(work)).collect();
-            let mut results = work();
-            for h in handles {
-                if let Ok(r) = h.join() {
-                    results.extend(r);
-                }
-            }
-            for (u, r) in results {
-                parsed[u] = Some(r);
-            }
-        });
-        let mut parsed = parsed.into_iter().zip(&units).peekable();
-        for (i, (name, bytes)) in files.iter().enumerate() {
-            if parsed.peek().is_none_or(|(_, (f, _, _))| *f != i) {
-                self.add_database(name, bytes)?;
-                continue;
-            }
-            let src = self.add_source(name);
-            while let Some((r, (_, _, range))) = parsed.next_if(|(_, (f, _, _))| *f == i) {
-                self.merge_run(name, src, r, || {
-                    memchr::memchr_iter(b'\n', &bytes[..range.start]).count()
-                })?;
-            }
-        }
-        Ok(())
+        let mut texts: Vec<(String, &[u8])> =
+            files.iter().map(|(n, b)| (n.clone(), &b[..])).collect();
+        self.add_database_readers(
+            texts
+                .iter_mut()
+                .map(|(n, t)| (n.clone(), t as &mut dyn Read))
+                .collect(),
+        )
     }
 
     fn add_container(&mut self, name: &str, bytes: &[u8]) -> Result<(), LoadError> {
@@ -1276,6 +1202,23 @@ mod tests {
         let e = b.build();
         assert_eq!(e.report().hash, n);
         assert_eq!(e.report().skipped.malformed, 1);
+    }
+
+    /// An empty database still counts as a database, and a last line without its newline
+    /// is read like any other.
+    #[test]
+    fn empty_files_and_unterminated_lines() {
+        let dbs = vec![
+            ("e.hdb".to_string(), Vec::new()),
+            ("a.ndb".to_string(), b"Body.Hello:0:*:68656c6c6f".to_vec()),
+        ];
+        let mut b = EngineBuilder::new(LoadOptions::default());
+        b.add_databases(&dbs).unwrap();
+        let e = b.build();
+        assert_eq!(e.source_name(0), "e.hdb");
+        let found = e.scanner().scan(b"say hello", &FileMeta::default(), true);
+        assert_eq!(found[0].name, "Body.Hello");
+        assert_eq!(e.source_name(found[0].source), "a.ndb");
     }
 
     /// A reader handing out at most `.1` bytes per read.

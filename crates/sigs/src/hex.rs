@@ -6,7 +6,7 @@
 //! and of different lengths; `!(aa|bb)` negated alternatives (same length); `[n-m]` short
 //! jumps next to a single anchor byte; `(B)` word boundary and `(L)` line boundary.
 
-use crate::ParseErrorKind;
+use crate::{hex_val as nibble, number, ParseErrorKind};
 
 /// A set of byte values, one bit per value.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -180,10 +180,6 @@ pub struct HexPattern {
 /// Largest jump accepted in `{n}` forms, to keep matching bounded.
 pub const MAX_JUMP: u32 = 1 << 24;
 
-fn nibble(c: u8) -> Option<u8> {
-    crate::hex_val(c)
-}
-
 /// Parses one hex pair or wildcard pair at `s[i..i+2]`.
 fn byte_class(s: &[u8], i: usize) -> Result<ByteClass, ParseErrorKind> {
     let (a, b) = match (s.get(i), s.get(i + 1)) {
@@ -194,9 +190,6 @@ fn byte_class(s: &[u8], i: usize) -> Result<ByteClass, ParseErrorKind> {
             )))
         }
     };
-    if let (Some(hi), Some(lo)) = (nibble(a), nibble(b)) {
-        return Ok(ByteClass::byte(hi << 4 | lo));
-    }
     match (a, b) {
         (b'?', b'?') => Ok(ByteClass::ANY),
         (b'?', _) => {
@@ -223,12 +216,7 @@ fn bad_char(c: u8, i: usize) -> ParseErrorKind {
 }
 
 fn parse_num(s: &str, what: &str) -> Result<u32, ParseErrorKind> {
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(ParseErrorKind::Hex(format!("bad number {s:?} in {what}")));
-    }
-    let n: u64 = s
-        .parse()
-        .map_err(|_| ParseErrorKind::Hex(format!("bad number {s:?} in {what}")))?;
+    let n = number(s).ok_or_else(|| ParseErrorKind::Hex(format!("bad number {s:?} in {what}")))?;
     if n > MAX_JUMP as u64 {
         return Err(ParseErrorKind::Hex(format!(
             "jump {n} in {what} is larger than {MAX_JUMP}"
@@ -359,23 +347,8 @@ pub fn parse_hex(sig: &str) -> Result<HexPattern, ParseErrorKind> {
                 }
             }
             _ => {
-                // The common case: a run of exact bytes, added in one go.
-                let exact = |p: &[u8]| Some(nibble(p[0])? << 4 | nibble(p[1])?);
-                let run = s[i..]
-                    .chunks_exact(2)
-                    .take_while(|p| exact(p).is_some())
-                    .count();
-                if run > 0 {
-                    tokens.extend(
-                        s[i..i + 2 * run]
-                            .chunks_exact(2)
-                            .map(|p| Token::Class(ByteClass::byte(exact(p).unwrap_or(0)))),
-                    );
-                    i += 2 * run;
-                } else {
-                    tokens.push(Token::Class(byte_class(s, i)?));
-                    i += 2;
-                }
+                tokens.push(Token::Class(byte_class(s, i)?));
+                i += 2;
             }
         }
     }

@@ -622,12 +622,12 @@ impl<'a> std::ops::Index<usize> for Fields<'a> {
     }
 }
 
-/// Decimal: ASCII digits only (leading zeros allowed), no sign, at most 19 digits.
-fn decimal(s: &str) -> Option<u64> {
+/// A decimal field as ClamAV reads numeric fields: ASCII digits only (leading zeros
+/// allowed), no sign, at most 19 digits (so the value fits in a u64 without overflow checks).
+pub(crate) fn number(s: &str) -> Option<u64> {
     if s.is_empty() || s.len() > 19 {
         return None;
     }
-    // At most 19 digits: the value fits in a u64 without overflow checks.
     let mut v = 0u64;
     for b in s.bytes() {
         let d = b.wrapping_sub(b'0');
@@ -637,11 +637,6 @@ fn decimal(s: &str) -> Option<u64> {
         v = v * 10 + d as u64;
     }
     Some(v)
-}
-
-/// Lenient decimal as ClamAV reads numeric fields (leading zeros allowed).
-fn number(s: &str) -> Option<u64> {
-    decimal(s)
 }
 
 fn check_name(name: &str) -> Result<String, ParseErrorKind> {
