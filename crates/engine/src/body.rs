@@ -541,16 +541,6 @@ impl AtomIndex {
     pub fn is_empty(&self) -> bool {
         self.entries4.is_empty() && self.entries2.is_empty()
     }
-
-    /// Approximate heap size in bytes.
-    pub fn heap_size(&self) -> usize {
-        self.bloom.len() * 8
-            + self.grams.len() * 8
-            + self.slots.len() * 12
-            + self.entries4.len() * 4
-            + self.short_bits.len() * 8
-            + self.entries2.len() * 4
-    }
 }
 
 fn is_word(b: u8) -> bool {

@@ -817,11 +817,6 @@ impl Engine {
     pub fn is_empty(&self) -> bool {
         self.report.signatures() == 0
     }
-
-    /// Approximate heap size of the atom index, in bytes.
-    pub fn atom_index_size(&self) -> usize {
-        self.atoms.heap_size()
-    }
 }
 
 /// Per-thread scanning state.
