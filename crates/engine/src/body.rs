@@ -373,7 +373,7 @@ impl AtomIndex {
             .next_power_of_two()
             .clamp(1 << 16, 1 << 22);
         let bloom_bits = bits.trailing_zeros();
-        let mut bloom = vec![0u64; bits / 64];
+        let mut bloom = crate::written(bits / 64, 0u64);
         // Grams: about 32 bits per gram (a few per cent false hits), between 32 Kbit (4 KiB)
         // and 1 Mbit (128 KiB), so that the filter tested at every second byte stays in a
         // near cache.
@@ -382,7 +382,7 @@ impl AtomIndex {
             .next_power_of_two()
             .clamp(1 << 15, 1 << 20);
         let gram_bits = gbits.trailing_zeros();
-        let mut grams = vec![0u64; gbits / 64];
+        let mut grams = crate::written(gbits / 64, 0u64);
         for (w, _) in &long {
             for g in [w & 0x00ff_ffff, w >> 8] {
                 let h = gram_hash(g, gram_bits);
@@ -392,7 +392,7 @@ impl AtomIndex {
         // Table: power of two at least twice the number of distinct keys.
         let distinct = long.windows(2).filter(|w| w[0].0 != w[1].0).count() + 1;
         let nslots = (distinct * 2).next_power_of_two().max(16);
-        let mut slots = vec![(0u32, 0u32, 0u32); nslots];
+        let mut slots = crate::written(nslots, (0u32, 0u32, 0u32));
         let mut entries4 = Vec::with_capacity(long.len());
         let mut i = 0;
         while i < long.len() {

@@ -137,7 +137,7 @@ impl HashIndex {
         let sizes_mask = table_mask;
         let entries = || stores.iter().flat_map(|s| s.entries.iter());
         let digest_table = || {
-            let mut table = vec![0u32; nslots];
+            let mut table = crate::written(nslots, 0u32);
             for (i, e) in entries().enumerate() {
                 let mut slot = slot_of(prefix(&e.digest), table_mask);
                 while table[slot] != 0 {
@@ -148,7 +148,7 @@ impl HashIndex {
             table
         };
         let size_table = || {
-            let mut sizes = vec![0u32; nslots];
+            let mut sizes = crate::written(nslots, 0u32);
             let mut big: Vec<(u64, u8)> = Vec::new();
             let mut any_size = 0;
             for e in entries() {

@@ -1057,6 +1057,16 @@ impl Scanner<'_> {
     }
 }
 
+/// `n` copies of `v`, written now. A table that is filled by reading a slot and then writing
+/// it would otherwise be mapped first from the kernel's zero page, and fault a second time (with
+/// a TLB flush on every core) when written: about twice the cost of a load's largest tables.
+pub(crate) fn written<T: Copy>(n: usize, v: T) -> Vec<T> {
+    let mut out = Vec::with_capacity(n);
+    // Opaque to the optimiser, so that the fill is not folded into a zeroed allocation.
+    out.resize(n, std::hint::black_box(v));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
