@@ -124,17 +124,16 @@ pub(crate) fn compile(
     offset: Offset,
     fullword: bool,
 ) -> Option<(Compiled, Atom)> {
-    compile_with(pat, offset, fullword, &mut Vec::new())
+    compile_with(&pat.tokens, offset, fullword, &mut Vec::new())
 }
 
 /// [`compile`] with a scratch buffer kept by the caller across patterns.
 pub(crate) fn compile_with(
-    pat: &HexPattern,
+    tokens: &[Token],
     offset: Offset,
     fullword: bool,
     info: &mut Vec<(u32, u32)>,
 ) -> Option<(Compiled, Atom)> {
-    let tokens = &pat.tokens;
     // (number of values, cost) of each single-byte class; (0, 0) for other tokens.
     info.clear();
     info.extend(tokens.iter().map(|t| match t {
@@ -191,8 +190,10 @@ pub(crate) fn compile_with(
         }
     }
 
-    // Build tokens, splitting class runs at the atom start.
-    let mut toks: Vec<Tok> = Vec::new();
+    // Build tokens, splitting class runs at the atom start: at most one run before and one
+    // after each other token, and one more where the atom splits a run.
+    let others = info.iter().filter(|(n, _)| *n == 0).count();
+    let mut toks: Vec<Tok> = Vec::with_capacity(2 * others + 2);
     let mut atom_tok = 0;
     // The pending run of classes: tokens[run..i].
     let mut run = 0;

@@ -26,7 +26,7 @@ use std::collections::HashSet;
 use std::io::Read;
 
 use detente_sigs::{
-    cvd::CvdHeader, parse_with, BodySig, DbKind, Expr, HashList, HashRef, LogicalSig, ParseError,
+    cvd::CvdHeader, parse_with, BodyRef, DbKind, Expr, HashList, HashRef, LogicalSig, ParseError,
     ParseOptions, Range, Sink, Skipped,
 };
 
@@ -129,10 +129,10 @@ impl Sink for Part {
             HashList::Allow => self.allow.push(&sig),
         }
     }
-    fn body(&mut self, b: BodySig) {
-        // Compiled patterns are compact; the parsed form is dropped at once.
-        let c = body::compile_with(&b.pattern, b.offset, false, &mut self.scratch);
-        self.bodies.push((b.name, b.target == 7, c));
+    fn body(&mut self, b: BodyRef<'_>) {
+        // Compiled patterns are compact; the parsed form stays in the parser's buffer.
+        let c = body::compile_with(b.pattern, b.offset, false, &mut self.scratch);
+        self.bodies.push((b.name.to_string(), b.target == 7, c));
     }
     fn logical(&mut self, sig: LogicalSig) {
         self.logicals.push(sig);

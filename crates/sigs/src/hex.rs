@@ -6,7 +6,7 @@
 //! and of different lengths; `!(aa|bb)` negated alternatives (same length); `[n-m]` short
 //! jumps next to a single anchor byte; `(B)` word boundary and `(L)` line boundary.
 
-use crate::{hex_val as nibble, number, ParseErrorKind};
+use crate::{hex_val as nibble, number, ParseErrorKind, HEX};
 
 /// A set of byte values, one bit per value.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -31,12 +31,10 @@ impl ByteClass {
     /// The set holding only `b`.
     #[inline]
     pub fn byte(b: u8) -> Self {
-        // Built in registers: writing one word through an index and then reading the whole
-        // set back stalls store forwarding.
-        let bit = 1u64 << (b & 63);
-        let w = b >> 6;
-        let pick = |i: u8| if w == i { bit } else { 0 };
-        ByteClass([pick(0), pick(1), pick(2), pick(3)])
+        // A table (8 KiB): computing the set costs a branch on the word the bit falls in,
+        // mispredicted at every other byte of random data, or a stalled store forward when the
+        // word is written through an index and the whole set read back.
+        SINGLE_BYTE[b as usize]
     }
 
     /// Every byte `x` with `x & mask == value & mask`.
@@ -134,6 +132,17 @@ impl ByteClass {
     }
 }
 
+/// [`ByteClass::byte`] for every byte value.
+static SINGLE_BYTE: [ByteClass; 256] = {
+    let mut t = [ByteClass::EMPTY; 256];
+    let mut b = 0;
+    while b < 256 {
+        t[b].0[b >> 6] = 1 << (b & 63);
+        b += 1;
+    }
+    t
+};
+
 /// A character-class marker. At the start or end of a signature it is a zero-width check of
 /// the neighbouring byte; in the middle it matches one (for `(L)`, one or two) bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -148,7 +157,11 @@ pub enum Boundary {
 }
 
 /// One element of a parsed hex signature.
+// An eight-byte tag keeps the payload aligned: with a one-byte tag, a token built and then
+// moved into a vector was copied from bytes 1..40 of a stack temporary, a misaligned load
+// over earlier stores that cannot be forwarded (a stall on every byte of a pattern).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[repr(u64)]
 pub enum Token {
     /// One byte from a set (exact bytes, `??`, nibbles, single-byte alternatives).
     Class(ByteClass),
@@ -271,12 +284,21 @@ fn parse_alts(inner: &str) -> Result<Vec<Vec<ByteClass>>, ParseErrorKind> {
 
 /// Parses a hex signature.
 pub fn parse_hex(sig: &str) -> Result<HexPattern, ParseErrorKind> {
+    let mut tokens = Vec::new();
+    parse_hex_into(sig, &mut tokens)?;
+    Ok(HexPattern { tokens })
+}
+
+/// Parses a hex signature into `tokens` (cleared first), so that a caller parsing many
+/// signatures reuses one buffer.
+pub fn parse_hex_into(sig: &str, tokens: &mut Vec<Token>) -> Result<(), ParseErrorKind> {
+    tokens.clear();
     let s = sig.as_bytes();
     if s.is_empty() {
         return Err(ParseErrorKind::Hex("empty signature".into()));
     }
     // Most tokens are two characters long.
-    let mut tokens = Vec::with_capacity(s.len() / 2 + 1);
+    tokens.reserve(s.len() / 2 + 1);
     let mut i = 0;
     while i < s.len() {
         match s[i] {
@@ -347,13 +369,28 @@ pub fn parse_hex(sig: &str) -> Result<HexPattern, ParseErrorKind> {
                 }
             }
             _ => {
-                tokens.push(Token::Class(byte_class(s, i)?));
-                i += 2;
+                // The common case, a run of hex-digit pairs, is decoded in one pass straight
+                // into the buffer (a token built and then pushed goes through the stack).
+                let digits = s[i..]
+                    .iter()
+                    .position(|&c| HEX[c as usize] & 0x80 != 0)
+                    .unwrap_or(s.len() - i);
+                let pairs = &s[i..i + (digits & !1)];
+                if pairs.is_empty() {
+                    tokens.push(Token::Class(byte_class(s, i)?));
+                    i += 2;
+                } else {
+                    tokens.extend(pairs.chunks_exact(2).map(|p| {
+                        let (hi, lo) = (HEX[p[0] as usize], HEX[p[1] as usize]);
+                        Token::Class(ByteClass::byte(hi << 4 | lo))
+                    }));
+                    i += pairs.len();
+                }
             }
         }
     }
     // Normalise: merge adjacent gaps, reject a leading or trailing jump (ClamAV refuses them).
-    let mut out = tokens;
+    let out = tokens;
     if out
         .windows(2)
         .any(|w| matches!(w, [Token::Gap { .. }, Token::Gap { .. }]))
@@ -379,30 +416,35 @@ pub fn parse_hex(sig: &str) -> Result<HexPattern, ParseErrorKind> {
         }
         _ => {}
     }
-    let pat = HexPattern { tokens: out };
-    if pat.longest_static_run() < 2 {
+    if longest_static_run(out) < 2 {
         return Err(ParseErrorKind::Hex(
             "signature needs at least two consecutive fixed bytes".into(),
         ));
     }
-    Ok(pat)
+    Ok(())
 }
+
+/// Length of the longest run of consecutive single-valued bytes in `tokens`.
+pub fn longest_static_run(tokens: &[Token]) -> usize {
+    let mut best = 0;
+    let mut cur = 0;
+    for t in tokens {
+        match t {
+            Token::Class(c) if c.single().is_some() => {
+                cur += 1;
+                best = best.max(cur);
+            }
+            _ => cur = 0,
+        }
+    }
+    best
+}
+
 
 impl HexPattern {
     /// Length of the longest run of consecutive single-valued bytes.
     pub fn longest_static_run(&self) -> usize {
-        let mut best = 0;
-        let mut cur = 0;
-        for t in &self.tokens {
-            match t {
-                Token::Class(c) if c.single().is_some() => {
-                    cur += 1;
-                    best = best.max(cur);
-                }
-                _ => cur = 0,
-            }
-        }
-        best
+        longest_static_run(&self.tokens)
     }
 
     /// The pattern with every byte followed by a 0x00 byte (UTF-16LE "wide" form).
@@ -481,6 +523,29 @@ mod tests {
     }
 
     #[test]
+    fn runs_of_digits_end_at_wildcards() {
+        // A run of hex digits of odd length leaves its last digit to the nibble that follows.
+        let p = parse_hex("4142a?43?b4445").unwrap();
+        let want = [
+            ByteClass::byte(0x41),
+            ByteClass::byte(0x42),
+            ByteClass::masked(0xa0, 0xf0),
+            ByteClass::byte(0x43),
+            ByteClass::masked(0x0b, 0x0f),
+            ByteClass::byte(0x44),
+            ByteClass::byte(0x45),
+        ];
+        assert_eq!(p.tokens, want.map(Token::Class));
+        let mut reused = vec![Token::Gap { min: 1, max: None }];
+        parse_hex_into("4142", &mut reused).unwrap();
+        assert_eq!(reused, [0x41, 0x42].map(|b| Token::Class(ByteClass::byte(b))));
+        for b in 0..=255u8 {
+            assert_eq!(ByteClass::byte(b).single(), Some(b));
+            assert_eq!(ByteClass::byte(b), ByteClass::masked(b, 0xff));
+        }
+    }
+
+    #[test]
     fn rejects_bad_input() {
         for bad in [
             "",
@@ -495,6 +560,8 @@ mod tests {
             "!(4142|43)4142",
             "4142{99999999999}43",
             "4142{+5}4344",
+            "41424",
+            "4142x3",
         ] {
             assert!(parse_hex(bad).is_err(), "{bad:?} should fail");
         }

@@ -17,7 +17,7 @@ pub mod logical;
 
 use std::fmt;
 
-pub use hex::{parse_hex, Boundary, ByteClass, HexPattern, Token};
+pub use hex::{parse_hex, parse_hex_into, Boundary, ByteClass, HexPattern, Token};
 pub use logical::{parse_expr, Count, CountOp, Expr};
 
 /// Target types the engine matches: 0 (any file) and 7 (normalised ASCII text).
@@ -161,6 +161,35 @@ pub struct BodySig {
     pub offset: Offset,
     /// The pattern.
     pub pattern: HexPattern,
+}
+
+/// A body signature as parsed, borrowing its name from the database text and its pattern
+/// from a buffer the parser reuses for every line: a consumer that compiles patterns as they
+/// come costs no allocation for the parsed form.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BodyRef<'a> {
+    /// Signature name.
+    pub name: &'a str,
+    /// Target type: 0 (any file, raw and normalised text) or 7 (normalised text only).
+    pub target: u32,
+    /// Where it may match.
+    pub offset: Offset,
+    /// The pattern's tokens.
+    pub pattern: &'a [Token],
+}
+
+impl BodyRef<'_> {
+    /// An owned copy.
+    pub fn to_sig(&self) -> BodySig {
+        BodySig {
+            name: self.name.to_string(),
+            target: self.target,
+            offset: self.offset,
+            pattern: HexPattern {
+                tokens: self.pattern.to_vec(),
+            },
+        }
+    }
 }
 
 /// Subsignature modifiers (`::i`, `::w`, `::f`, `::a`).
@@ -406,7 +435,7 @@ pub trait Sink {
     /// A hash signature for `list`.
     fn hash(&mut self, list: HashList, sig: HashRef<'_>);
     /// A body signature.
-    fn body(&mut self, sig: BodySig);
+    fn body(&mut self, sig: BodyRef<'_>);
     /// A logical signature.
     fn logical(&mut self, sig: LogicalSig);
     /// A signature name switched off (`.ign`, `.ign2`).
@@ -424,8 +453,8 @@ impl Sink for Database {
         };
         v.push(sig.to_sig());
     }
-    fn body(&mut self, sig: BodySig) {
-        self.bodies.push(sig);
+    fn body(&mut self, sig: BodyRef<'_>) {
+        self.bodies.push(sig.to_sig());
     }
     fn logical(&mut self, sig: LogicalSig) {
         self.logicals.push(sig);
@@ -465,8 +494,10 @@ pub fn parse_with<S: Sink + ?Sized>(
             kind: ParseErrorKind::Cvd("not a line-based database format".into()),
         });
     }
+    // The tokens of body patterns, parsed into one buffer line after line.
+    let mut tokens = Vec::new();
     let mut each = |idx: usize, line: &str| -> Result<(), ParseError> {
-        match parse_line(sink, kind, line) {
+        match parse_line(sink, kind, line, &mut tokens) {
             Ok(()) => Ok(()),
             Err(_) if opts.lenient => {
                 sink.skipped().malformed += 1;
@@ -499,6 +530,7 @@ fn parse_line<S: Sink + ?Sized>(
     sink: &mut S,
     kind: DbKind,
     line: &str,
+    tokens: &mut Vec<Token>,
 ) -> Result<(), ParseErrorKind> {
     let line = line.trim_end();
     if line.is_empty() || line.starts_with('#') {
@@ -509,7 +541,7 @@ fn parse_line<S: Sink + ?Sized>(
         DbKind::AllowHash => HashList::Allow,
         DbKind::SectionHash => HashList::Section,
         DbKind::Body => {
-            match parse_body_line(line)? {
+            match body_fields(line, tokens)? {
                 Parsed::Sig(s) => sink.body(s),
                 Parsed::Skip(r) => r.count(sink.skipped()),
             }
@@ -695,7 +727,7 @@ fn parse_digest(s: &str) -> Result<(HashKind, [u8; 32]), ParseErrorKind> {
 }
 
 /// Hex digit values; 0x80 marks a byte that is not a hex digit.
-const HEX: [u8; 256] = {
+pub(crate) const HEX: [u8; 256] = {
     let mut t = [0x80u8; 256];
     let mut i = 0;
     while i < 10 {
@@ -808,6 +840,18 @@ pub fn parse_offset(s: &str) -> Result<Option<Offset>, ParseErrorKind> {
 
 /// Parses `Name:TargetType:Offset:HexSignature[:MinFL[:MaxFL]]`.
 pub fn parse_body_line(line: &str) -> Result<Parsed<BodySig>, ParseErrorKind> {
+    let mut tokens = Vec::new();
+    Ok(match body_fields(line, &mut tokens)? {
+        Parsed::Sig(b) => Parsed::Sig(b.to_sig()),
+        Parsed::Skip(r) => Parsed::Skip(r),
+    })
+}
+
+/// [`parse_body_line`], the pattern parsed into `tokens`.
+fn body_fields<'a>(
+    line: &'a str,
+    tokens: &'a mut Vec<Token>,
+) -> Result<Parsed<BodyRef<'a>>, ParseErrorKind> {
     let f = Fields::split(line, b':');
     if !(4..=6).contains(&f.len()) {
         return Err(ParseErrorKind::FieldCount {
@@ -816,7 +860,7 @@ pub fn parse_body_line(line: &str) -> Result<Parsed<BodySig>, ParseErrorKind> {
             found: f.len(),
         });
     }
-    let name = check_name(f[0])?;
+    let name = check_name_ref(f[0])?;
     let target = if f[1] == "*" {
         0
     } else {
@@ -826,18 +870,18 @@ pub fn parse_body_line(line: &str) -> Result<Parsed<BodySig>, ParseErrorKind> {
         return Ok(Parsed::Skip(SkipReason::Level));
     }
     let offset = parse_offset(f[2])?;
-    let pattern = parse_hex(f[3])?;
+    parse_hex_into(f[3], tokens)?;
     if !SUPPORTED_TARGETS.contains(&target) {
         return Ok(Parsed::Skip(SkipReason::Target));
     }
     let Some(offset) = offset else {
         return Ok(Parsed::Skip(SkipReason::Offset));
     };
-    Ok(Parsed::Sig(BodySig {
+    Ok(Parsed::Sig(BodyRef {
         name,
         target: target as u32,
         offset,
-        pattern,
+        pattern: tokens,
     }))
 }
 
