@@ -21,8 +21,8 @@ pub const MAX_EXPANSION: usize = 16;
 /// A compiled element of a pattern.
 #[derive(Clone, Debug)]
 pub(crate) enum Tok {
-    /// Exact bytes.
-    Lit(Box<[u8]>),
+    /// Exact bytes: `len` bytes at `at` in the pattern's [`Compiled::lits`].
+    Lit { at: u32, len: u32 },
     /// One byte per class.
     Seq(Box<[ByteClass]>),
     /// Alternatives.
@@ -44,6 +44,8 @@ pub(crate) enum Tok {
 #[derive(Clone, Debug)]
 pub(crate) struct Compiled {
     pub toks: Box<[Tok]>,
+    /// The bytes of every [`Tok::Lit`], one after the other (one allocation per pattern).
+    pub lits: Box<[u8]>,
     /// Index of the token that starts with the atom.
     pub atom_tok: usize,
     /// Where a match may start.
@@ -89,24 +91,42 @@ fn class_cost(c: &ByteClass) -> u32 {
 }
 
 /// The literal variants of a pattern's atom: `len` (2 to 4) bytes each, the rest zero.
+/// Held inline (most atoms have one variant): compiling a pattern allocates no atom.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Atom {
     pub len: u8,
-    pub variants: Vec<[u8; 4]>,
+    count: u8,
+    variants: [[u8; 4]; MAX_EXPANSION],
 }
 
-/// Chooses the atom window over a run of single-byte classes, given as (number of values,
-/// cost) per class: the rarest window of four bytes whose expansion stays within
-/// [`MAX_EXPANSION`], else of three, else of two. Returns (start in `run`, length, cost).
-fn choose_atom(run: &[(u32, u32)]) -> Option<(usize, usize, u64)> {
+impl Atom {
+    /// The variants, each `len` bytes long and zero-padded to four.
+    pub fn variants(&self) -> &[[u8; 4]] {
+        &self.variants[..self.count as usize]
+    }
+}
+
+/// What the compiler needs of a parsed token: for a single-byte class, the number of values
+/// it holds, its cost and (when it holds one value) that value; `n == 0` for other tokens.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct ClassInfo {
+    n: u32,
+    cost: u32,
+    byte: u8,
+}
+
+/// Chooses the atom window over a run of single-byte classes: the rarest window of four
+/// bytes whose expansion stays within [`MAX_EXPANSION`], else of three, else of two. Returns
+/// (start in `run`, length, cost).
+fn choose_atom(run: &[ClassInfo]) -> Option<(usize, usize, u64)> {
     for len in (2..=4usize).rev() {
         let mut best: Option<(u64, usize)> = None;
         for (s, w) in run.windows(len).enumerate() {
-            let exp: usize = w.iter().map(|(n, _)| *n as usize).product();
+            let exp: usize = w.iter().map(|c| c.n as usize).product();
             if exp == 0 || exp > MAX_EXPANSION {
                 continue;
             }
-            let cost = w.iter().map(|(_, c)| *c as u64).sum::<u64>() + exp as u64 * 3;
+            let cost = w.iter().map(|c| c.cost as u64).sum::<u64>() + exp as u64 * 3;
             if best.is_none_or(|(bc, _)| cost < bc) {
                 best = Some((cost, s));
             }
@@ -132,29 +152,36 @@ pub(crate) fn compile_with(
     tokens: &[Token],
     offset: Offset,
     fullword: bool,
-    info: &mut Vec<(u32, u32)>,
+    info: &mut Vec<ClassInfo>,
 ) -> Option<(Compiled, Atom)> {
-    // (number of values, cost) of each single-byte class; (0, 0) for other tokens.
     info.clear();
     info.extend(tokens.iter().map(|t| match t {
         Token::Class(c) => match c.single() {
-            Some(b) => (1, byte_cost(b)),
-            None => (c.len(), class_cost(c)),
+            Some(b) => ClassInfo {
+                n: 1,
+                cost: byte_cost(b),
+                byte: b,
+            },
+            None => ClassInfo {
+                n: c.len(),
+                cost: class_cost(c),
+                byte: 0,
+            },
         },
-        _ => (0, 0),
+        _ => ClassInfo::default(),
     }));
     let info = &info[..];
     // The best atom over every run of consecutive classes: (first token, len, cost).
     let mut best: Option<(usize, usize, u64)> = None;
     let mut s = 0;
     while s < info.len() {
-        if info[s].0 == 0 {
+        if info[s].n == 0 {
             s += 1;
             continue;
         }
         let e = info[s..]
             .iter()
-            .position(|(n, _)| *n == 0)
+            .position(|c| c.n == 0)
             .map_or(info.len(), |p| s + p);
         if let Some((ws, l, cost)) = choose_atom(&info[s..e]) {
             if best.is_none_or(|(_, _, bc)| cost < bc) {
@@ -165,26 +192,27 @@ pub(crate) fn compile_with(
     }
     let (atom_start, atom_len, _) = best?;
 
-    // Expand atom variants, in place in one vector.
-    let total: usize = info[atom_start..atom_start + atom_len]
-        .iter()
-        .map(|(n, _)| *n as usize)
-        .product();
-    let mut variants: Vec<[u8; 4]> = Vec::with_capacity(total);
-    variants.push([0; 4]);
+    // Expand atom variants, in place.
+    let mut atom = Atom {
+        len: atom_len as u8,
+        count: 1,
+        variants: [[0; 4]; MAX_EXPANSION],
+    };
     for (k, t) in tokens[atom_start..atom_start + atom_len].iter().enumerate() {
         let Token::Class(c) = t else { return None };
-        let n = variants.len();
+        let n = atom.count as usize;
         for (m, b) in c.values().enumerate() {
             if m == 0 {
-                for v in &mut variants[..n] {
+                for v in &mut atom.variants[..n] {
                     v[k] = b;
                 }
             } else {
                 for j in 0..n {
-                    let mut v = variants[j];
+                    let mut v = atom.variants[j];
                     v[k] = b;
-                    variants.push(v);
+                    let slot = atom.variants.get_mut(atom.count as usize)?;
+                    *slot = v;
+                    atom.count += 1;
                 }
             }
         }
@@ -192,34 +220,34 @@ pub(crate) fn compile_with(
 
     // Build tokens, splitting class runs at the atom start: at most one run before and one
     // after each other token, and one more where the atom splits a run.
-    let others = info.iter().filter(|(n, _)| *n == 0).count();
+    let others = info.iter().filter(|c| c.n == 0).count();
     let mut toks: Vec<Tok> = Vec::with_capacity(2 * others + 2);
+    let mut lits: Vec<u8> = Vec::with_capacity(tokens.len() - others);
     let mut atom_tok = 0;
     // The pending run of classes: tokens[run..i].
     let mut run = 0;
-    let flush = |from: usize, to: usize, toks: &mut Vec<Tok>| {
+    let flush = |from: usize, to: usize, toks: &mut Vec<Tok>, lits: &mut Vec<u8>| {
         if from >= to {
             return;
         }
-        let classes = tokens[from..to].iter().filter_map(|t| match t {
-            Token::Class(c) => Some(c),
-            _ => None,
-        });
-        let mut lit = Vec::with_capacity(to - from);
-        for c in classes.clone() {
-            match c.single() {
-                Some(b) => lit.push(b),
-                None => {
-                    toks.push(Tok::Seq(classes.copied().collect()));
-                    return;
-                }
-            }
+        if info[from..to].iter().all(|c| c.n == 1) {
+            let at = lits.len() as u32;
+            lits.extend(info[from..to].iter().map(|c| c.byte));
+            toks.push(Tok::Lit {
+                at,
+                len: (to - from) as u32,
+            });
+        } else {
+            let classes = tokens[from..to].iter().filter_map(|t| match t {
+                Token::Class(c) => Some(*c),
+                _ => None,
+            });
+            toks.push(Tok::Seq(classes.collect()));
         }
-        toks.push(Tok::Lit(lit.into_boxed_slice()));
     };
     for (i, t) in tokens.iter().enumerate() {
         if i == atom_start {
-            flush(run, i, &mut toks);
+            flush(run, i, &mut toks, &mut lits);
             run = i;
             atom_tok = toks.len();
         }
@@ -243,26 +271,27 @@ pub(crate) fn compile_with(
                 }
             }
         };
-        flush(run, i, &mut toks);
+        flush(run, i, &mut toks, &mut lits);
         toks.push(piece);
         run = i + 1;
     }
-    flush(run, tokens.len(), &mut toks);
+    flush(run, tokens.len(), &mut toks, &mut lits);
     let mut compiled = Compiled {
         toks: toks.into(),
+        lits: lits.into(),
         atom_tok,
         offset,
         fullword,
         matches_text: false,
     };
     compiled.matches_text = compiled.can_match_text();
-    Some((
-        compiled,
-        Atom {
-            len: atom_len as u8,
-            variants,
-        },
-    ))
+    Some((compiled, atom))
+}
+
+/// `len` bytes at `at` of `lits` (empty if out of range, which compiling never produces).
+fn lit(lits: &[u8], at: u32, len: u32) -> &[u8] {
+    lits.get(at as usize..at as usize + len as usize)
+        .unwrap_or_default()
 }
 
 /// Whether a byte can appear in normalised text (see [`crate::text`]).
@@ -275,11 +304,16 @@ fn class_in_text(c: &ByteClass) -> bool {
 }
 
 impl Compiled {
+    /// The bytes of a [`Tok::Lit`].
+    pub fn lit(&self, at: u32, len: u32) -> &[u8] {
+        lit(&self.lits, at, len)
+    }
+
     /// Whether the pattern can match anywhere in normalised text: false when some byte it
     /// must match can never appear there (upper case, control and 8-bit bytes, line breaks).
     pub fn can_match_text(&self) -> bool {
         self.toks.iter().all(|t| match t {
-            Tok::Lit(l) => l.iter().all(|b| in_text(*b)),
+            Tok::Lit { at, len } => self.lit(*at, *len).iter().all(|b| in_text(*b)),
             Tok::Seq(s) => s.iter().all(class_in_text),
             Tok::Alt { alts, negated } => {
                 *negated || alts.iter().any(|a| a.iter().all(class_in_text))
@@ -354,7 +388,7 @@ impl AtomIndex {
         let mut short_atoms = HashMap::new();
         for (pid, atom) in atoms {
             if atom.len >= 4 {
-                long.extend(atom.variants.iter().map(|v| (u32::from_le_bytes(*v), pid)));
+                long.extend(atom.variants().iter().map(|v| (u32::from_le_bytes(*v), pid)));
             } else {
                 short.extend(
                     atom.variants
@@ -507,7 +541,7 @@ impl AtomIndex {
                         for &pid in &self.entries2[s..e] {
                             let ok = self.short_atoms.get(&pid).is_some_and(|a| {
                                 let n = a.len as usize;
-                                a.variants.iter().any(|v| data.get(i..i + n) == v.get(..n))
+                                a.variants().iter().any(|v| data.get(i..i + n) == v.get(..n))
                             });
                             if ok {
                                 hit(pid, i);
@@ -562,6 +596,7 @@ fn boundary_class(b: u8) -> u8 {
 pub(crate) struct Verifier<'a> {
     data: &'a [u8],
     toks: &'a [Tok],
+    lits: &'a [u8],
     dead_fwd: HashSet<(u32, usize)>,
     dead_bwd: HashSet<(u32, usize)>,
     steps: u64,
@@ -572,10 +607,11 @@ pub(crate) struct Verifier<'a> {
 const MAX_STEPS: u64 = 50_000_000;
 
 impl<'a> Verifier<'a> {
-    pub fn new(data: &'a [u8], toks: &'a [Tok]) -> Self {
+    pub fn new(data: &'a [u8], c: &'a Compiled) -> Self {
         Verifier {
             data,
-            toks,
+            toks: &c.toks,
+            lits: &c.lits,
             dead_fwd: HashSet::new(),
             dead_bwd: HashSet::new(),
             steps: 0,
@@ -656,8 +692,9 @@ impl<'a> Verifier<'a> {
             return end_ok(pos);
         };
         match tok {
-            Tok::Lit(l) => {
-                self.data.get(pos..pos + l.len()) == Some(&l[..])
+            &Tok::Lit { at, len } => {
+                let l = lit(self.lits, at, len);
+                self.data.get(pos..pos + l.len()) == Some(l)
                     && self.fwd(t + 1, pos + l.len(), end_ok)
             }
             Tok::Seq(s) => self.class_seq_at(s, pos) && self.fwd(t + 1, pos + s.len(), end_ok),
@@ -694,12 +731,13 @@ impl<'a> Verifier<'a> {
                 };
                 let next = t as u32 + 1;
                 // Jump straight to occurrences of a following literal.
-                if let Some(Tok::Lit(l)) = self.toks.get(t + 1) {
+                if let Some(&Tok::Lit { at, len }) = self.toks.get(t + 1) {
+                    let l = lit(self.lits, at, len);
                     let hay_end = (hi + l.len()).min(n);
                     if lo >= hay_end {
                         return false;
                     }
-                    let finder = memchr::memmem::Finder::new(&l[..]);
+                    let finder = memchr::memmem::Finder::new(l);
                     let mut from = lo;
                     while from < hay_end {
                         let Some(off) = finder.find(&self.data[from..hay_end]) else {
@@ -743,9 +781,10 @@ impl<'a> Verifier<'a> {
             return start_ok(end).then_some(end);
         }
         match &self.toks[t - 1] {
-            Tok::Lit(l) => {
+            &Tok::Lit { at, len } => {
+                let l = lit(self.lits, at, len);
                 let s = end.checked_sub(l.len())?;
-                if self.data[s..end] == l[..] {
+                if self.data[s..end] == *l {
                     self.bwd(t - 1, s, start_ok)
                 } else {
                     None
@@ -836,7 +875,7 @@ pub(crate) fn verify(
         (_, None) => data.len() as u64,
     };
     let fullword = c.fullword;
-    let mut v = Verifier::new(data, &c.toks);
+    let mut v = Verifier::new(data, c);
     let end_ok = |e: usize| !fullword || data.get(e).is_none_or(|b| !is_word(*b));
     if !v.fwd(c.atom_tok, pos, &end_ok) {
         return None;

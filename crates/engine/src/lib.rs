@@ -118,7 +118,7 @@ struct Part {
     ignored: Vec<String>,
     skipped: Skipped,
     /// Scratch space for compiling patterns.
-    scratch: Vec<(u32, u32)>,
+    scratch: Vec<body::ClassInfo>,
 }
 
 impl Sink for Part {
