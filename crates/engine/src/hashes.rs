@@ -23,8 +23,9 @@ pub(crate) struct HashEntry {
     digest: [u8; 32],
     /// The size it applies to, or [`ANY_SIZE`].
     size: u64,
-    /// Where its name starts in the store's name text.
-    name_at: usize,
+    /// Where its name starts in the store's name text (a store holds one run of database
+    /// lines, so its names take far less than 4 GiB; four bytes keep the entry at 48).
+    name_at: u32,
     name_len: u16,
     kind: HashKind,
 }
@@ -32,9 +33,8 @@ pub(crate) struct HashEntry {
 impl HashEntry {
     /// Its name, in the name text of the store holding it.
     fn name_in<'a>(&self, names: &'a str) -> &'a str {
-        names
-            .get(self.name_at..self.name_at + self.name_len as usize)
-            .unwrap_or("")
+        let at = self.name_at as usize;
+        names.get(at..at + self.name_len as usize).unwrap_or("")
     }
 }
 
@@ -50,7 +50,8 @@ pub(crate) struct HashStore {
 impl HashStore {
     /// Adds a parsed signature (its database index is set when the store is merged).
     pub fn push(&mut self, r: &HashRef<'_>) {
-        let name_at = self.names.len();
+        // Past 4 GiB of names (never reached by a run of lines) a name reads as empty.
+        let name_at = u32::try_from(self.names.len()).unwrap_or(u32::MAX);
         self.names.push_str(r.name);
         self.entries.push(HashEntry {
             digest: r.digest,
