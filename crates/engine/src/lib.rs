@@ -178,7 +178,17 @@ fn parse_part(kind: DbKind, bytes: &[u8], opts: LoadOptions) -> Result<Part, Par
 /// Bytes of database text parsed as one unit of parallel work.
 const PARSE_CHUNK: usize = 128 * 1024;
 
-/// Reads the next run of whole lines of about [`PARSE_CHUNK`] bytes into `buf` (empty on
+/// Bytes per run of lines of a database of `kind`: a quarter of [`PARSE_CHUNK`] for body
+/// and logical signatures, which cost several times more per byte to compile than hash
+/// lines to parse, so that the last runs of a load end at about the same time on every worker.
+fn run_len(kind: DbKind) -> usize {
+    match kind {
+        DbKind::Body | DbKind::Logical => PARSE_CHUNK / 4,
+        _ => PARSE_CHUNK,
+    }
+}
+
+/// Reads the next run of whole lines of about `run_len` bytes into `buf` (empty on
 /// entry), starting with the partial line `carry` left by the previous run, and leaves in
 /// `carry` what follows the run's last newline. Returns whether the reader is exhausted
 /// (then the run holds everything left, whole lines or not). The buffer grows only when
@@ -187,12 +197,13 @@ fn next_run(
     reader: &mut dyn Read,
     buf: &mut Vec<u8>,
     carry: &mut Vec<u8>,
+    run_len: usize,
 ) -> std::io::Result<bool> {
     buf.append(carry);
     let (mut filled, mut searched) = (buf.len(), 0);
     let cut = loop {
-        if filled == buf.len() || buf.len() < PARSE_CHUNK {
-            buf.resize((filled + PARSE_CHUNK / 4).max(PARSE_CHUNK), 0);
+        if filled == buf.len() || buf.len() < run_len {
+            buf.resize((filled + run_len / 4).max(run_len), 0);
         }
         let n = match reader.read(&mut buf[filled..]) {
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
@@ -203,7 +214,7 @@ fn next_run(
             return Ok(true);
         }
         filled += n;
-        if filled >= PARSE_CHUNK {
+        if filled >= run_len {
             if let Some(i) = memchr::memrchr(b'\n', &buf[searched..filled]) {
                 break searched + i + 1;
             }
@@ -367,7 +378,7 @@ impl EngineBuilder {
     }
 
     /// Loads databases from readers (files, pipes), in order, without holding their text:
-    /// line-based formats are read in runs of whole lines of about [`PARSE_CHUNK`] bytes,
+    /// line-based formats are read in runs of whole lines of up to [`PARSE_CHUNK`] bytes,
     /// parsed on one worker per core while the next runs are read, in a few buffers used over
     /// and over. The result is the one of [`EngineBuilder::add_database`] on each whole text,
     /// one after the other. Other formats (containers, YARA) are read whole.
@@ -451,7 +462,8 @@ impl EngineBuilder {
                             Err(_) => return Ok(()),
                         },
                     };
-                    eof = next_run(reader, &mut buf, &mut carry).map_err(|e| read_err(&name, e))?;
+                    eof = next_run(reader, &mut buf, &mut carry, run_len(kind))
+                        .map_err(|e| read_err(&name, e))?;
                     if buf.is_empty() {
                         spare.push(buf);
                         continue;
@@ -1155,6 +1167,7 @@ mod tests {
                 )
             })
             .collect();
+        assert!(ndb.len() > 2 * run_len(DbKind::Body));
         let dbs = vec![
             ("a.hdb".to_string(), hdb.clone().into_bytes()),
             ("b.hsb".to_string(), hsb.into_bytes()),
