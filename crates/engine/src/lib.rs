@@ -401,7 +401,8 @@ impl EngineBuilder {
         let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
         // Runs in flight at most; their buffers come back to be filled again.
         let max_in_flight = 2 * workers;
-        type Done = (usize, Result<Part, ParseError>, Vec<u8>);
+        // A run's outcome: None when parsing it panicked (reported, not propagated).
+        type Done = (usize, Option<Result<Part, ParseError>>, Vec<u8>);
         let (work_tx, work_rx) = std::sync::mpsc::channel::<(usize, DbKind, Vec<u8>)>();
         let work_rx = std::sync::Mutex::new(work_rx);
         let (done_tx, done_rx) = std::sync::mpsc::channel::<Done>();
@@ -410,8 +411,11 @@ impl EngineBuilder {
         let mut results: Vec<Option<Result<Part, ParseError>>> = Vec::new();
         // Whole texts of the files that are not line-based.
         let mut whole: Vec<Option<Vec<u8>>> = (0..files.len()).map(|_| None).collect();
+        let last_file = files.len().saturating_sub(1);
         std::thread::scope(|s| -> Result<(), LoadError> {
-            for _ in 0..workers {
+            // Workers start as runs come (none for a database of one run).
+            let mut spawned = 0usize;
+            let spawn = || {
                 let done_tx = done_tx.clone();
                 let work_rx = &work_rx;
                 s.spawn(move || loop {
@@ -419,19 +423,21 @@ impl EngineBuilder {
                     let Ok(Ok((seq, kind, buf))) = next else {
                         return;
                     };
-                    let r = parse_part(kind, &buf, opts);
+                    // Caught, so that a worker always answers and the reader never waits
+                    // for a run that will not come.
+                    let parse = std::panic::AssertUnwindSafe(|| parse_part(kind, &buf, opts));
+                    let r = std::panic::catch_unwind(parse).ok();
                     if done_tx.send((seq, r, buf)).is_err() {
                         return;
                     }
                 });
-            }
-            drop(done_tx);
+            };
             let store = |results: &mut Vec<Option<Result<Part, ParseError>>>, d: Done| {
                 let (seq, r, mut buf) = d;
                 if results.len() <= seq {
                     results.resize_with(seq + 1, || None);
                 }
-                results[seq] = Some(r);
+                results[seq] = r;
                 buf.clear();
                 buf
             };
@@ -470,13 +476,25 @@ impl EngineBuilder {
                     }
                     runs.push((fi, lines));
                     lines += memchr::memchr_iter(b'\n', &buf).count();
-                    if work_tx.send((runs.len() - 1, kind, buf)).is_err() {
+                    let seq = runs.len() - 1;
+                    if eof && fi == last_file && in_flight == 0 {
+                        // The last run, with nothing else to wait for: parsed here.
+                        let r = parse_part(kind, &buf, opts);
+                        spare.push(store(&mut results, (seq, Some(r), buf)));
+                        continue;
+                    }
+                    if spawned < workers && in_flight >= spawned {
+                        spawn();
+                        spawned += 1;
+                    }
+                    if work_tx.send((seq, kind, buf)).is_err() {
                         return Ok(());
                     }
                     in_flight += 1;
                 }
             }
             drop(work_tx);
+            drop(done_tx);
             for d in done_rx.iter() {
                 store(&mut results, d);
             }

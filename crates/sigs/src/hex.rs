@@ -390,12 +390,11 @@ pub fn parse_hex_into(sig: &str, tokens: &mut Vec<Token>) -> Result<(), ParseErr
         }
     }
     // Normalise: merge adjacent gaps, reject a leading or trailing jump (ClamAV refuses them).
-    let out = tokens;
-    if out
+    if tokens
         .windows(2)
         .any(|w| matches!(w, [Token::Gap { .. }, Token::Gap { .. }]))
     {
-        out.dedup_by(|t, prev| {
+        tokens.dedup_by(|t, prev| {
             if let (Token::Gap { min, max }, Token::Gap { min: pm, max: px }) = (t, prev) {
                 *pm = pm.saturating_add(*min);
                 *px = match (*px, *max) {
@@ -408,7 +407,7 @@ pub fn parse_hex_into(sig: &str, tokens: &mut Vec<Token>) -> Result<(), ParseErr
             }
         });
     }
-    match (out.first(), out.last()) {
+    match (tokens.first(), tokens.last()) {
         (Some(Token::Gap { .. }), _) | (_, Some(Token::Gap { .. })) => {
             return Err(ParseErrorKind::Hex(
                 "signature may not start or end with a jump".into(),
@@ -416,7 +415,7 @@ pub fn parse_hex_into(sig: &str, tokens: &mut Vec<Token>) -> Result<(), ParseErr
         }
         _ => {}
     }
-    if longest_static_run(out) < 2 {
+    if longest_static_run(tokens) < 2 {
         return Err(ParseErrorKind::Hex(
             "signature needs at least two consecutive fixed bytes".into(),
         ));
