@@ -388,7 +388,11 @@ impl AtomIndex {
         let mut short_atoms = HashMap::new();
         for (pid, atom) in atoms {
             if atom.len >= 4 {
-                long.extend(atom.variants().iter().map(|v| (u32::from_le_bytes(*v), pid)));
+                long.extend(
+                    atom.variants()
+                        .iter()
+                        .map(|v| (u32::from_le_bytes(*v), pid)),
+                );
             } else {
                 short.extend(
                     atom.variants
@@ -541,7 +545,9 @@ impl AtomIndex {
                         for &pid in &self.entries2[s..e] {
                             let ok = self.short_atoms.get(&pid).is_some_and(|a| {
                                 let n = a.len as usize;
-                                a.variants().iter().any(|v| data.get(i..i + n) == v.get(..n))
+                                a.variants()
+                                    .iter()
+                                    .any(|v| data.get(i..i + n) == v.get(..n))
                             });
                             if ok {
                                 hit(pid, i);

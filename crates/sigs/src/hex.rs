@@ -439,7 +439,6 @@ pub fn longest_static_run(tokens: &[Token]) -> usize {
     best
 }
 
-
 impl HexPattern {
     /// Length of the longest run of consecutive single-valued bytes.
     pub fn longest_static_run(&self) -> usize {
@@ -537,7 +536,10 @@ mod tests {
         assert_eq!(p.tokens, want.map(Token::Class));
         let mut reused = vec![Token::Gap { min: 1, max: None }];
         parse_hex_into("4142", &mut reused).unwrap();
-        assert_eq!(reused, [0x41, 0x42].map(|b| Token::Class(ByteClass::byte(b))));
+        assert_eq!(
+            reused,
+            [0x41, 0x42].map(|b| Token::Class(ByteClass::byte(b)))
+        );
         for b in 0..=255u8 {
             assert_eq!(ByteClass::byte(b).single(), Some(b));
             assert_eq!(ByteClass::byte(b), ByteClass::masked(b, 0xff));
