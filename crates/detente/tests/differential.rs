@@ -14,7 +14,7 @@
 //! What clamscan 1.4.6 was observed to do (experiments while writing this; the generator only
 //! emits what it accepts):
 //! - `.ndb` hex: literal, `??`, `a?`, `?a`, `*` (also matches zero bytes), `{n}`, `{-n}`, `{n-}`,
-//!   `{n-m}`, `(aa|bb|cc)`, `(aabb|ccdd)`, `!(aa|bb)`, `!(aabb|ccdd)`, `(B)`, `aa[x-y]HEX` and
+//!   `{n-m}`, `(aa|bb|cc)`, `(aabb|ccdd)`, `!(aa|bb)`, `!(aabb|ccdd)`, `(B)`, `(L)`, `(W)`, `aa[x-y]HEX` and
 //!   `HEX[x-y]aa` are accepted. `HEX[x-y]HEX` with more than one byte on both sides is rejected
 //!   ("Malformed database"), as is a subpattern with a single static byte (`41*51525354`:
 //!   "Signature ... is too short"). Offsets `*`, `n`, `n,m`, `EOF-n`, `EOF-n,m` work.
@@ -57,7 +57,8 @@
 //! - The raw bytes of a container are scanned too: a logical signature whose subsignatures sit
 //!   in two different members of an uncompressed tar matches the tar (`Dt.Ldb.P.raw_tar`).
 //! - `(B)` accepts only a few bytes as a word boundary (space, `-`, `/`, `_`, ... not NUL or
-//!   other control bytes); `(L)` accepts `\n`. See `clamav_boundaries_and_eof_ranges`.
+//!   other control bytes); `(L)` accepts `\n` (inside a signature, `\r\n` too); `(W)` accepts
+//!   any byte but an ASCII letter or digit. See `clamav_boundaries_and_eof_ranges`.
 //! - Limits: a file larger than `--max-filesize` is reported `OK` unscanned. With
 //!   `--max-scansize`, a file (or member) larger than what is left of the budget is skipped
 //!   whole ("cli_updatelimits: scansize exceeded"), not scanned up to the limit.
@@ -2284,8 +2285,10 @@ fn clamav_max_scansize() {
     );
 }
 
-/// Word `(B)` and line `(L)` boundary anchors and `EOF-n,m` offsets, swept over every byte
-/// value as the neighbour of a keyword, in binary and in text surroundings.
+/// Word `(B)`, line `(L)` and non-alphanumeric `(W)` boundary markers, at either end of a
+/// signature (zero-width anchors) and inside one (consuming the bytes they match), and
+/// `EOF-n,m` offsets, swept over every byte value as the neighbour of a keyword, in binary and
+/// in text surroundings (and a CRLF line break inside a signature).
 ///
 /// Not tested: the anchored-byte forms `aa[x-y]HEX` / `HEX[x-y]aa`. clamscan 1.4.6 accepts them
 /// but the distances it matches do not follow the documented range: with `aa`, a gap of g bytes
@@ -2312,13 +2315,23 @@ fn clamav_boundaries_and_eof_ranges() {
         txt.push(b);
         txt.extend_from_slice(b" more text follows\n");
         fs::write(root.join(format!("txt_{b:02x}.txt")), &txt).unwrap();
+        let mut mid = b"\x01\x02\x03KEYW".to_vec();
+        mid.push(b);
+        mid.extend_from_slice(b"QX12\x03\x02\x01");
+        fs::write(root.join(format!("mid_{b:02x}.bin")), &mid).unwrap();
     }
+    fs::write(
+        root.join("mid_crlf.bin"),
+        b"\x01\x02\x03KEYW\r\nQX12\x03\x02\x01",
+    )
+    .unwrap();
     fs::write(root.join("alone.bin"), kw).unwrap();
     let mut eofs = b"\x00\x01".repeat(200);
     eofs.extend_from_slice(kw);
     eofs.extend(b"\x00\x02".repeat(50));
     fs::write(root.join("eof.bin"), &eofs).unwrap();
     let k = hex(kw);
+    let (k1, k2) = (hex(b"KEYW"), hex(b"QX12"));
     let ndb = format!(
         "Bnd.B_left:0:*:(B){k}\n\
          Bnd.B_right:0:*:{k}(B)\n\
@@ -2327,6 +2340,12 @@ fn clamav_boundaries_and_eof_ranges() {
          Bnd.L_right:0:*:{k}(L)\n\
          Bnd.L_both:0:*:(L){k}(L)\n\
          Bnd.BL:0:*:(B){k}(L)\n\
+         Bnd.W_left:0:*:(W){k}\n\
+         Bnd.W_right:0:*:{k}(W)\n\
+         Bnd.W_both:0:*:(W){k}(W)\n\
+         Mid.B:0:*:{k1}(B){k2}\n\
+         Mid.L:0:*:{k1}(L){k2}\n\
+         Mid.W:0:*:{k1}(W){k2}\n\
          Eof.in:0:EOF-120,30:{k}\n\
          Eof.exact:0:EOF-108:{k}\n\
          Eof.before:0:EOF-200,50:{k}\n\
@@ -2338,17 +2357,35 @@ fn clamav_boundaries_and_eof_ranges() {
     fs::write(&db, ndb).unwrap();
     let oracle = compare_with_clamscan("boundaries", &db, &root, &["--allmatch"], &["--allmatch"]);
     // Harness check: each anchor both matches and rejects somewhere (observed with clamscan
-    // 1.4.6: (B) accepts space, '-', '/', '_' and a few more; (L) accepts \n).
-    for name in ["Bnd.B_both", "Bnd.L_both", "Eof.in", "Eof.exact", "Abs.in"] {
+    // 1.4.6: (B) accepts space, '-', '/', '_' and a few more; (L) accepts \n, and inside a
+    // signature \r\n too; (W) accepts every byte but letters and digits). Each marker can
+    // match in at most 512 of the files around the keyword, or 257 of the `mid_` files.
+    for (name, most) in [
+        ("Bnd.B_both", 200),
+        ("Bnd.L_both", 200),
+        ("Bnd.W_both", 511),
+        ("Mid.B", 256),
+        ("Mid.L", 256),
+        ("Mid.W", 256),
+        ("Eof.in", 200),
+        ("Eof.exact", 200),
+        ("Abs.in", 200),
+    ] {
         let n = oracle
             .iter()
             .filter(|(_, v)| *v == format!("{name} FOUND"))
             .count();
         assert!(
-            (1..200).contains(&n),
+            (1..most).contains(&n),
             "harness: {name} found in {n} files by clamscan"
         );
     }
+    assert!(
+        oracle
+            .iter()
+            .any(|(f, v)| f.ends_with("mid_crlf.bin") && v == "Mid.L FOUND"),
+        "harness: clamscan does not find Mid.L across a CRLF"
+    );
     for name in ["Eof.before", "Eof.after", "Abs.before"] {
         assert!(
             !oracle.iter().any(|(_, v)| *v == format!("{name} FOUND")),
