@@ -8,8 +8,9 @@
 //! second position of the data (a 4-byte window starting at `p` holds the gram at the even
 //! position `p` or `p + 1`), and only where a gram is present are the two windows it may
 //! belong to looked up, through a two-probe bitmap filter and a table of exact atoms.
-//! Shorter atoms go through a direct 64 KiB-bit table of 2-byte prefixes. A hit is verified by matching the tokens left of the atom
-//! backwards and the tokens right of it forwards, with memoised backtracking over jumps.
+//! Shorter atoms go through a direct 64 KiB-bit table of 2-byte prefixes. A hit is verified
+//! by matching the tokens left of the atom backwards and the tokens right of it forwards,
+//! with memoised backtracking over jumps.
 
 use std::collections::{HashMap, HashSet};
 
@@ -304,16 +305,11 @@ fn class_in_text(c: &ByteClass) -> bool {
 }
 
 impl Compiled {
-    /// The bytes of a [`Tok::Lit`].
-    pub fn lit(&self, at: u32, len: u32) -> &[u8] {
-        lit(&self.lits, at, len)
-    }
-
     /// Whether the pattern can match anywhere in normalised text: false when some byte it
     /// must match can never appear there (upper case, control and 8-bit bytes, line breaks).
     pub fn can_match_text(&self) -> bool {
         self.toks.iter().all(|t| match t {
-            Tok::Lit { at, len } => self.lit(*at, *len).iter().all(|b| in_text(*b)),
+            Tok::Lit { at, len } => lit(&self.lits, *at, *len).iter().all(|b| in_text(*b)),
             Tok::Seq(s) => s.iter().all(class_in_text),
             Tok::Alt { alts, negated } => {
                 *negated || alts.iter().any(|a| a.iter().all(class_in_text))
@@ -395,7 +391,7 @@ impl AtomIndex {
                 );
             } else {
                 short.extend(
-                    atom.variants
+                    atom.variants()
                         .iter()
                         .map(|v| (u16::from_le_bytes([v[0], v[1]]), pid)),
                 );
@@ -938,6 +934,27 @@ mod tests {
             }
         }
         go(toks, data, s)
+    }
+
+    /// The index holds an atom's variants and nothing else: a short atom's unused variant
+    /// slots (zero bytes) must not become keys, or every pair of NUL bytes would be a hit.
+    #[test]
+    fn index_keys_are_the_atom_variants() {
+        let (_, short) = compile(&parse_hex("4142").unwrap(), Offset::Any, false).unwrap();
+        let (_, nibble) = compile(&parse_hex("4?4243").unwrap(), Offset::Any, false).unwrap();
+        let (_, long) = compile(&parse_hex("41424344").unwrap(), Offset::Any, false).unwrap();
+        assert_eq!((short.len, short.variants().len()), (2, 1));
+        assert_eq!((nibble.len, nibble.variants().len()), (3, 16));
+        let idx = AtomIndex::build([(0, &short), (1, &nibble), (2, &long)]);
+        let mut keys2: Vec<u16> = (0x40..=0x4f)
+            .map(|h| u16::from_le_bytes([h, 0x42]))
+            .collect();
+        keys2.sort_unstable();
+        assert_eq!(idx.keys2, keys2);
+        assert_eq!(idx.entries4, [2]);
+        let mut hits = Vec::new();
+        idx.find(&[0u8; 64], |pid, pos| hits.push((pid, pos)));
+        assert!(hits.is_empty(), "{hits:?}");
     }
 
     fn engine_matches(sig: &str, data: &[u8]) -> bool {

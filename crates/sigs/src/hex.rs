@@ -424,7 +424,7 @@ pub fn parse_hex_into(sig: &str, tokens: &mut Vec<Token>) -> Result<(), ParseErr
 }
 
 /// Length of the longest run of consecutive single-valued bytes in `tokens`.
-pub fn longest_static_run(tokens: &[Token]) -> usize {
+fn longest_static_run(tokens: &[Token]) -> usize {
     let mut best = 0;
     let mut cur = 0;
     for t in tokens {
