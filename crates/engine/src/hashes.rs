@@ -4,6 +4,8 @@
 use detente_sigs::{HashKind, HashRef};
 use md5::Digest as _;
 
+use crate::Detection;
+
 fn bit(k: HashKind) -> u8 {
     match k {
         HashKind::Md5 => 1,
@@ -230,8 +232,8 @@ impl HashIndex {
         Some((store, store.entries.get((i - self.starts[s]) as usize)?))
     }
 
-    /// Calls `f` with every signature (its name and database) matching the computed digests of a file
-    /// of `size` bytes.
+    /// Calls `f` with every signature (its name and database) matching the computed digests
+    /// of a file of `size` bytes.
     pub fn lookup(&self, digests: &Digests, size: u64, mut f: impl FnMut(&str, u32)) {
         if self.table.is_empty() {
             return;
@@ -256,8 +258,22 @@ impl HashIndex {
         }
     }
 
+    /// Computes the digests `data` needs (reusing those already in `digests`) and reports
+    /// every signature they match.
+    pub fn detect(&self, data: &[u8], digests: &mut Digests, out: &mut Vec<Detection>) {
+        let size = data.len() as u64;
+        digests.compute(data, self.needed(size));
+        self.lookup(digests, size, |name, src| {
+            out.push(Detection {
+                name: name.to_string(),
+                source: src,
+                offset: None,
+            })
+        });
+    }
+
     pub fn is_empty(&self) -> bool {
-        self.starts.is_empty() || self.stores.iter().all(|s| s.entries.is_empty())
+        self.stores.iter().all(HashStore::is_empty)
     }
 }
 

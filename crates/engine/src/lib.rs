@@ -744,22 +744,6 @@ impl EngineBuilder {
     }
 }
 
-impl HashIndex {
-    /// Computes the digests `data` needs (reusing those already in `digests`) and reports
-    /// every signature they match.
-    fn detect(&self, data: &[u8], digests: &mut Digests, out: &mut Vec<Detection>) {
-        let size = data.len() as u64;
-        digests.compute(data, self.needed(size));
-        self.lookup(digests, size, |name, src| {
-            out.push(Detection {
-                name: name.to_string(),
-                source: src,
-                offset: None,
-            })
-        });
-    }
-}
-
 /// Compiled signatures, shared by all scanning threads.
 pub struct Engine {
     sources: Vec<String>,
