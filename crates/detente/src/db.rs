@@ -149,7 +149,8 @@ pub fn load(args: &DbArgs) -> Result<Engine> {
             .map(|(n, r)| (n.clone(), r.as_mut() as &mut dyn std::io::Read))
             .collect(),
     )?;
-    let r = b.report();
+    let engine = b.build();
+    let r = engine.report();
     for (file, e) in &r.yara_errors {
         match &e.rule {
             Some(rule) => eprintln!(
@@ -159,8 +160,6 @@ pub fn load(args: &DbArgs) -> Result<Engine> {
             None => eprintln!("detente: {file}: YARA rules not loaded: {}", e.message),
         }
     }
-    let engine = b.build();
-    let r = engine.report();
     if r.skipped.total() > 0 {
         eprintln!(
             "detente: skipped {} unsupported signature(s): {}",

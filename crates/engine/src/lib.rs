@@ -18,11 +18,14 @@
 
 mod body;
 mod hashes;
+mod index;
 mod pe;
 pub mod text;
+mod verify;
 mod yara;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::hash::{Hash, Hasher};
 use std::io::Read;
 
 use detente_sigs::{
@@ -33,8 +36,10 @@ use detente_sigs::{
 pub use hashes::Digests;
 pub use yara::{RuleError, EXTERNALS};
 
-use body::{AtomIndex, Owner, Pattern};
+use body::{Compiled, Owner, Pattern};
 use hashes::{HashIndex, HashStore};
+use index::AtomIndex;
+use verify::Memo;
 
 /// A database that could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -304,10 +309,9 @@ impl EngineBuilder {
                     database: name.to_string(),
                     message: format!("not UTF-8 text: {e}"),
                 })?;
-                let y = self.yara.get_or_insert_with(yara::YaraBuilder::new);
-                for e in y.add(text) {
-                    self.report.yara_errors.push((name.to_string(), e));
-                }
+                self.yara
+                    .get_or_insert_with(yara::YaraBuilder::new)
+                    .add(name, text);
                 Ok(())
             }
             _ => self.add_database_reader(name, &mut &bytes[..]),
@@ -619,7 +623,7 @@ impl EngineBuilder {
                     atoms.push((patterns.len() as u32, variants));
                     patterns.push(Pattern {
                         compiled,
-                        owner: Owner::Body(bodies.len() as u32),
+                        owners: vec![Owner::Body(bodies.len() as u32)],
                         text_only,
                     });
                     bodies.push((name, src));
@@ -631,6 +635,11 @@ impl EngineBuilder {
         let mut lsigs: Vec<LogicalMeta> = Vec::new();
         let mut always = Vec::new();
         let mut base = 0u32;
+        // Subsignature patterns by hash, to share identical ones between logical signatures.
+        let mut shared: HashMap<u64, Vec<u32>> = HashMap::new();
+        // Per subsignature slot, its patterns (one, or two for `::wa`): slot_pats[slot_start..].
+        let mut slot_pats: Vec<u32> = Vec::new();
+        let mut slot_start: Vec<u32> = vec![0];
         'lsig: for (l, src) in std::mem::take(&mut self.logicals)
             .into_iter()
             .zip(std::mem::take(&mut self.lsig_src))
@@ -639,7 +648,7 @@ impl EngineBuilder {
                 continue;
             }
             let id = lsigs.len() as u32;
-            let mut pats = Vec::new();
+            let mut pats: Vec<(usize, Compiled, body::Atom)> = Vec::new();
             for (si, sub) in l.subsigs.iter().enumerate() {
                 let m = sub.modifiers;
                 let base_pat = if m.nocase {
@@ -660,24 +669,54 @@ impl EngineBuilder {
                         report.no_atom += 1;
                         continue 'lsig;
                     };
-                    pats.push((
-                        Pattern {
-                            compiled,
-                            owner: Owner::Sub {
-                                lsig: id,
-                                sub: si as u8,
-                            },
-                            text_only: l.target == 7,
-                        },
-                        variants,
-                    ));
+                    pats.push((si, compiled, variants));
                 }
             }
-            for (p, v) in pats {
-                atoms.push((patterns.len() as u32, v));
-                patterns.push(p);
-            }
             let nsubs = l.subsigs.len() as u32;
+            let text_only = l.target == 7;
+            for si in 0..l.subsigs.len() {
+                let forms = pats.iter().take_while(|p| p.0 == si).count();
+                for (_, compiled, atom) in pats.drain(..forms).collect::<Vec<_>>() {
+                    let owner = Owner::Sub { lsig: id };
+                    let key = {
+                        let mut h = std::hash::DefaultHasher::new();
+                        (&compiled, text_only).hash(&mut h);
+                        h.finish()
+                    };
+                    let bucket = shared.entry(key).or_default();
+                    let same = bucket.iter().copied().find(|&p| {
+                        let q = &patterns[p as usize];
+                        q.compiled == compiled && q.text_only == text_only
+                    });
+                    let pid = match same {
+                        // The same subsignature pattern twice in one slot (`::wa` forms of
+                        // a pattern that widening leaves unchanged) counts once.
+                        Some(p)
+                            if slot_pats[*slot_start.last().unwrap_or(&0) as usize..]
+                                .contains(&p) =>
+                        {
+                            continue
+                        }
+                        Some(p) => {
+                            patterns[p as usize].owners.push(owner);
+                            p
+                        }
+                        None => {
+                            let p = patterns.len() as u32;
+                            bucket.push(p);
+                            atoms.push((p, atom));
+                            patterns.push(Pattern {
+                                compiled,
+                                owners: vec![owner],
+                                text_only,
+                            });
+                            p
+                        }
+                    };
+                    slot_pats.push(pid);
+                }
+                slot_start.push(slot_pats.len() as u32);
+            }
             if l.expr.eval(&vec![0; nsubs as usize]) {
                 always.push(id);
             }
@@ -699,7 +738,11 @@ impl EngineBuilder {
             .map(HashStore::len)
             .sum();
         let sections = HashIndex::build(section_stores);
-        let yara = self.yara.map(|y| y.finish());
+        let yara = self.yara.map(|y| {
+            let (scanner, errors) = y.finish();
+            report.yara_errors.extend(errors);
+            scanner
+        });
         report.hash = report_hash;
         report.body = bodies.len();
         report.logical = lsigs.len();
@@ -736,7 +779,8 @@ impl EngineBuilder {
             bodies,
             lsigs,
             always_lsigs: always,
-            total_subs: base as usize,
+            slot_pats,
+            slot_start,
             yara,
             ignored,
             report,
@@ -757,7 +801,10 @@ pub struct Engine {
     bodies: Vec<(String, u32)>,
     lsigs: Vec<LogicalMeta>,
     always_lsigs: Vec<u32>,
-    total_subs: usize,
+    /// The patterns of each subsignature slot (`base + sub` of a logical signature):
+    /// `slot_pats[slot_start[slot]..slot_start[slot + 1]]`.
+    slot_pats: Vec<u32>,
+    slot_start: Vec<u32>,
     yara: Option<boreal::Scanner>,
     ignored: HashSet<String>,
     report: LoadReport,
@@ -809,9 +856,16 @@ impl Engine {
             yara: self.yara.clone(),
             body_done: vec![false; self.bodies.len()],
             lsig_done: vec![false; self.lsigs.len()],
+            lsig_touched: vec![false; self.lsigs.len()],
+            memos: (0..self.patterns.len()).map(|_| Memo::default()).collect(),
+            live_memos: Vec::new(),
+            work: 0,
+            incomplete: false,
             reported: Vec::new(),
-            counts: vec![0; self.total_subs],
-            last: vec![usize::MAX; self.total_subs],
+            pcount: vec![0; self.patterns.len()],
+            plast: vec![usize::MAX; self.patterns.len()],
+            counted: Vec::new(),
+            slot_counts: Vec::new(),
             touched: Vec::new(),
             touched_bodies: Vec::new(),
         }
@@ -839,9 +893,25 @@ pub struct Scanner<'e> {
     yara: Option<boreal::Scanner>,
     body_done: Vec<bool>,
     lsig_done: Vec<bool>,
+    /// Logical signatures in `touched` (a flag each, so marking one costs no search).
+    lsig_touched: Vec<bool>,
+    /// Verification state per pattern, for the buffer being matched.
+    memos: Vec<Memo>,
+    /// Patterns whose memo is live in the buffer being matched.
+    live_memos: Vec<u32>,
+    /// Matcher steps taken in the last [`Scanner::scan`].
+    work: u64,
+    /// Whether the last [`Scanner::scan`] ran out of a matcher budget.
+    incomplete: bool,
     reported: Vec<u32>,
-    counts: Vec<u32>,
-    last: Vec<usize>,
+    /// Per pattern, matches counted in this buffer (for logical signatures) and the start of
+    /// the last one counted.
+    pcount: Vec<u32>,
+    plast: Vec<usize>,
+    /// Patterns with a count in this buffer.
+    counted: Vec<u32>,
+    /// Scratch: the counts of one logical signature's subsignatures.
+    slot_counts: Vec<u32>,
     touched: Vec<u32>,
     touched_bodies: Vec<u32>,
 }
@@ -853,6 +923,8 @@ impl Scanner<'_> {
     /// Scans one buffer. With `all`, reports every matching signature, else stops at the first.
     pub fn scan(&mut self, data: &[u8], meta: &FileMeta<'_>, all: bool) -> Vec<Detection> {
         let e = self.engine;
+        self.work = 0;
+        self.incomplete = false;
         let size = data.len() as u64;
         let mut out = Vec::new();
         if data.is_empty() {
@@ -921,6 +993,18 @@ impl Scanner<'_> {
         out
     }
 
+    /// Matcher steps the last [`Scanner::scan`] took (verifications of atom hits): a measure of
+    /// work that does not depend on the machine, for tests of the matcher's cost.
+    pub fn work(&self) -> u64 {
+        self.work
+    }
+
+    /// Whether the last [`Scanner::scan`] stopped some pattern's verification at its budget, so
+    /// "no match" for that pattern is not a verdict over the whole buffer.
+    pub fn incomplete(&self) -> bool {
+        self.incomplete
+    }
+
     /// Runs the YARA rules, with the external variables set for this buffer.
     fn scan_yara(&mut self, data: &[u8], meta: &FileMeta<'_>, all: bool, out: &mut Vec<Detection>) {
         let e = self.engine;
@@ -974,9 +1058,13 @@ impl Scanner<'_> {
         let size = raw_size;
         let mut stop = false;
         {
+            let memos = &mut self.memos;
+            let live_memos = &mut self.live_memos;
+            let lsig_touched = &mut self.lsig_touched;
             let body_done = &mut self.body_done;
-            let counts = &mut self.counts;
-            let last = &mut self.last;
+            let pcount = &mut self.pcount;
+            let plast = &mut self.plast;
+            let counted = &mut self.counted;
             let touched = &mut self.touched;
             let touched_bodies = &mut self.touched_bodies;
             let atoms = if normalized { &e.text_atoms } else { &e.atoms };
@@ -984,8 +1072,18 @@ impl Scanner<'_> {
                 if stop {
                     return;
                 }
-                let p = &e.patterns[pid as usize];
+                let Some(p) = e.patterns.get(pid as usize) else {
+                    return;
+                };
                 if p.text_only && !normalized {
+                    return;
+                }
+                // Nothing to learn when every owner is a body signature already found.
+                let wanted = p.owners.iter().any(|o| match o {
+                    Owner::Body(b) => !body_done[*b as usize],
+                    Owner::Sub { .. } => true,
+                });
+                if !wanted {
                     return;
                 }
                 let eof_size = if !normalized || p.text_only {
@@ -993,12 +1091,23 @@ impl Scanner<'_> {
                 } else {
                     None
                 };
-                match p.owner {
-                    Owner::Body(b) => {
-                        if body_done[b as usize] {
-                            return;
-                        }
-                        if let Some(start) = body::verify(&p.compiled, data, pos, eof_size) {
+                let Some(memo) = memos.get_mut(pid as usize) else {
+                    return;
+                };
+                if !memo.live() {
+                    memo.start(p.compiled.toks.len(), data.len());
+                    live_memos.push(pid);
+                }
+                let Some(start) = verify::verify(&p.compiled, data, pos, eof_size, memo) else {
+                    return;
+                };
+                let mut first_count = false;
+                for o in &p.owners {
+                    match *o {
+                        Owner::Body(b) => {
+                            if body_done[b as usize] || stop {
+                                continue;
+                            }
                             body_done[b as usize] = true;
                             touched_bodies.push(b);
                             let (name, src) = &e.bodies[b as usize];
@@ -1011,17 +1120,23 @@ impl Scanner<'_> {
                                 stop = true;
                             }
                         }
-                    }
-                    Owner::Sub { lsig, sub } => {
-                        let l = &e.lsigs[lsig as usize];
-                        let slot = (l.base + sub as u32) as usize;
-                        if let Some(start) = body::verify(&p.compiled, data, pos, eof_size) {
-                            if last[slot] == usize::MAX || start > last[slot] {
-                                if counts[slot] == 0 && !touched.contains(&lsig) {
-                                    touched.push(lsig);
+                        Owner::Sub { lsig, .. } => {
+                            let i = pid as usize;
+                            if !first_count {
+                                if plast[i] != usize::MAX && start <= plast[i] {
+                                    // Not a new match for counting: no owner counts it.
+                                    break;
                                 }
-                                counts[slot] = counts[slot].saturating_add(1);
-                                last[slot] = start;
+                                if pcount[i] == 0 {
+                                    counted.push(pid);
+                                }
+                                pcount[i] = pcount[i].saturating_add(1);
+                                plast[i] = start;
+                                first_count = true;
+                            }
+                            if pcount[i] == 1 && !lsig_touched[lsig as usize] {
+                                lsig_touched[lsig as usize] = true;
+                                touched.push(lsig);
                             }
                         }
                     }
@@ -1031,7 +1146,7 @@ impl Scanner<'_> {
         // Evaluate logical signatures that saw a match, and those true with no match at all.
         let mut cands: Vec<u32> = self.touched.clone();
         for &a in &e.always_lsigs {
-            if !cands.contains(&a) {
+            if !self.lsig_touched[a as usize] {
                 cands.push(a);
             }
         }
@@ -1045,8 +1160,17 @@ impl Scanner<'_> {
                 if l.file_size.is_some_and(|r| size < r.min || size > r.max) {
                     continue;
                 }
-                let slots = &self.counts[l.base as usize..(l.base + l.nsubs) as usize];
-                if l.expr.eval(slots) {
+                self.slot_counts.clear();
+                for slot in l.base..l.base + l.nsubs {
+                    let s = slot as usize;
+                    let (a, b) = (e.slot_start[s] as usize, e.slot_start[s + 1] as usize);
+                    let n = e.slot_pats[a..b]
+                        .iter()
+                        .map(|&p| self.pcount[p as usize])
+                        .fold(0u32, u32::saturating_add);
+                    self.slot_counts.push(n);
+                }
+                if l.expr.eval(&self.slot_counts) {
                     self.lsig_done[id as usize] = true;
                     self.reported.push(id);
                     out.push(Detection {
@@ -1061,12 +1185,19 @@ impl Scanner<'_> {
             }
         }
         // Reset per-buffer state.
-        for id in self.touched.drain(..) {
-            let l = &e.lsigs[id as usize];
-            for s in l.base..l.base + l.nsubs {
-                self.counts[s as usize] = 0;
-                self.last[s as usize] = usize::MAX;
+        for pid in self.live_memos.drain(..) {
+            if let Some(m) = self.memos.get_mut(pid as usize) {
+                self.work += m.steps();
+                self.incomplete |= m.exhausted();
+                m.clear();
             }
+        }
+        for pid in self.counted.drain(..) {
+            self.pcount[pid as usize] = 0;
+            self.plast[pid as usize] = usize::MAX;
+        }
+        for id in self.touched.drain(..) {
+            self.lsig_touched[id as usize] = false;
         }
     }
 }
@@ -1319,9 +1450,9 @@ rule uses_helper { condition: helper and filename == "x.txt" }
 "#,
         )
         .unwrap();
-        assert_eq!(b.report().yara_errors.len(), 1);
-        assert_eq!(b.report().yara_errors[0].1.rule.as_deref(), Some("bad"));
         let e = b.build();
+        assert_eq!(e.report().yara_errors.len(), 1);
+        assert_eq!(e.report().yara_errors[0].1.rule.as_deref(), Some("bad"));
         assert_eq!(e.report().yara_rules, 2);
         let mut s = e.scanner();
         let meta = FileMeta {
@@ -1335,5 +1466,64 @@ rule uses_helper { condition: helper and filename == "x.txt" }
             .collect();
         got.sort();
         assert_eq!(got, ["YARA.good", "YARA.uses_helper"]);
+    }
+
+    /// Includes resolve among the YARA databases of the same load, in any order, and never
+    /// reach the host: a host path is refused with an error naming the file and line.
+    #[test]
+    fn yara_includes_stay_inside_the_load() {
+        let mut b = EngineBuilder::new(LoadOptions::default());
+        b.add_database(
+            "main.yar",
+            b"include \"rules/common.yar\"\nrule uses { condition: common }\n",
+        )
+        .unwrap();
+        b.add_database(
+            "common.yar",
+            b"rule common { strings: $a = \"shared\" condition: $a }\n",
+        )
+        .unwrap();
+        let e = b.build();
+        assert!(
+            e.report().yara_errors.is_empty(),
+            "{:?}",
+            e.report().yara_errors
+        );
+        let mut s = e.scanner();
+        let found = s.scan(b"a shared string", &FileMeta::default(), true);
+        assert!(found.iter().any(|d| d.name == "YARA.uses"), "{found:?}");
+
+        for host in ["/etc/hostname", "/dev/zero", "../../../../etc/passwd"] {
+            let mut b = EngineBuilder::new(LoadOptions::default());
+            let text = format!("rule a {{ condition: true }}\ninclude \"{host}\"\n");
+            b.add_database("evil.yar", text.as_bytes()).unwrap();
+            let e = b.build();
+            let errs = &e.report().yara_errors;
+            assert_eq!(errs.len(), 1, "{host}: {errs:?}");
+            assert_eq!(errs[0].0, "evil.yar");
+            assert!(errs[0].1.message.contains("line 2"), "{:?}", errs[0].1);
+            assert!(
+                errs[0]
+                    .1
+                    .message
+                    .contains("not a YARA database of this load"),
+                "{:?}",
+                errs[0].1
+            );
+        }
+
+        let mut b = EngineBuilder::new(LoadOptions::default());
+        b.add_database("a.yar", b"include \"b.yar\"\n").unwrap();
+        b.add_database("b.yar", b"include \"a.yar\"\n").unwrap();
+        let e = b.build();
+        assert!(
+            e.report()
+                .yara_errors
+                .iter()
+                .all(|(_, r)| r.message.contains("includes")),
+            "{:?}",
+            e.report().yara_errors
+        );
+        assert_eq!(e.report().yara_errors.len(), 2);
     }
 }

@@ -4,9 +4,23 @@
 //! the same name. A rule boreal cannot compile is reported by name and the rest of the file
 //! still loads: the file is added whole first; on an error, the rules before the failing one
 //! are already in, and the remaining rules are added one by one.
+//!
+//! Rule files are compiled when the engine is built, so that an `include` can name any YARA
+//! database of the same load, before or after it. An include resolves only to such a file (by
+//! its name as given, or its last path component): it never reaches the host's file system,
+//! so `include "/etc/hostname"` or `include "/dev/zero"` is refused with an error naming the
+//! file and line. Includes nest at most [`MAX_INCLUDES`] times per file, which also ends
+//! include cycles.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use boreal::compiler::CompilerBuilder;
 use boreal::scanner::ScanParams;
+
+/// Includes resolved while compiling one rule file, counted over all nesting levels.
+pub const MAX_INCLUDES: usize = 64;
 
 /// External variables set per scanned file, as scanners built on YARA do.
 pub const EXTERNALS: [&str; 5] = ["filename", "filepath", "extension", "filetype", "owner"];
@@ -21,8 +35,42 @@ pub struct RuleError {
 }
 
 pub(crate) struct YaraBuilder {
-    compiler: boreal::Compiler,
-    files: usize,
+    /// Rule files in load order: (database name, text).
+    files: Vec<(String, Arc<str>)>,
+}
+
+/// A compiler whose includes resolve among `files` only.
+fn compiler(files: &[(String, Arc<str>)], count: Arc<AtomicUsize>) -> boreal::Compiler {
+    let mut by_name: HashMap<String, Arc<str>> = HashMap::new();
+    for (name, text) in files {
+        by_name.insert(name.clone(), text.clone());
+        let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
+        by_name
+            .entry(base.to_string())
+            .or_insert_with(|| text.clone());
+    }
+    let mut compiler = CompilerBuilder::new().build();
+    for name in EXTERNALS {
+        compiler.define_symbol(name, "");
+    }
+    compiler.set_include_callback(move |path, _, _| {
+        if count.fetch_add(1, Ordering::Relaxed) >= MAX_INCLUDES {
+            return Err(std::io::Error::other(format!(
+                "more than {MAX_INCLUDES} includes (an include cycle?)"
+            )));
+        }
+        let base = path.rsplit(['/', '\\']).next().unwrap_or(path);
+        by_name
+            .get(path)
+            .or_else(|| by_name.get(base))
+            .map(|t| t.to_string())
+            .ok_or_else(|| {
+                std::io::Error::other(
+                    "not a YARA database of this load (includes never read the host's files)",
+                )
+            })
+    });
+    compiler
 }
 
 /// Start offset of each rule's text (the `rule`, `private rule` or `global rule` keywords).
@@ -68,18 +116,37 @@ fn short(e: &boreal::compiler::AddRuleError, text: &str) -> String {
 
 impl YaraBuilder {
     pub fn new() -> Self {
-        let mut compiler = CompilerBuilder::new().build();
-        for name in EXTERNALS {
-            compiler.define_symbol(name, "");
-        }
-        YaraBuilder { compiler, files: 0 }
+        YaraBuilder { files: Vec::new() }
     }
 
-    /// Adds one rule file's text; returns the rules that could not be compiled.
-    pub fn add(&mut self, text: &str) -> Vec<RuleError> {
-        self.files += 1;
-        let ns = format!("file{}", self.files);
-        match self.compiler.add_rules_str_in_namespace(text, &ns) {
+    /// Adds one rule file's text, compiled by [`YaraBuilder::finish`].
+    pub fn add(&mut self, name: &str, text: &str) {
+        self.files.push((name.to_string(), Arc::from(text)));
+    }
+
+    /// Compiles every file; returns the scanner and, per file, the rules that failed.
+    pub fn finish(self) -> (boreal::Scanner, Vec<(String, RuleError)>) {
+        let count = Arc::new(AtomicUsize::new(0));
+        let mut c = compiler(&self.files, count.clone());
+        let mut errors = Vec::new();
+        for (i, (name, text)) in self.files.iter().enumerate() {
+            count.store(0, Ordering::Relaxed);
+            let ns = format!("file{}", i + 1);
+            for e in add_file(&mut c, text, &ns) {
+                errors.push((name.clone(), e));
+            }
+        }
+        let mut s = c.finalize();
+        // Match libyara's per-string match limit so frequent strings still count fully.
+        s.set_scan_params(ScanParams::default().string_max_nb_matches(1_000_000));
+        (s, errors)
+    }
+}
+
+/// Adds one rule file's text; returns the rules that could not be compiled.
+fn add_file(compiler: &mut boreal::Compiler, text: &str, ns: &str) -> Vec<RuleError> {
+    {
+        match compiler.add_rules_str_in_namespace(text, ns) {
             Ok(_) => Vec::new(),
             Err(e) => {
                 let Some(chunks) = rule_chunks(text) else {
@@ -111,7 +178,7 @@ impl YaraBuilder {
                 for (i, (name, start)) in chunks.iter().enumerate().skip(resume) {
                     let end = chunks.get(i + 1).map_or(text.len(), |c| c.1);
                     let chunk = &text[*start..end];
-                    match self.compiler.add_rules_str_in_namespace(chunk, &ns) {
+                    match compiler.add_rules_str_in_namespace(chunk, ns) {
                         Ok(_) => {}
                         Err(e) => errors.push(RuleError {
                             rule: Some(name.clone()),
@@ -122,12 +189,5 @@ impl YaraBuilder {
                 errors
             }
         }
-    }
-
-    pub fn finish(self) -> boreal::Scanner {
-        let mut s = self.compiler.finalize();
-        // Match libyara's per-string match limit so frequent strings still count fully.
-        s.set_scan_params(ScanParams::default().string_max_nb_matches(1_000_000));
-        s
     }
 }

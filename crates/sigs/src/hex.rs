@@ -145,7 +145,7 @@ static SINGLE_BYTE: [ByteClass; 256] = {
 
 /// A character-class marker. At the start or end of a signature it is a zero-width check of
 /// the neighbouring byte; in the middle it matches one (for `(L)`, one or two) bytes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Boundary {
     /// `(B)`: a word boundary (space, punctuation such as `-./_<>=@"'`, line breaks, or the
     /// start/end of data).

@@ -117,7 +117,7 @@ pub struct HashSig {
 }
 
 /// Where a body signature may match.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Offset {
     /// Anywhere (`*`).
     Any,
@@ -251,8 +251,15 @@ pub struct Skipped {
     pub offset: u64,
     /// PCRE subsignatures.
     pub pcre: u64,
-    /// Byte-compare, macro or fuzzy-hash subsignatures and other unsupported logical features.
-    pub logical_feature: u64,
+    /// Logical signatures with a target attribute the engine does not evaluate (`Container`,
+    /// `Intermediates`, `EntryPoint`, `NumberOfSections`, `IconGroup1/2`, `HandlerType`).
+    pub attribute: u64,
+    /// Byte-compare subsignatures (`N(>>26#ib2#=0)`).
+    pub byte_compare: u64,
+    /// Macro subsignatures (`${min-max}N$`).
+    pub macro_sig: u64,
+    /// Fuzzy-hash subsignatures (`fuzzy_img#…`).
+    pub fuzzy: u64,
     /// Lines rejected as malformed but skipped because of lenient loading.
     pub malformed: u64,
 }
@@ -260,7 +267,15 @@ pub struct Skipped {
 impl Skipped {
     /// Total skipped lines.
     pub fn total(&self) -> u64 {
-        self.level + self.target + self.offset + self.pcre + self.logical_feature + self.malformed
+        self.level
+            + self.target
+            + self.offset
+            + self.pcre
+            + self.attribute
+            + self.byte_compare
+            + self.macro_sig
+            + self.fuzzy
+            + self.malformed
     }
 
     /// Adds another set of counts to this one.
@@ -269,7 +284,10 @@ impl Skipped {
         self.target += o.target;
         self.offset += o.offset;
         self.pcre += o.pcre;
-        self.logical_feature += o.logical_feature;
+        self.attribute += o.attribute;
+        self.byte_compare += o.byte_compare;
+        self.macro_sig += o.macro_sig;
+        self.fuzzy += o.fuzzy;
         self.malformed += o.malformed;
     }
 }
@@ -282,9 +300,12 @@ impl fmt::Display for Skipped {
             (self.offset, "executable-relative offset"),
             (self.pcre, "PCRE subsignature"),
             (
-                self.logical_feature,
-                "byte-compare/macro/fuzzy subsignature",
+                self.attribute,
+                "unsupported target attribute (Container, EntryPoint, ...)",
             ),
+            (self.byte_compare, "byte-compare subsignature"),
+            (self.macro_sig, "macro subsignature"),
+            (self.fuzzy, "fuzzy-hash subsignature"),
             (self.malformed, "malformed (lenient)"),
         ];
         let mut first = true;
@@ -583,8 +604,14 @@ pub enum SkipReason {
     Offset,
     /// PCRE subsignature.
     Pcre,
-    /// Other unsupported logical-signature feature.
-    LogicalFeature,
+    /// A target attribute the engine does not evaluate.
+    Attribute,
+    /// A byte-compare subsignature.
+    ByteCompare,
+    /// A macro subsignature.
+    Macro,
+    /// A fuzzy-hash subsignature.
+    Fuzzy,
 }
 
 impl SkipReason {
@@ -594,7 +621,10 @@ impl SkipReason {
             SkipReason::Target => s.target += 1,
             SkipReason::Offset => s.offset += 1,
             SkipReason::Pcre => s.pcre += 1,
-            SkipReason::LogicalFeature => s.logical_feature += 1,
+            SkipReason::Attribute => s.attribute += 1,
+            SkipReason::ByteCompare => s.byte_compare += 1,
+            SkipReason::Macro => s.macro_sig += 1,
+            SkipReason::Fuzzy => s.fuzzy += 1,
         }
     }
 }
@@ -924,8 +954,14 @@ fn parse_subsig(s: &str) -> Result<Parsed<SubSig>, ParseErrorKind> {
     if s.contains('/') {
         return Ok(Parsed::Skip(SkipReason::Pcre));
     }
-    if s.contains('#') || s.starts_with('$') || s.contains('(') && s.contains('#') {
-        return Ok(Parsed::Skip(SkipReason::LogicalFeature));
+    if s.starts_with("fuzzy_img#") {
+        return Ok(Parsed::Skip(SkipReason::Fuzzy));
+    }
+    if s.starts_with('$') {
+        return Ok(Parsed::Skip(SkipReason::Macro));
+    }
+    if s.contains('#') {
+        return Ok(Parsed::Skip(SkipReason::ByteCompare));
     }
     let (body, mods) = match s.split_once("::") {
         Some((b, m)) => (b, Some(m)),
@@ -1001,7 +1037,7 @@ pub fn parse_logical_line(line: &str) -> Result<Parsed<LogicalSig>, ParseErrorKi
             "EntryPoint" | "NumberOfSections" | "Container" | "Intermediates" | "IconGroup1"
             | "IconGroup2" | "HandlerType" => {
                 new_attribute = true;
-                skip.get_or_insert(SkipReason::LogicalFeature);
+                skip.get_or_insert(SkipReason::Attribute);
             }
             _ => {
                 return Err(ParseErrorKind::Logical(format!(
@@ -1182,6 +1218,50 @@ mod tests {
         assert!(parse_logical_line("L;Foo:1;0;41424344").is_err());
         assert!(parse_logical_line("L;Target:0,FileSize:1-2;0;41424344").is_err());
         assert!(parse_logical_line("L;Target:0;0;41424344::i,f").is_err());
+    }
+
+    /// Each skipped logical signature is counted under its real reason.
+    #[test]
+    fn logical_skip_reasons() {
+        let cases = [
+            (
+                "L;Engine:81-255,Container:CL_TYPE_ZIP,Target:0;0;41424344",
+                SkipReason::Attribute,
+            ),
+            (
+                "L;Engine:51-255,EntryPoint:1-100,Target:1;0;41424344",
+                SkipReason::Attribute,
+            ),
+            (
+                "L;Engine:51-255,Target:0;0&1;41424344;0(>>26#ib2#=0)",
+                SkipReason::ByteCompare,
+            ),
+            (
+                "L;Engine:51-255,Target:0;0&1;41424344;${6-7}0$",
+                SkipReason::Macro,
+            ),
+            (
+                "L;Engine:51-255,Target:0;0&1;41424344;fuzzy_img#af2ad01ed42993c7#0",
+                SkipReason::Fuzzy,
+            ),
+            (
+                "L;Engine:51-255,Target:0;0&1;41424344;0/abc/i",
+                SkipReason::Pcre,
+            ),
+        ];
+        for (line, want) in cases {
+            assert_eq!(
+                parse_logical_line(line).unwrap(),
+                Parsed::Skip(want),
+                "{line}"
+            );
+        }
+        let mut s = Skipped::default();
+        SkipReason::Attribute.count(&mut s);
+        assert_eq!(
+            s.to_string(),
+            "1 unsupported target attribute (Container, EntryPoint, ...)"
+        );
     }
 
     #[test]

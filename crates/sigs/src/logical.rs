@@ -1,7 +1,10 @@
 //! Logical expressions of `.ldb` signatures, with ClamAV's exact evaluation rules.
 //!
 //! ClamAV splits an expression at its first top-level `&` or `|` and evaluates the right-hand
-//! side as one expression, so `0&1|2` means `0&(1|2)`. A count modifier (`=`, `>`, `<`,
+//! side as one expression, so `0&1|2` means `0&(1|2)`; but a parenthesised block that spans
+//! the whole (sub)expression splits at its *last* operator inside, so `(0&1|2)` means
+//! `(0&1)|2` and `((0&1)&2|3)` means `((0&1)&2)|3`. Each side is then parsed afresh by the same
+//! two rules. There is no precedence of `&` over `|`. A count modifier (`=`, `>`, `<`,
 //! optionally `,Y` distinct subsignatures) may follow a subsignature index or a parenthesised
 //! block. Match counts add up through the operators of a block.
 
@@ -187,25 +190,16 @@ fn parse_bytes(e: &[u8], depth: u32) -> Result<Expr, ParseErrorKind> {
             count: None,
         });
     }
-    if let Some((close, count)) = block {
-        let inner = &e[1..close];
-        match parse_bytes(inner, depth + 1)? {
-            Expr::Bin {
-                and,
-                left,
-                right,
-                count: None,
-            } => {
-                return Ok(Expr::Bin {
-                    and,
-                    left,
-                    right,
-                    count,
-                })
-            }
-            other if count.is_none() => return Ok(other),
-            _ => return Err(err("count on a block without an operator")),
-        }
+    if let (Some((close, count)), Some(op)) = (block, inner_op) {
+        // A block spanning the whole expression splits at its *last* operator at depth 1
+        // (ClamAV's `cli_ac_chklsig`), each side parsed afresh: `(0&1|2)` is `(0&1)|2`,
+        // unlike the top level, where `0&1|2` is `0&(1|2)`.
+        return Ok(Expr::Bin {
+            and: e[op] == b'&',
+            left: Box::new(parse_bytes(&e[1..op], depth + 1)?),
+            right: Box::new(parse_bytes(&e[op + 1..close], depth + 1)?),
+            count,
+        });
     }
     // A single operand: "(X)" or "N" or "N<op>M".
     if e[0] == b'(' {
@@ -308,6 +302,51 @@ mod tests {
         assert!(!ev("0&1|2", &[0, 0, 1]));
         assert!(ev("0&1|2", &[1, 0, 1]));
         assert!(ev("(0&1)|2", &[0, 0, 1]));
+    }
+
+    /// A parenthesised block spanning its (sub)expression splits at its last inner operator,
+    /// the top level at its first: vectors worked out from ClamAV's `cli_ac_chklsig` (the first
+    /// three were checked against clamscan).
+    #[test]
+    fn clamav_grouping_inside_parentheses() {
+        let cases: &[(&str, &[u32], bool)] = &[
+            ("((0&1)&2|3)", &[1, 0, 0, 1], true),
+            ("(0&1)&2|3", &[1, 0, 0, 1], false),
+            (
+                "((0&1&2)&(3|4|5)|(6&7&8&9))",
+                &[0, 0, 0, 0, 0, 0, 1, 1, 1, 1],
+                true,
+            ),
+            (
+                "((0&1&2)&(3|4|5)|(6&7&8&9))",
+                &[1, 1, 1, 0, 0, 1, 0, 0, 0, 0],
+                true,
+            ),
+            (
+                "((0&1&2)&(3|4|5)|(6&7&8&9))",
+                &[1, 1, 1, 0, 0, 0, 1, 1, 1, 0],
+                false,
+            ),
+            ("0&1|2", &[0, 0, 1], false),
+            ("(0&1|2)", &[0, 0, 1], true),
+            ("(0|1&2)", &[1, 0, 0], false),
+            ("(0|1&2|3)", &[0, 0, 0, 1], true),
+            ("(0|1&2|3)", &[1, 0, 0, 0], true),
+            ("(0&1|2&3)", &[1, 1, 0, 0], false),
+            ("(0&1|2&3)", &[0, 0, 1, 1], false),
+            ("0&(1|2&3)", &[1, 1, 0, 0], false),
+            ("(((0|1)&2|3)&4)", &[0, 0, 0, 1, 1], true),
+            ("(0&1|2)>1", &[1, 0, 1], false),
+            ("(0&1|2)>1", &[0, 0, 2], true),
+            ("(0&1)=0", &[1, 0], true),
+            ("(0&1)=0", &[1, 1], false),
+            ("(0|1)=3", &[1, 2], true),
+            ("(0|1)>1,2", &[3, 0], false),
+            ("(0|1)>1,2", &[1, 1], true),
+        ];
+        for (e, c, want) in cases {
+            assert_eq!(ev(e, c), *want, "{e} over {c:?}");
+        }
     }
 
     #[test]
