@@ -41,12 +41,18 @@ pub enum LogCommand {
         files: Vec<PathBuf>,
     },
     /// Have witnesses cosign the latest checkpoint (C2SP tlog-witness `add-checkpoint`), and
-    /// publish it with their cosignatures added.
+    /// publish it with their cosignatures added. Each returned cosignature is verified against
+    /// the witness keys of the policy first; a bad or foreign line is reported and dropped.
     Cosign {
         /// Log directory.
         dir: PathBuf,
-        /// A witness's base URL (repeatable), e.g. http://127.0.0.1:7380.
-        #[arg(long = "witness", required = true)]
+        /// A C2SP tlog-policy naming the witnesses and their keys; every witness line with a
+        /// URL (`witness NAME VKEY URL`) is asked to cosign.
+        #[arg(long)]
+        policy: PathBuf,
+        /// Also ask this witness base URL (repeatable), e.g. http://127.0.0.1:7380; its
+        /// replies must verify under a witness key of the policy.
+        #[arg(long = "witness")]
         witnesses: Vec<String>,
     },
     /// Print the latest signed checkpoint.
@@ -345,7 +351,34 @@ fn witness_size_path(dir: &Path, url: &str) -> PathBuf {
     dir.join("private").join(format!("witness-{tag}.size"))
 }
 
-fn cosign(dir: &Path, witnesses: &[String]) -> Result<u8> {
+fn cosign(dir: &Path, policy_file: &Path, extra: &[String]) -> Result<u8> {
+    use detente_witness::client::{Session, Step, MAX_RESPONSE_SIZE};
+    let policy_text = fs::read_to_string(policy_file)
+        .with_context(|| format!("{}: can't read the policy", policy_file.display()))?;
+    let policy = Policy::parse(policy_text.as_bytes())
+        .map_err(|e| anyhow::anyhow!("{}: {e}", policy_file.display()))?;
+    // The witnesses to ask, by URL, each with the keys its replies must verify under.
+    let mut targets: Vec<(String, Vec<detente_note::CosignatureVerifier>)> = Vec::new();
+    for w in policy.witnesses() {
+        let Some(url) = &w.url else { continue };
+        match targets.iter_mut().find(|(u, _)| u == url) {
+            Some((_, keys)) => keys.push(w.key.clone()),
+            None => targets.push((url.clone(), vec![w.key.clone()])),
+        }
+    }
+    for url in extra {
+        if !targets.iter().any(|(u, _)| u == url) {
+            let all = policy.witnesses().iter().map(|w| w.key.clone()).collect();
+            targets.push((url.clone(), all));
+        }
+    }
+    if targets.is_empty() {
+        bail!(
+            "{}: no witness to ask (give witness lines with a URL, or --witness)",
+            policy_file.display()
+        );
+    }
+
     let _lock = lock(dir)?;
     let storage = DirStorage::new(public_dir(dir))?;
     let msg = storage
@@ -353,6 +386,8 @@ fn cosign(dir: &Path, witnesses: &[String]) -> Result<u8> {
         .with_context(|| format!("{}: no checkpoint", dir.display()))?;
     let mut note = detente_note::Note::parse(&msg).context("bad checkpoint")?;
     let sc = SignedCheckpoint::parse(&msg).context("bad checkpoint")?;
+    // Cosignatures cover the checkpoint text; the log's own signature is what they are sent.
+    let signed = detente_note::Note::parse(&msg).context("bad checkpoint")?;
     let size = sc.checkpoint.size();
     let tiles = StoredTiles(&storage);
     let reader = TileHashReader::new(TILE_HEIGHT, size, &tiles)?;
@@ -361,52 +396,46 @@ fn cosign(dir: &Path, witnesses: &[String]) -> Result<u8> {
         .build()
         .context("can't build the HTTP client")?;
     let mut failures = 0;
-    for url in witnesses {
+    for (url, keys) in &targets {
         let endpoint = format!("{}/add-checkpoint", url.trim_end_matches('/'));
         let size_file = witness_size_path(dir, url);
-        let mut old: u64 = fs::read_to_string(&size_file)
+        let hint: u64 = fs::read_to_string(&size_file)
             .ok()
             .and_then(|s| s.trim().parse().ok())
-            .filter(|&o| o <= size)
             .unwrap_or(0);
-        let mut result = Err(anyhow::anyhow!("no attempt"));
-        for _ in 0..2 {
-            let proof = if old == 0 || old == size {
+        let mut session = Session::new(&signed, size, keys, hint);
+        let mut req = session.request();
+        let result = loop {
+            let proof = if req.old == 0 || req.old == size {
                 Vec::new()
             } else {
-                detente_tlog::prove_consistency(old, size, &reader)?
+                detente_tlog::prove_consistency(req.old, size, &reader)?
             };
-            let body = detente_witness::encode_request(old, &proof, &msg);
-            let resp = client
-                .post(&endpoint)
-                .body(body)
-                .send()
-                .with_context(|| format!("{endpoint}: request failed"))?;
+            let body = session.body(&req, &proof);
+            let resp = match client.post(&endpoint).body(body).send() {
+                Ok(r) => r,
+                Err(e) => break Err(anyhow::anyhow!("{endpoint}: request failed: {e}")),
+            };
             let status = resp.status().as_u16();
-            let text = resp.text().unwrap_or_default();
-            if status == 409 {
-                if let Ok(n) = text.trim().parse::<u64>() {
-                    if n <= size && n != old {
-                        old = n;
-                        continue;
-                    }
-                }
+            let mut reply = Vec::new();
+            if let Err(e) = resp
+                .take(MAX_RESPONSE_SIZE as u64 + 1)
+                .read_to_end(&mut reply)
+            {
+                break Err(anyhow::anyhow!("{endpoint}: reading the reply: {e}"));
             }
-            result = if status == 200 {
-                Ok(text)
-            } else {
-                Err(anyhow::anyhow!(
-                    "{endpoint}: HTTP {status}: {}",
-                    text.trim()
-                ))
-            };
-            break;
-        }
+            match session.handle(status, &reply) {
+                Ok(Step::Send(next)) => req = next,
+                Ok(Step::Done(c)) => break Ok(c),
+                Err(e) => break Err(anyhow::anyhow!("{endpoint}: {e}")),
+            }
+        };
         match result {
-            Ok(lines) => {
-                for line in lines.lines().filter(|l| !l.is_empty()) {
-                    let sig = detente_note::Signature::parse_line(line)
-                        .map_err(|e| anyhow::anyhow!("{endpoint}: bad cosignature line: {e}"))?;
+            Ok(c) => {
+                for r in &c.rejected {
+                    eprintln!("{url}: dropped a reply line ({}): {}", r.reason, r.line);
+                }
+                for sig in c.accepted {
                     note.add_signature(sig)
                         .map_err(|e| anyhow::anyhow!("{endpoint}: {e}"))?;
                 }
@@ -419,7 +448,7 @@ fn cosign(dir: &Path, witnesses: &[String]) -> Result<u8> {
             }
         }
     }
-    // Publish the checkpoint with every cosignature gathered (the log's own signature first).
+    // Publish the checkpoint with every verified cosignature (the log's own signature first).
     storage
         .put(CHECKPOINT_KEY, &note.to_bytes())
         .context("can't publish the cosigned checkpoint")?;
@@ -428,7 +457,11 @@ fn cosign(dir: &Path, witnesses: &[String]) -> Result<u8> {
 
 pub fn run(cmd: LogCommand) -> Result<u8> {
     match cmd {
-        LogCommand::Cosign { dir, witnesses } => cosign(&dir, &witnesses),
+        LogCommand::Cosign {
+            dir,
+            policy,
+            witnesses,
+        } => cosign(&dir, &policy, &witnesses),
         LogCommand::Init { dir, origin } => init(&dir, &origin),
         LogCommand::Append { dir, files } => append(&dir, &files),
         LogCommand::Checkpoint { dir } => {

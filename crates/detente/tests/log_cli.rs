@@ -87,6 +87,7 @@ fn log_witness_and_offline_proof() {
     let wdir = p("witness");
     let wkeys = ok(&["witness", "init", &wdir, "--name", "witness.example.net"]);
     let wkey = wkeys.lines().next().unwrap().to_string();
+    let wkey_mldsa = wkeys.lines().nth(1).unwrap().to_string();
     ok(&[
         "witness",
         "add-log",
@@ -118,11 +119,18 @@ fn log_witness_and_offline_proof() {
         std::thread::sleep(Duration::from_millis(50));
     }
     let url = format!("http://{addr}");
-    ok(&["log", "cosign", &log, "--witness", &url]);
+    // The log's view of its witness: both of its keys, and where to reach it.
+    std::fs::write(
+        p("witnesses"),
+        format!("log {vkey}\nwitness w {wkey} {url}\nwitness wq {wkey_mldsa} {url}\nquorum w\n"),
+    )
+    .unwrap();
+    let policy_arg = p("witnesses");
+    ok(&["log", "cosign", &log, "--policy", &policy_arg]);
     // Grow and cosign again: the witness checks consistency with what it cosigned.
     std::fs::write(p("entry2.bin"), b"signature database v3").unwrap();
     ok(&["log", "append", &log, &p("entry2.bin")]);
-    ok(&["log", "cosign", &log, "--witness", &url]);
+    ok(&["log", "cosign", &log, "--policy", &policy_arg]);
     assert!(ok(&["log", "verify", &log, "--key", &vkey]).contains("size 302"));
 
     // An offline proof of entry 300 under a policy that demands the witness.
@@ -193,4 +201,114 @@ fn log_witness_and_offline_proof() {
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
+}
+
+/// A witness that answers 200 with lines that are not its cosignatures (another key's, and
+/// garbage): `log cosign` reports and drops them, publishes nothing it could not verify, and
+/// exits 1.
+#[test]
+fn cosign_drops_lines_a_witness_cannot_back() {
+    use std::io::{BufRead, BufReader, Read};
+    let dir = tempfile::tempdir().unwrap();
+    let p = |s: &str| dir.path().join(s).to_string_lossy().into_owned();
+    let log = p("feed");
+    let vkey = ok(&["log", "init", &log, "--origin", "example.org/lying"])
+        .trim()
+        .to_string();
+    std::fs::write(p("e"), b"entry").unwrap();
+    ok(&["log", "append", &log, &p("e")]);
+    // The witness the policy trusts, and another whose cosignature the liar forwards.
+    let trusted = ok(&["witness", "init", &p("w"), "--name", "w.example"]);
+    let other_dir = p("other");
+    ok(&["witness", "init", &other_dir, "--name", "other.example"]);
+    ok(&[
+        "witness",
+        "add-log",
+        &other_dir,
+        "--origin",
+        "example.org/lying",
+        "--key",
+        &vkey,
+    ]);
+    let checkpoint = std::fs::read(Path::new(&log).join("log/checkpoint")).unwrap();
+    // The other witness's genuine cosignature lines, through its server.
+    let other_lines = {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let addr = format!("127.0.0.1:{port}");
+        let _srv = Server(
+            detente()
+                .args(["witness", "serve", &other_dir, "--listen", &addr])
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        let t = Instant::now();
+        while TcpStream::connect(&addr).is_err() {
+            assert!(
+                t.elapsed() < Duration::from_secs(20),
+                "witness did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let mut body = b"old 0\n\n".to_vec();
+        body.extend_from_slice(&checkpoint);
+        let mut s = TcpStream::connect(&addr).unwrap();
+        write!(
+            s,
+            "POST /add-checkpoint HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        )
+        .unwrap();
+        s.write_all(&body).unwrap();
+        let mut resp = String::new();
+        s.read_to_string(&mut resp).unwrap();
+        assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+        resp.split("\r\n\r\n").nth(1).unwrap().to_string()
+    };
+    // The liar: any request gets the other witness's lines and a garbage line.
+    let liar = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", liar.local_addr().unwrap());
+    let reply = format!("{other_lines}— w.example AAAAnotasignature\n");
+    std::thread::spawn(move || {
+        for conn in liar.incoming().take(4) {
+            let Ok(mut c) = conn else { continue };
+            let mut r = BufReader::new(c.try_clone().unwrap());
+            let mut len = 0;
+            loop {
+                let mut line = String::new();
+                if r.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; len];
+            let _ = r.read_exact(&mut body);
+            let _ = write!(
+                c,
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}",
+                reply.len()
+            );
+        }
+    });
+    let wkey = trusted.lines().next().unwrap();
+    std::fs::write(
+        p("policy"),
+        format!("log {vkey}\nwitness w {wkey} {url}\nquorum w\n"),
+    )
+    .unwrap();
+    let o = run(&["log", "cosign", &log, "--policy", &p("policy")]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("no valid cosignature in the reply (3 line(s) rejected)"),
+        "{err}"
+    );
+    let published = std::fs::read(Path::new(&log).join("log/checkpoint")).unwrap();
+    assert_eq!(published, checkpoint, "nothing unverified may be published");
 }

@@ -4,6 +4,8 @@
 //! No disk, network or clock: the caller loads the log's keys and state,
 //! passes the time, and performs the compare-and-swap the outcome asks for.
 
+use sha2::{Digest as _, Sha256};
+
 use detente_note::{Cosigner, Note, Signature, Verifiers, ALG_MLDSA44};
 use detente_tlog::{verify_consistency, Hash, MAX_TREE_SIZE};
 
@@ -326,4 +328,12 @@ pub fn decide(
         },
         signatures,
     })
+}
+
+/// Lowercase hex SHA-256 of an origin: the tlog-witness monitoring path key.
+pub fn origin_hash(origin: &str) -> String {
+    Sha256::digest(origin.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }

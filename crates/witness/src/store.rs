@@ -22,7 +22,7 @@ use detente_tlog::Hash;
 use rusqlite::{params, Connection, OptionalExtension as _};
 use sha2::{Digest as _, Sha256};
 
-use crate::protocol::{Conflict, EvidenceKind, LogState};
+use crate::protocol::{origin_hash, Conflict, EvidenceKind, LogState};
 use crate::Error;
 
 const SCHEMA: &str = "
@@ -50,14 +50,6 @@ CREATE TABLE IF NOT EXISTS evidence (
     proof       TEXT NOT NULL                   -- base64 hashes, one per line
 ) STRICT;
 ";
-
-/// Lowercase hex SHA-256 of an origin: the tlog-witness monitoring path key.
-pub fn origin_hash(origin: &str) -> String {
-    Sha256::digest(origin.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
 
 /// A log the witness knows, as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,5 +1,6 @@
 //! detente-witness integration tests (one test binary).
 
+mod client;
 mod crash;
 mod fork;
 mod gointerop;
