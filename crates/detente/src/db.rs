@@ -65,6 +65,14 @@ pub struct DbArgs {
     /// Also load potentially-unwanted-application databases (.hdu, .hsu, .ndu, .ldu).
     #[arg(long = "detect-pua")]
     pub pua: bool,
+    /// Load .cvd/.cld containers without a valid signature (your own sigtool builds); their
+    /// MD5, member sizes and hashes are still checked. Tampered Talos files stay refused.
+    #[arg(long = "allow-unsigned")]
+    pub allow_unsigned: bool,
+    /// Also trust the certificates (*.crt, *.pem) in DIR for detached .sign signatures, beside
+    /// the built-in Cisco root.
+    #[arg(long = "cvdcertsdir", value_name = "DIR")]
+    pub cvdcertsdir: Option<PathBuf>,
 }
 
 /// Whether to read `path` as a database: Some(true) to read it, Some(false) to list it as
@@ -96,6 +104,7 @@ pub fn load(args: &DbArgs) -> Result<Engine> {
     let mut b = EngineBuilder::new(LoadOptions {
         lenient: args.lenient,
         pua: args.pua,
+        allow_unsigned: args.allow_unsigned,
     });
     let dirs: Vec<PathBuf> = if !args.database.is_empty() {
         args.database.clone()
@@ -132,7 +141,14 @@ pub fn load(args: &DbArgs) -> Result<Engine> {
     let mut readers: Vec<(String, Box<dyn std::io::Read>)> = Vec::new();
     for (path, read) in paths {
         let name = path.display().to_string();
-        let reader: Box<dyn std::io::Read> = if read {
+        let container = matches!(DbKind::from_file_name(&name), Some(DbKind::Container));
+        let reader: Box<dyn std::io::Read> = if read && container {
+            // Containers are verified whole: the detached .sign beside one (if any) first.
+            let bytes =
+                std::fs::read(&path).with_context(|| format!("{name}: can't read database"))?;
+            crate::containers::check_sign(&path, &bytes, args.cvdcertsdir.as_deref())?;
+            Box::new(std::io::Cursor::new(bytes))
+        } else if read {
             Box::new(
                 std::fs::File::open(&path)
                     .with_context(|| format!("{name}: can't read database"))?,
@@ -187,6 +203,25 @@ pub fn load(args: &DbArgs) -> Result<Engine> {
 pub enum DbCommand {
     /// Load databases and print what they hold: signature counts by kind, skipped lines by reason.
     Info(DbArgs),
+    /// Move a ClamAV database forward through .cdiff patches, as freshclam does: BASE (.cvd or
+    /// .cld) and every patch are verified (with any .sign beside them), the patches applied in
+    /// order, and the result, written as a .cld, must verify before it replaces OUT.
+    Patch {
+        /// The database to start from (e.g. daily.cvd).
+        base: PathBuf,
+        /// The patches, in order (e.g. daily-27001.cdiff daily-27002.cdiff).
+        #[arg(required = true)]
+        cdiffs: Vec<PathBuf>,
+        /// Where to write the patched database (a .cld).
+        #[arg(short = 'o', long = "output")]
+        out: PathBuf,
+        /// Accept an unsigned BASE (your own sigtool build); patches must still verify.
+        #[arg(long = "allow-unsigned")]
+        allow_unsigned: bool,
+        /// Also trust the certificates in DIR for .sign files.
+        #[arg(long = "cvdcertsdir", value_name = "DIR")]
+        cvdcertsdir: Option<PathBuf>,
+    },
 }
 
 pub fn run(cmd: DbCommand) -> Result<u8> {
@@ -205,5 +240,12 @@ pub fn run(cmd: DbCommand) -> Result<u8> {
             println!("Total signatures:    {}", r.signatures());
             Ok(0)
         }
+        DbCommand::Patch {
+            base,
+            cdiffs,
+            out,
+            allow_unsigned,
+            cvdcertsdir,
+        } => crate::containers::patch(&base, &cdiffs, &out, allow_unsigned, cvdcertsdir.as_deref()),
     }
 }

@@ -1,5 +1,6 @@
 //! `detente`: command-line entry point. Flags and glue only; the work lives in the library crates.
 
+mod containers;
 mod db;
 mod log;
 mod scan;

@@ -29,8 +29,8 @@ use std::hash::{Hash, Hasher};
 use std::io::Read;
 
 use detente_sigs::{
-    cvd::CvdHeader, parse_with, BodyRef, DbKind, Expr, HashList, HashRef, LogicalSig, ParseError,
-    ParseOptions, Range, Sink, Skipped,
+    parse_with, BodyRef, DbKind, Expr, HashList, HashRef, LogicalSig, ParseError, ParseOptions,
+    Range, Sink, Skipped,
 };
 
 pub use hashes::Digests;
@@ -71,6 +71,9 @@ pub struct LoadOptions {
     pub lenient: bool,
     /// Also load potentially-unwanted-application databases (`.hdu`, `.ndu`, ...).
     pub pua: bool,
+    /// Accept `.cvd`/`.cld` containers without a valid signature (the user's own `sigtool`
+    /// builds); their MD5, member sizes and hashes are still checked.
+    pub allow_unsigned: bool,
 }
 
 /// What was loaded.
@@ -266,8 +269,6 @@ pub struct EngineBuilder {
     yara: Option<yara::YaraBuilder>,
     report: LoadReport,
 }
-
-const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
 impl EngineBuilder {
     /// An empty builder.
@@ -533,54 +534,31 @@ impl EngineBuilder {
         )
     }
 
+    /// Loads a `.cvd`/`.cld` after verifying it as ClamAV does (`detente-cvd`): the header
+    /// signature over the body's MD5, the `.info` member list under its own signature, and
+    /// every member's size and SHA-256, unpacked within bounds. A tampered or unsigned
+    /// container is refused unless [`LoadOptions::allow_unsigned`] is set (user builds).
     fn add_container(&mut self, name: &str, bytes: &[u8]) -> Result<(), LoadError> {
-        let ferr = |m: String| LoadError::File {
-            database: name.to_string(),
-            message: m,
+        let opts = detente_cvd::CvdOptions {
+            allow_unsigned: self.opts.allow_unsigned,
+            ..detente_cvd::CvdOptions::default()
         };
-        let header = CvdHeader::parse(bytes).map_err(|e| ferr(e.to_string()))?;
-        let body = &bytes[detente_sigs::cvd::HEADER_LEN..];
-        {
-            use md5::Digest;
-            let md5: [u8; 16] = md5::Md5::digest(body).into();
-            let hex: String = md5.iter().map(|b| format!("{b:02x}")).collect();
-            header.check_body(&hex).map_err(|e| ferr(e.to_string()))?;
-        }
-        let mut tar_bytes = Vec::new();
-        let tar_src: &[u8] = if body.starts_with(&GZIP_MAGIC) {
-            flate2::read::GzDecoder::new(body)
-                .read_to_end(&mut tar_bytes)
-                .map_err(|e| ferr(format!("bad gzip body: {e}")))?;
-            &tar_bytes
-        } else {
-            body
-        };
-        let mut archive = tar::Archive::new(tar_src);
-        let entries = archive
-            .entries()
-            .map_err(|e| ferr(format!("bad tar body: {e}")))?;
-        for entry in entries {
-            let mut entry = entry.map_err(|e| ferr(format!("bad tar entry: {e}")))?;
-            if !entry.header().entry_type().is_file() {
+        let verified =
+            detente_cvd::verify_cvd(name, bytes, &opts).map_err(|e| LoadError::File {
+                database: name.to_string(),
+                message: e.kind.to_string(),
+            })?;
+        for (member, data) in &verified.members {
+            if *member == verified.info_name || member == "COPYING" {
                 continue;
             }
-            let member = entry
-                .path()
-                .map_err(|e| ferr(format!("bad tar entry name: {e}")))?
-                .to_string_lossy()
-                .into_owned();
-            let mut data = Vec::new();
-            entry
-                .read_to_end(&mut data)
-                .map_err(|e| ferr(format!("{member}: {e}")))?;
-            let full = format!("{name}/{member}");
-            if member.ends_with(".info") || member == "COPYING" {
-                continue;
+            if matches!(DbKind::from_file_name(member), Some(DbKind::Container)) {
+                return Err(LoadError::File {
+                    database: name.to_string(),
+                    message: format!("{member}: nested container"),
+                });
             }
-            if matches!(DbKind::from_file_name(&member), Some(DbKind::Container)) {
-                return Err(ferr(format!("{member}: nested container")));
-            }
-            self.add_database(&full, &data)?;
+            self.add_database(&format!("{name}/{member}"), data)?;
         }
         Ok(())
     }

@@ -1,6 +1,7 @@
 //! `.cvd` / `.cld` containers load exactly the signatures of the files they hold.
 
-use std::io::Write;
+use std::collections::BTreeMap;
+use std::io::Read;
 
 use detente_engine::{Engine, EngineBuilder, FileMeta, LoadError, LoadOptions};
 
@@ -8,36 +9,65 @@ const NDB: &str = "Body.Hello:0:*:68656c6c6f*776f726c64\nBody.Skip:1:*:4d5a9000\
 const HDB: &str = "5d41402abc4b2a76b9719d911017c592:5:Hash.Hello\n";
 const LDB: &str = "Lsig.Two;Engine:51-255,Target:0;0>1;414243\n";
 
-fn tar_of(files: &[(&str, &str)]) -> Vec<u8> {
-    let mut b = tar::Builder::new(Vec::new());
-    for (name, text) in files {
-        let mut h = tar::Header::new_gnu();
-        h.set_size(text.len() as u64);
-        h.set_mode(0o644);
-        h.set_cksum();
-        b.append_data(&mut h, name, text.as_bytes()).unwrap();
-    }
-    b.into_inner().unwrap()
+const HEAD: &str = "ClamAV-VDB:24 Nov 2026 07-00 +0000:4:3:90:X:X:builder:1795000000";
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-fn container(body: Vec<u8>) -> Vec<u8> {
+/// The members of a user's own (unsigned) build: COPYING, the databases and a `.info`
+/// listing each with its size and SHA-256, as sigtool writes it (without a DSIG).
+fn members(files: &[(&str, &str)]) -> BTreeMap<String, Vec<u8>> {
+    use sha2::Digest;
+    let mut m = BTreeMap::new();
+    m.insert("COPYING".to_string(), b"licence\n".to_vec());
+    let mut info = format!("{HEAD}\n");
+    for (name, text) in files {
+        m.insert(name.to_string(), text.as_bytes().to_vec());
+        let sha = sha2::Sha256::digest(text.as_bytes());
+        info += &format!("{name}:{}:{}\n", text.len(), hex(&sha));
+    }
+    m.insert("main.info".to_string(), info.into_bytes());
+    m
+}
+
+/// A `.cld` (raw tar body) of `files`.
+fn cld(files: &[(&str, &str)]) -> Vec<u8> {
+    let mut c = detente_cvd::build_cld(&members(files)).unwrap();
+    // build_cld gzips; a .cld may hold a raw tar too.
+    let body = gunzip(&c[detente_cvd::HEADER_LEN..]);
+    c.truncate(detente_cvd::HEADER_LEN);
+    c.extend_from_slice(&body);
+    c
+}
+
+/// A `.cvd` of `files`: gzip body, the header's MD5 right, no valid signature.
+fn cvd(files: &[(&str, &str)]) -> Vec<u8> {
     use md5::Digest;
-    let md5: String = md5::Md5::digest(&body)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    let mut h =
-        format!("ClamAV-VDB:24 Nov 2026 07-00 +0000:27000:4:90:{md5}:sig:builder:1795000000")
-            .into_bytes();
-    h.resize(512, b' ');
-    h.extend_from_slice(&body);
+    let c = detente_cvd::build_cld(&members(files)).unwrap();
+    let body = &c[detente_cvd::HEADER_LEN..];
+    let md5 = hex(&md5::Md5::digest(body));
+    let mut h = HEAD
+        .replace(":X:X:", &format!(":{md5}:unsigned:"))
+        .into_bytes();
+    h.resize(detente_cvd::HEADER_LEN, b' ');
+    h.extend_from_slice(body);
     h
 }
 
-fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    e.write_all(data).unwrap();
-    e.finish().unwrap()
+fn gunzip(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(data)
+        .read_to_end(&mut out)
+        .unwrap();
+    out
+}
+
+fn unsigned() -> LoadOptions {
+    LoadOptions {
+        allow_unsigned: true,
+        ..LoadOptions::default()
+    }
 }
 
 fn detections(e: &Engine, data: &[u8]) -> Vec<String> {
@@ -61,19 +91,15 @@ fn plain() -> Engine {
 
 #[test]
 fn cvd_and_cld_equal_their_contents() {
-    let files = [
-        ("main.ndb", NDB),
-        ("main.hdb", HDB),
-        ("main.ldb", LDB),
-        ("main.info", "x"),
-    ];
-    let tar = tar_of(&files);
+    let files = [("main.ndb", NDB), ("main.hdb", HDB), ("main.ldb", LDB)];
     let reference = plain();
-    for (name, bytes) in [
-        ("main.cvd", container(gzip(&tar))),
-        ("main.cld", container(tar.clone())),
-    ] {
+    for (name, bytes) in [("main.cvd", cvd(&files)), ("main.cld", cld(&files))] {
+        // Unsigned: refused by default, with the way out named.
         let mut b = EngineBuilder::new(LoadOptions::default());
+        let err = b.add_database(name, &bytes).unwrap_err().to_string();
+        assert!(err.starts_with(&format!("{name}: ")), "{err}");
+        assert!(err.contains("allow_unsigned"), "{err}");
+        let mut b = EngineBuilder::new(unsigned());
         b.add_database(name, &bytes).unwrap();
         let e = b.build();
         assert_eq!(
@@ -98,11 +124,10 @@ fn cvd_and_cld_equal_their_contents() {
 
 #[test]
 fn damaged_containers_are_named_errors() {
-    let tar = tar_of(&[("main.ndb", NDB)]);
-    let mut bytes = container(gzip(&tar));
+    let mut bytes = cvd(&[("main.ndb", NDB)]);
     let n = bytes.len();
     bytes[n - 20] ^= 0x55;
-    let mut b = EngineBuilder::new(LoadOptions::default());
+    let mut b = EngineBuilder::new(unsigned());
     let err = b.add_database("daily.cvd", &bytes).unwrap_err();
     assert!(
         matches!(&err, LoadError::File { database, message } if database == "daily.cvd" && message.contains("MD5")),
@@ -110,11 +135,46 @@ fn damaged_containers_are_named_errors() {
     );
     let err = b.add_database("short.cld", b"ClamAV-VDB:x").unwrap_err();
     assert!(err.to_string().starts_with("short.cld: "), "{err}");
-    let bad_line = container(tar_of(&[("main.ndb", "Broken:0:*:zz\n")]));
+    // A member that does not match its .info entry: refused even when unsigned is allowed.
+    let mut m = members(&[("main.ndb", NDB)]);
+    m.insert("main.ndb".into(), b"Other:0:*:41424344\n".to_vec());
+    let tampered = detente_cvd::build_cld(&m).unwrap();
+    let err = b.add_database("tampered.cld", &tampered).unwrap_err();
+    assert!(err.to_string().starts_with("tampered.cld: "), "{err}");
+    let bad_line = cld(&[("main.ndb", "Broken:0:*:zz\n")]);
     let err = b.add_database("bad.cld", &bad_line).unwrap_err();
     assert_eq!(
         err.to_string().split(':').next(),
         Some("bad.cld/main.ndb"),
         "{err}"
     );
+}
+
+/// ClamAV's own Talos-signed test databases load with no flag; one flipped byte is refused.
+/// Left out (with a line saying so) when `../shared` is not beside the checkout.
+#[test]
+fn talos_signed_databases_load_and_tampered_ones_do_not() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/testdata/clamav-freshclam");
+    if !dir.is_dir() {
+        println!("left out: {} is not present", dir.display());
+        return;
+    }
+    for v in 1..=6 {
+        let name = format!("test-{v}.cvd");
+        let bytes = std::fs::read(dir.join(&name)).unwrap();
+        let mut b = EngineBuilder::new(LoadOptions::default());
+        b.add_database(&name, &bytes).unwrap();
+        let r = b.build().report().clone();
+        assert!(
+            r.signatures() as u64 + r.skipped.total() > 0,
+            "{name}: nothing loaded"
+        );
+        let mut bad = bytes.clone();
+        let at = bad.len() / 2;
+        bad[at] ^= 1;
+        let mut b = EngineBuilder::new(unsigned());
+        let err = b.add_database(&name, &bad).unwrap_err().to_string();
+        assert!(err.starts_with(&format!("{name}: ")), "{err}");
+    }
 }

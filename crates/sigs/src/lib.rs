@@ -8,10 +8,9 @@
 //!
 //! Supported files: `.hdb`/`.hsb`/`.hdu`/`.hsu` (file hashes), `.mdb`/`.msb` (PE section
 //! hashes), `.ndb`/`.ndu` (body signatures), `.ldb`/`.ldu` (logical
-//! signatures), `.fp`/`.sfp` (allow lists), `.ign`/`.ign2` (disabled signature names), and the
-//! header of `.cvd`/`.cld` containers ([`cvd::CvdHeader`]).
+//! signatures), `.fp`/`.sfp` (allow lists) and `.ign`/`.ign2` (disabled signature names).
+//! Containers (`.cvd`/`.cld`, `.cdiff`) are `detente-cvd`'s.
 
-pub mod cvd;
 pub mod hex;
 pub mod logical;
 
