@@ -1,0 +1,318 @@
+//! Per-thread scanning: hashes, body and logical signatures (raw and normalised text), YARA.
+
+use super::*;
+
+/// Per-thread scanning state.
+pub struct Scanner<'e> {
+    pub(crate) engine: &'e Engine,
+    pub(crate) yara: Option<boreal::Scanner>,
+    pub(crate) body_done: Vec<bool>,
+    pub(crate) lsig_done: Vec<bool>,
+    /// Logical signatures in `touched` (a flag each, so marking one costs no search).
+    pub(crate) lsig_touched: Vec<bool>,
+    /// Verification state per pattern, for the buffer being matched.
+    pub(crate) memos: Vec<Memo>,
+    /// Patterns whose memo is live in the buffer being matched.
+    pub(crate) live_memos: Vec<u32>,
+    /// Matcher steps taken in the last [`Scanner::scan`].
+    pub(crate) work: u64,
+    /// Whether the last [`Scanner::scan`] ran out of a matcher budget.
+    pub(crate) incomplete: bool,
+    pub(crate) reported: Vec<u32>,
+    /// Per pattern, matches counted in this buffer (for logical signatures) and the start of
+    /// the last one counted.
+    pub(crate) pcount: Vec<u32>,
+    pub(crate) plast: Vec<usize>,
+    /// Patterns with a count in this buffer.
+    pub(crate) counted: Vec<u32>,
+    /// Scratch: the counts of one logical signature's subsignatures.
+    pub(crate) slot_counts: Vec<u32>,
+    pub(crate) touched: Vec<u32>,
+    pub(crate) touched_bodies: Vec<u32>,
+}
+
+/// Source index used for YARA detections.
+pub const YARA_SOURCE: u32 = u32::MAX;
+
+impl Scanner<'_> {
+    /// Scans one buffer. With `all`, reports every matching signature, else stops at the first.
+    pub fn scan(&mut self, data: &[u8], meta: &FileMeta<'_>, all: bool) -> Vec<Detection> {
+        let e = self.engine;
+        self.work = 0;
+        self.incomplete = false;
+        let size = data.len() as u64;
+        let mut out = Vec::new();
+        if data.is_empty() {
+            // As in ClamAV, empty files are neither hashed nor matched; YARA rules still run
+            // (`filesize == 0` is a condition like any other).
+            self.scan_yara(data, meta, all, &mut out);
+            return out;
+        }
+
+        let mut digests = Digests::default();
+        if !e.allow_idx.is_empty() {
+            digests.compute(data, e.allow_idx.needed(size));
+            let mut allowed = false;
+            e.allow_idx.lookup(&digests, size, |_, _| allowed = true);
+            if allowed {
+                return out;
+            }
+        }
+
+        if !e.hashes.is_empty() {
+            e.hashes.detect(data, &mut digests, &mut out);
+            if !all && !out.is_empty() {
+                out.truncate(1);
+                return out;
+            }
+        }
+
+        if !e.sections.is_empty() {
+            for r in pe::sections(data) {
+                e.sections
+                    .detect(&data[r], &mut Digests::default(), &mut out);
+            }
+            if !all && !out.is_empty() {
+                out.truncate(1);
+                return out;
+            }
+        }
+
+        self.scan_bodies(data, size, false, all, &mut out);
+        if (all || out.is_empty())
+            && !e.patterns.is_empty()
+            && data.len() <= text::MAX_NORMALIZE
+            && text::is_text(data)
+        {
+            if e.text_atoms.is_empty() {
+                // No pattern can match normalised text: its pass only evaluates the logical
+                // signatures that hold with no match at all.
+                self.scan_bodies(&[], size, true, all, &mut out);
+            } else {
+                let norm = text::normalize(data);
+                self.scan_bodies(&norm, size, true, all, &mut out);
+            }
+        }
+        for b in self.touched_bodies.drain(..) {
+            self.body_done[b as usize] = false;
+        }
+        for l in self.reported.drain(..) {
+            self.lsig_done[l as usize] = false;
+        }
+        if !all && !out.is_empty() {
+            out.truncate(1);
+            return out;
+        }
+
+        self.scan_yara(data, meta, all, &mut out);
+        out
+    }
+
+    /// Matcher steps the last [`Scanner::scan`] took (verifications of atom hits): a measure of
+    /// work that does not depend on the machine, for tests of the matcher's cost.
+    pub fn work(&self) -> u64 {
+        self.work
+    }
+
+    /// Whether the last [`Scanner::scan`] stopped some pattern's verification at its budget, so
+    /// "no match" for that pattern is not a verdict over the whole buffer.
+    pub fn incomplete(&self) -> bool {
+        self.incomplete
+    }
+
+    /// Runs the YARA rules, with the external variables set for this buffer.
+    fn scan_yara(&mut self, data: &[u8], meta: &FileMeta<'_>, all: bool, out: &mut Vec<Detection>) {
+        let e = self.engine;
+        if let Some(y) = self.yara.as_mut() {
+            let ft = file_type(data);
+            for (k, v) in [
+                ("filename", meta.filename),
+                ("filepath", meta.filepath),
+                ("extension", meta.extension),
+                ("filetype", ft),
+                ("owner", meta.owner),
+            ] {
+                let _ = y.define_symbol(k, v);
+            }
+            let res = match y.scan_mem(data) {
+                Ok(r) => r,
+                Err((_, r)) => r,
+            };
+            for r in res.rules {
+                if e.ignored.contains(r.name) {
+                    continue;
+                }
+                out.push(Detection {
+                    name: format!("YARA.{}", r.name),
+                    source: YARA_SOURCE,
+                    offset: None,
+                });
+                if !all {
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Matches body and logical signatures over `data`: the raw bytes, or (`normalized`) their
+    /// normalised text, where target-7 signatures apply too and `EOF-n` offsets of target-0
+    /// signatures do not (ClamAV computes them for the raw file only). Offsets from the end and
+    /// `FileSize` conditions use `raw_size`.
+    fn scan_bodies(
+        &mut self,
+        data: &[u8],
+        raw_size: u64,
+        normalized: bool,
+        all: bool,
+        out: &mut Vec<Detection>,
+    ) {
+        let e = self.engine;
+        if e.patterns.is_empty() {
+            return;
+        }
+        let size = raw_size;
+        let mut stop = false;
+        {
+            let memos = &mut self.memos;
+            let live_memos = &mut self.live_memos;
+            let lsig_touched = &mut self.lsig_touched;
+            let body_done = &mut self.body_done;
+            let pcount = &mut self.pcount;
+            let plast = &mut self.plast;
+            let counted = &mut self.counted;
+            let touched = &mut self.touched;
+            let touched_bodies = &mut self.touched_bodies;
+            let atoms = if normalized { &e.text_atoms } else { &e.atoms };
+            atoms.find(data, |pid, pos| {
+                if stop {
+                    return;
+                }
+                let Some(p) = e.patterns.get(pid as usize) else {
+                    return;
+                };
+                if p.text_only && !normalized {
+                    return;
+                }
+                // Nothing to learn when every owner is a body signature already found.
+                let wanted = p.owners.iter().any(|o| match o {
+                    Owner::Body(b) => !body_done[*b as usize],
+                    Owner::Sub { .. } => true,
+                });
+                if !wanted {
+                    return;
+                }
+                let eof_size = if !normalized || p.text_only {
+                    Some(size)
+                } else {
+                    None
+                };
+                let Some(memo) = memos.get_mut(pid as usize) else {
+                    return;
+                };
+                if !memo.live() {
+                    memo.start(p.compiled.toks.len(), data.len());
+                    live_memos.push(pid);
+                }
+                let Some(start) = verify::verify(&p.compiled, data, pos, eof_size, memo) else {
+                    return;
+                };
+                let mut first_count = false;
+                for o in &p.owners {
+                    match *o {
+                        Owner::Body(b) => {
+                            if body_done[b as usize] || stop {
+                                continue;
+                            }
+                            body_done[b as usize] = true;
+                            touched_bodies.push(b);
+                            let (name, src) = &e.bodies[b as usize];
+                            out.push(Detection {
+                                name: name.clone(),
+                                source: *src,
+                                offset: Some(start as u64),
+                            });
+                            if !all {
+                                stop = true;
+                            }
+                        }
+                        Owner::Sub { lsig, .. } => {
+                            let i = pid as usize;
+                            if !first_count {
+                                if plast[i] != usize::MAX && start <= plast[i] {
+                                    // Not a new match for counting: no owner counts it.
+                                    break;
+                                }
+                                if pcount[i] == 0 {
+                                    counted.push(pid);
+                                }
+                                pcount[i] = pcount[i].saturating_add(1);
+                                plast[i] = start;
+                                first_count = true;
+                            }
+                            if pcount[i] == 1 && !lsig_touched[lsig as usize] {
+                                lsig_touched[lsig as usize] = true;
+                                touched.push(lsig);
+                            }
+                        }
+                    }
+                }
+            });
+        }
+        // Evaluate logical signatures that saw a match, and those true with no match at all.
+        let mut cands: Vec<u32> = self.touched.clone();
+        for &a in &e.always_lsigs {
+            if !self.lsig_touched[a as usize] {
+                cands.push(a);
+            }
+        }
+        cands.sort_unstable();
+        if !stop || all {
+            for id in cands {
+                let l = &e.lsigs[id as usize];
+                if self.lsig_done[id as usize] || (l.text_only && !normalized) {
+                    continue;
+                }
+                if l.file_size.is_some_and(|r| size < r.min || size > r.max) {
+                    continue;
+                }
+                self.slot_counts.clear();
+                for slot in l.base..l.base + l.nsubs {
+                    let s = slot as usize;
+                    let (a, b) = (e.slot_start[s] as usize, e.slot_start[s + 1] as usize);
+                    let n = e.slot_pats[a..b]
+                        .iter()
+                        .map(|&p| self.pcount[p as usize])
+                        .fold(0u32, u32::saturating_add);
+                    self.slot_counts.push(n);
+                }
+                if l.expr.eval(&self.slot_counts) {
+                    self.lsig_done[id as usize] = true;
+                    self.reported.push(id);
+                    out.push(Detection {
+                        name: l.name.clone(),
+                        source: l.source,
+                        offset: None,
+                    });
+                    if !all {
+                        break;
+                    }
+                }
+            }
+        }
+        // Reset per-buffer state.
+        for pid in self.live_memos.drain(..) {
+            if let Some(m) = self.memos.get_mut(pid as usize) {
+                self.work += m.steps();
+                self.incomplete |= m.exhausted();
+                m.clear();
+            }
+        }
+        for pid in self.counted.drain(..) {
+            self.pcount[pid as usize] = 0;
+            self.plast[pid as usize] = usize::MAX;
+        }
+        for id in self.touched.drain(..) {
+            self.lsig_touched[id as usize] = false;
+        }
+    }
+}
