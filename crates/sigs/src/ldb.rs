@@ -1,0 +1,163 @@
+//! Logical signature lines (`.ldb`): target block, expression, subsignatures.
+
+use super::*;
+
+pub(crate) fn parse_range(v: &str) -> Result<Range, ParseErrorKind> {
+    let bad = || ParseErrorKind::Logical(format!("bad range {v:?}"));
+    let (a, b) = match v.split_once('-') {
+        Some((a, b)) => (number(a).ok_or_else(bad)?, number(b).ok_or_else(bad)?),
+        None => {
+            let n = number(v).ok_or_else(bad)?;
+            (n, n)
+        }
+    };
+    if a > b {
+        return Err(bad());
+    }
+    Ok(Range { min: a, max: b })
+}
+
+/// Parses a subsignature: `[Offset:]HexSignature[::modifiers]`.
+pub(crate) fn parse_subsig(s: &str) -> Result<Parsed<SubSig>, ParseErrorKind> {
+    // PCRE: Trigger/regex/flags; byte compare: N(...); macro: ${..}N$; fuzzy hash: fuzzy_img#..
+    if s.contains('/') {
+        return Ok(Parsed::Skip(SkipReason::Pcre));
+    }
+    if s.starts_with("fuzzy_img#") {
+        return Ok(Parsed::Skip(SkipReason::Fuzzy));
+    }
+    if s.starts_with('$') {
+        return Ok(Parsed::Skip(SkipReason::Macro));
+    }
+    if s.contains('#') {
+        return Ok(Parsed::Skip(SkipReason::ByteCompare));
+    }
+    let (body, mods) = match s.split_once("::") {
+        Some((b, m)) => (b, Some(m)),
+        None => (s, None),
+    };
+    let mut modifiers = Modifiers::default();
+    if let Some(m) = mods {
+        for c in m.chars() {
+            match c {
+                'i' => modifiers.nocase = true,
+                'w' => modifiers.wide = true,
+                'f' => modifiers.fullword = true,
+                'a' => modifiers.ascii = true,
+                _ => {
+                    return Err(ParseErrorKind::Logical(format!(
+                        "unknown subsignature modifier {c:?}"
+                    )))
+                }
+            }
+        }
+    }
+    let (offset, hex) = match body.rsplit_once(':') {
+        Some((off, hex)) => (parse_offset(off)?, hex),
+        None => (Some(Offset::Any), body),
+    };
+    let pattern = parse_hex(hex)?;
+    let Some(offset) = offset else {
+        return Ok(Parsed::Skip(SkipReason::Offset));
+    };
+    Ok(Parsed::Sig(SubSig {
+        offset,
+        pattern,
+        modifiers,
+    }))
+}
+
+/// Parses `Name;TargetDescriptionBlock;LogicalExpression;Subsig0;Subsig1;...`.
+pub fn parse_logical_line(line: &str) -> Result<Parsed<LogicalSig>, ParseErrorKind> {
+    let f: Vec<&str> = line.split(';').collect();
+    if f.len() < 4 {
+        return Err(ParseErrorKind::FieldCount {
+            expected: "at least 4",
+            sep: ';',
+            found: f.len(),
+        });
+    }
+    let name = check_name(f[0])?;
+    let mut target = None;
+    let mut file_size = None;
+    let mut skip = None;
+    let mut engine_min = None;
+    let mut new_attribute = false;
+    for item in f[1].split(',') {
+        let (k, v) = item
+            .split_once(':')
+            .ok_or_else(|| ParseErrorKind::Logical(format!("bad target block item {item:?}")))?;
+        match k {
+            "Target" => {
+                target = Some(number(v).ok_or_else(|| ParseErrorKind::Target(v.to_string()))?)
+            }
+            "Engine" => {
+                let r = parse_range(v)?;
+                engine_min = Some(r.min);
+                let fl = FUNCTIONALITY_LEVEL as u64;
+                if fl < r.min || fl > r.max {
+                    skip.get_or_insert(SkipReason::Level);
+                }
+            }
+            "FileSize" => {
+                file_size = Some(parse_range(v)?);
+                new_attribute = true;
+            }
+            "EntryPoint" | "NumberOfSections" | "Container" | "Intermediates" | "IconGroup1"
+            | "IconGroup2" | "HandlerType" => {
+                new_attribute = true;
+                skip.get_or_insert(SkipReason::Attribute);
+            }
+            _ => {
+                return Err(ParseErrorKind::Logical(format!(
+                    "unknown target block key {k:?}"
+                )))
+            }
+        }
+    }
+    let target = target.ok_or_else(|| ParseErrorKind::Logical("missing Target".into()))?;
+    if new_attribute && engine_min.is_none_or(|m| m < 51) {
+        return Err(ParseErrorKind::Logical(
+            "target block attributes other than Target need Engine with a minimum of at least 51"
+                .into(),
+        ));
+    }
+    let expr = parse_expr(f[2])?;
+    let n_sub = f.len() - 3;
+    if n_sub as u32 > logical::MAX_SUBSIGS {
+        return Err(ParseErrorKind::Logical(format!(
+            "{n_sub} subsignatures, at most 64 allowed"
+        )));
+    }
+    if expr.max_id() as usize >= n_sub {
+        return Err(ParseErrorKind::Logical(format!(
+            "expression uses subsignature {} but only {n_sub} are given",
+            expr.max_id()
+        )));
+    }
+    if skip == Some(SkipReason::Level) {
+        return Ok(Parsed::Skip(SkipReason::Level));
+    }
+    let mut subsigs = Vec::with_capacity(n_sub);
+    for s in &f[3..] {
+        match parse_subsig(s)? {
+            Parsed::Sig(sub) => subsigs.push(sub),
+            Parsed::Skip(r) => {
+                skip.get_or_insert(r);
+            }
+        }
+    }
+    if !SUPPORTED_TARGETS.contains(&target) {
+        skip.get_or_insert(SkipReason::Target);
+    }
+    if let Some(r) = skip {
+        return Ok(Parsed::Skip(r));
+    }
+    Ok(Parsed::Sig(LogicalSig {
+        name,
+        target: target as u32,
+        file_size,
+        expr,
+        subsigs,
+    }))
+}
