@@ -35,6 +35,32 @@ impl Drop for Server {
     }
 }
 
+/// Starts `detente witness serve DIR` on a free 127.0.0.1 port; returns it and its address.
+fn serve_witness(dir: &str) -> (Server, String) {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let server = Server(
+        detente()
+            .args(["witness", "serve", dir, "--listen", &addr])
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let t = Instant::now();
+    while TcpStream::connect(&addr).is_err() {
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "witness did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (server, addr)
+}
+
 #[test]
 fn log_witness_and_offline_proof() {
     let tmp = tempfile::tempdir().unwrap();
@@ -97,27 +123,7 @@ fn log_witness_and_offline_proof() {
         "--key",
         &vkey,
     ]);
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
-    let _server = Server(
-        detente()
-            .args(["witness", "serve", &wdir, "--listen", &addr])
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let t = Instant::now();
-    while TcpStream::connect(&addr).is_err() {
-        assert!(
-            t.elapsed() < Duration::from_secs(20),
-            "witness did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let (_server, addr) = serve_witness(&wdir);
     let url = format!("http://{addr}");
     // The log's view of its witness: both of its keys, and where to reach it.
     std::fs::write(
@@ -233,27 +239,7 @@ fn cosign_drops_lines_a_witness_cannot_back() {
     let checkpoint = std::fs::read(Path::new(&log).join("log/checkpoint")).unwrap();
     // The other witness's genuine cosignature lines, through its server.
     let other_lines = {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let addr = format!("127.0.0.1:{port}");
-        let _srv = Server(
-            detente()
-                .args(["witness", "serve", &other_dir, "--listen", &addr])
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap(),
-        );
-        let t = Instant::now();
-        while TcpStream::connect(&addr).is_err() {
-            assert!(
-                t.elapsed() < Duration::from_secs(20),
-                "witness did not start"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let (_srv, addr) = serve_witness(&other_dir);
         let mut body = b"old 0\n\n".to_vec();
         body.extend_from_slice(&checkpoint);
         let mut s = TcpStream::connect(&addr).unwrap();

@@ -55,21 +55,7 @@ fn workspace() -> &'static Path {
 #[test]
 fn sans_io_crates_depend_on_no_io_runtime() {
     for (krate, flags) in SANS_IO {
-        let out = Command::new(env!("CARGO"))
-            .current_dir(workspace())
-            .args([
-                "tree",
-                "--offline",
-                "-e",
-                "normal",
-                "--prefix",
-                "none",
-                "-p",
-                krate,
-            ])
-            .args(*flags)
-            .output()
-            .expect("cargo tree");
+        let out = cargo_tree(krate, flags, &["--prefix", "none"]);
         assert!(
             out.status.success(),
             "cargo tree -p {krate}: {}",
@@ -94,6 +80,17 @@ fn sans_io_crates_depend_on_no_io_runtime() {
             );
         }
     }
+}
+
+/// `cargo tree` of `krate`'s normal dependencies.
+fn cargo_tree(krate: &str, flags: &[&str], extra: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO"))
+        .current_dir(workspace())
+        .args(["tree", "--offline", "-e", "normal", "-p", krate])
+        .args(flags)
+        .args(extra)
+        .output()
+        .expect("cargo tree")
 }
 
 /// The crates that depend directly on `dep` in `krate`'s tree.

@@ -74,6 +74,12 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+mod constructs;
+mod rng;
+
+use constructs::{generate, Construct, Pat, CONSTRUCTS, YARA_CONSTRUCTS};
+use rng::{hex, yhex, Rng};
+
 const DETENTE: &str = env!("CARGO_BIN_EXE_detente");
 const TESTFILES: &str = "/usr/share/clamav-testfiles";
 /// The files of clamav-testfiles in formats detente unpacks (see `clamav_testfiles`).
@@ -89,77 +95,6 @@ const IN_SCOPE_TESTFILES: [&str; 7] = [
 
 // ---------------------------------------------------------------------------------------------
 // Small utilities
-
-/// splitmix64: tiny, deterministic, good enough for test data.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Self {
-        Rng(seed)
-    }
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next_u64() % n as u64) as usize
-    }
-    /// Uniform in `lo..=hi`.
-    fn range(&mut self, lo: usize, hi: usize) -> usize {
-        lo + self.below(hi - lo + 1)
-    }
-    fn byte(&mut self) -> u8 {
-        self.next_u64() as u8
-    }
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.byte()).collect()
-    }
-    fn byte_not_in(&mut self, excluded: &[u8]) -> u8 {
-        loop {
-            let b = self.byte();
-            if !excluded.contains(&b) {
-                return b;
-            }
-        }
-    }
-    fn pair_not_in(&mut self, excluded: &[[u8; 2]]) -> [u8; 2] {
-        loop {
-            let p = [self.byte(), self.byte()];
-            if !excluded.contains(&p) {
-                return p;
-            }
-        }
-    }
-    fn alnum(&mut self, n: usize) -> String {
-        const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-        (0..n).map(|_| A[self.below(A.len())] as char).collect()
-    }
-    fn shuffle<T>(&mut self, v: &mut [T]) {
-        for i in (1..v.len()).rev() {
-            let j = self.below(i + 1);
-            v.swap(i, j);
-        }
-    }
-}
-
-fn hex(b: &[u8]) -> String {
-    let mut s = String::with_capacity(b.len() * 2);
-    for x in b {
-        write!(s, "{x:02x}").unwrap();
-    }
-    s
-}
-
-/// YARA hex string body: bytes separated by spaces.
-fn yhex(b: &[u8]) -> String {
-    b.iter()
-        .map(|x| format!("{x:02X}"))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
@@ -941,179 +876,17 @@ impl Drop for Corpus {
 // ---------------------------------------------------------------------------------------------
 // ClamAV signature generation
 
-#[derive(Clone, Copy, Debug)]
-enum Cx {
-    Lit,
-    AnyByte,
-    NibHi,
-    NibLo,
-    Star,
-    JumpExact,
-    JumpAtMost,
-    JumpAtLeast,
-    JumpRange,
-    Alt,
-    AltMulti,
-    Neg,
-    NegMulti,
+/// A ClamAV hex body for window `w` with construct `c`: (positive, decoy).
+fn clam_body(rng: &mut Rng, c: Construct, w: &[u8]) -> (String, String) {
+    let (p, d) = generate(rng, c, w);
+    (p.clamav(), d.clamav())
 }
 
-const CONSTRUCTS: [Cx; 13] = [
-    Cx::Lit,
-    Cx::AnyByte,
-    Cx::NibHi,
-    Cx::NibLo,
-    Cx::Star,
-    Cx::JumpExact,
-    Cx::JumpAtMost,
-    Cx::JumpAtLeast,
-    Cx::JumpRange,
-    Cx::Alt,
-    Cx::AltMulti,
-    Cx::Neg,
-    Cx::NegMulti,
-];
-
-fn alts(v: &[Vec<u8>]) -> String {
-    v.iter().map(|x| hex(x)).collect::<Vec<_>>().join("|")
-}
-
-/// ClamAV hex body for window `w` using construct `c` once, near the middle. Returns
-/// (positive: matches exactly `w`, decoy: same shape but must not match `w`).
-fn clam_body(rng: &mut Rng, c: Cx, w: &[u8]) -> (String, String) {
-    assert!(w.len() >= 36);
-    let p = rng.range(12, 18);
-    let pre = hex(&w[..p]);
-    let flip = |b: &[u8], i: usize| {
-        let mut v = b.to_vec();
-        v[i] ^= 0x5a;
-        hex(&v)
-    };
-    match c {
-        Cx::Lit => (hex(w), flip(w, p)),
-        Cx::AnyByte => {
-            let post = &w[p + 2..];
-            (
-                format!("{pre}????{}", hex(post)),
-                format!("{pre}????{}", flip(post, 3)),
-            )
-        }
-        Cx::NibHi => {
-            let post = hex(&w[p + 1..]);
-            let n = w[p] >> 4;
-            (
-                format!("{pre}{n:x}?{post}"),
-                format!("{pre}{:x}?{post}", n ^ 0x8),
-            )
-        }
-        Cx::NibLo => {
-            let post = hex(&w[p + 1..]);
-            let n = w[p] & 0xf;
-            (
-                format!("{pre}?{n:x}{post}"),
-                format!("{pre}?{:x}{post}", n ^ 0x8),
-            )
-        }
-        Cx::Star => {
-            let k = rng.range(0, 8);
-            let post = hex(&w[p + k..]);
-            (format!("{pre}*{post}"), format!("{post}*{pre}"))
-        }
-        Cx::JumpExact => {
-            let k = rng.range(1, 10);
-            let post = hex(&w[p + k..]);
-            (
-                format!("{pre}{{{k}}}{post}"),
-                format!("{pre}{{{}}}{post}", k + 1),
-            )
-        }
-        Cx::JumpAtMost => {
-            let k = rng.range(2, 10);
-            let m = k + rng.range(0, 3);
-            let post = hex(&w[p + k..]);
-            (
-                format!("{pre}{{-{m}}}{post}"),
-                format!("{pre}{{-{}}}{post}", k - 1),
-            )
-        }
-        Cx::JumpAtLeast => {
-            let k = rng.range(2, 10);
-            let j = rng.range(1, k);
-            let post = hex(&w[p + k..]);
-            (
-                format!("{pre}{{{j}-}}{post}"),
-                format!("{pre}{{{}-}}{post}", k + 1),
-            )
-        }
-        Cx::JumpRange => {
-            let k = rng.range(2, 10);
-            let j = rng.range(1, k);
-            let m = k + rng.range(0, 4);
-            let post = hex(&w[p + k..]);
-            let decoy = if rng.below(2) == 0 {
-                format!("{{{}-{}}}", rng.range(1, k - 1), k - 1)
-            } else {
-                format!("{{{}-{}}}", k + 1, k + 1 + rng.range(0, 4))
-            };
-            (
-                format!("{pre}{{{j}-{m}}}{post}"),
-                format!("{pre}{decoy}{post}"),
-            )
-        }
-        Cx::Alt => {
-            let b = w[p];
-            let o1 = rng.byte_not_in(&[b]);
-            let o2 = rng.byte_not_in(&[b, o1]);
-            let mut pos = vec![vec![b], vec![o1], vec![o2]];
-            rng.shuffle(&mut pos);
-            let o3 = rng.byte_not_in(&[b, o1, o2]);
-            let post = hex(&w[p + 1..]);
-            (
-                format!("{pre}({}){post}", alts(&pos)),
-                format!("{pre}({}){post}", alts(&[vec![o1], vec![o3], vec![o2]])),
-            )
-        }
-        Cx::AltMulti => {
-            let t = [w[p], w[p + 1]];
-            let o1 = rng.pair_not_in(&[t]);
-            let o2 = rng.pair_not_in(&[t, o1]);
-            let mut pos = vec![t.to_vec(), o1.to_vec()];
-            rng.shuffle(&mut pos);
-            let post = hex(&w[p + 2..]);
-            (
-                format!("{pre}({}){post}", alts(&pos)),
-                format!("{pre}({}){post}", alts(&[o2.to_vec(), o1.to_vec()])),
-            )
-        }
-        Cx::Neg => {
-            let b = w[p];
-            let o1 = rng.byte_not_in(&[b]);
-            let o2 = rng.byte_not_in(&[b, o1]);
-            let post = hex(&w[p + 1..]);
-            let mut dec = vec![vec![b], vec![o2]];
-            rng.shuffle(&mut dec);
-            (
-                format!("{pre}!({}){post}", alts(&[vec![o1], vec![o2]])),
-                format!("{pre}!({}){post}", alts(&dec)),
-            )
-        }
-        Cx::NegMulti => {
-            let t = [w[p], w[p + 1]];
-            let o1 = rng.pair_not_in(&[t]);
-            let o2 = rng.pair_not_in(&[t, o1]);
-            let post = hex(&w[p + 2..]);
-            let mut dec = vec![t.to_vec(), o2.to_vec()];
-            rng.shuffle(&mut dec);
-            (
-                format!("{pre}!({}){post}", alts(&[o1.to_vec(), o2.to_vec()])),
-                format!("{pre}!({}){post}", alts(&dec)),
-            )
-        }
-    }
-}
-
-fn cx_name(c: Cx) -> String {
-    format!("{c:?}").to_lowercase()
+/// A YARA hex string for window `w` with construct `c` (one YARA can express): (positive, decoy).
+fn yara_hex(rng: &mut Rng, c: Construct, w: &[u8]) -> (String, String) {
+    let (p, d) = generate(rng, c, w);
+    let render = |p: Pat| p.yara().unwrap_or_else(|| panic!("{c:?} has no YARA form"));
+    (render(p), render(d))
 }
 
 /// A random window of `len` bytes of a sample: (start, bytes).
@@ -1155,7 +928,7 @@ fn clam_db(c: &mut Corpus) -> ClamDb {
         for cx in CONSTRUCTS {
             let (_, w) = window(&mut rng, &sample, 40);
             let (p, d) = clam_body(&mut rng, cx, &w);
-            let n = cx_name(cx);
+            let n = cx.name();
             add(
                 &mut ndb,
                 ':',
@@ -1180,7 +953,7 @@ fn clam_db(c: &mut Corpus) -> ClamDb {
             let mut names = Vec::new();
             for i in 0..parts {
                 let cx = CONSTRUCTS[rng.below(CONSTRUCTS.len())];
-                names.push(cx_name(cx));
+                names.push(cx.name());
                 let (p, d) = clam_body(&mut rng, cx, &w[i * 40..i * 40 + 40]);
                 pbody.push_str(&p);
                 dbody.push_str(if i == parts - 1 { &d } else { &p });
@@ -1206,7 +979,7 @@ fn clam_db(c: &mut Corpus) -> ClamDb {
     for (rel, k, off, size) in c.rel_placements("plant/off") {
         let (st, w) = window(&mut rng, &c.samples[k], 36);
         let at = off + st;
-        let (p, _) = clam_body(&mut rng, Cx::Lit, &w);
+        let (p, _) = clam_body(&mut rng, Construct::Lit, &w);
         let tag = rel.replace(['/', '.'], "_");
         add(
             &mut ndb,
@@ -1244,14 +1017,14 @@ fn clam_db(c: &mut Corpus) -> ClamDb {
             &mut ndb,
             ':',
             "P",
-            format!("Dt.Ndb.P.off_eof.{}.{tag}", cx_name(cx)),
+            format!("Dt.Ndb.P.off_eof.{}.{tag}", cx.name()),
             format!("0:EOF-{eof}:{pb}"),
         );
         add(
             &mut ndb,
             ':',
             "D",
-            format!("Dt.Ndb.D.off_eof.{}.{tag}", cx_name(cx)),
+            format!("Dt.Ndb.D.off_eof.{}.{tag}", cx.name()),
             format!("0:EOF-{eof}:{db}"),
         );
         add(
@@ -1928,7 +1701,7 @@ fn clamav_random_signatures_stress() {
             2 => format!("{},{}", st.saturating_sub(50), 100),
             _ => "*".into(),
         };
-        let name = format!("Stress.N.{i}.{}", cx_name(cx));
+        let name = format!("Stress.N.{i}.{}", cx.name());
         writeln!(ndb, "{name}:0:{off}:{body}").unwrap();
         names.push(name);
     }
@@ -1946,7 +1719,7 @@ fn clamav_random_signatures_stress() {
             names.push(name.clone());
             names.push(format!("{name}.abs"));
             names.push(format!("{name}.eof"));
-            let (split, _) = clam_body(&mut rng, Cx::JumpRange, w);
+            let (split, _) = clam_body(&mut rng, Construct::JumpRange, w);
             writeln!(ndb, "{name}.jump:0:*:{split}").unwrap();
             names.push(format!("{name}.jump"));
         }
@@ -2689,118 +2462,9 @@ struct YaraSet {
     decoys: Vec<String>,
 }
 
-#[derive(Clone, Copy, Debug)]
-enum Yx {
-    Lit,
-    AnyByte,
-    NibHi,
-    NibLo,
-    Jump,
-    JumpRange,
-    JumpOpen,
-    Alt,
-    AltVarLen,
-}
-
-const YCONSTRUCTS: [Yx; 9] = [
-    Yx::Lit,
-    Yx::AnyByte,
-    Yx::NibHi,
-    Yx::NibLo,
-    Yx::Jump,
-    Yx::JumpRange,
-    Yx::JumpOpen,
-    Yx::Alt,
-    Yx::AltVarLen,
-];
-
-/// YARA hex string for window `w` with construct `c`: (positive, decoy).
-fn yara_hex(rng: &mut Rng, c: Yx, w: &[u8]) -> (String, String) {
-    let p = rng.range(8, 14);
-    let pre = yhex(&w[..p]);
-    let flip = |b: &[u8], i: usize| {
-        let mut v = b.to_vec();
-        v[i] ^= 0x5a;
-        yhex(&v)
-    };
-    match c {
-        Yx::Lit => (yhex(w), flip(w, p)),
-        Yx::AnyByte => {
-            let post = &w[p + 1..];
-            (
-                format!("{pre} ?? {}", yhex(post)),
-                format!("{pre} ?? {}", flip(post, 2)),
-            )
-        }
-        Yx::NibHi => {
-            let post = yhex(&w[p + 1..]);
-            let n = w[p] >> 4;
-            (
-                format!("{pre} {n:X}? {post}"),
-                format!("{pre} {:X}? {post}", n ^ 8),
-            )
-        }
-        Yx::NibLo => {
-            let post = yhex(&w[p + 1..]);
-            let n = w[p] & 0xf;
-            (
-                format!("{pre} ?{n:X} {post}"),
-                format!("{pre} ?{:X} {post}", n ^ 8),
-            )
-        }
-        Yx::Jump => {
-            let k = rng.range(1, 8);
-            let post = yhex(&w[p + k..]);
-            (
-                format!("{pre} [{k}] {post}"),
-                format!("{pre} [{}] {post}", k + 1),
-            )
-        }
-        Yx::JumpRange => {
-            let k = rng.range(2, 8);
-            let j = rng.range(0, k);
-            let m = k + rng.range(0, 5);
-            let post = yhex(&w[p + k..]);
-            (
-                format!("{pre} [{j}-{m}] {post}"),
-                format!("{pre} [{}-{}] {post}", k + 1, k + 3),
-            )
-        }
-        Yx::JumpOpen => {
-            let k = rng.range(1, 8);
-            let j = rng.range(0, k);
-            let post = yhex(&w[p + k..]);
-            (
-                format!("{pre} [{j}-] {post}"),
-                format!("{post} [{j}-] {pre}"),
-            )
-        }
-        Yx::Alt => {
-            let b = w[p];
-            let o1 = rng.byte_not_in(&[b]);
-            let o2 = rng.byte_not_in(&[b, o1]);
-            let post = yhex(&w[p + 1..]);
-            (
-                format!("{pre} ( {o1:02X} | {b:02X} | {o2:02X} ) {post}"),
-                format!("{pre} ( {o1:02X} | {o2:02X} ) {post}"),
-            )
-        }
-        Yx::AltVarLen => {
-            let t = [w[p], w[p + 1]];
-            let o = rng.byte_not_in(&[t[0]]);
-            let o2 = rng.pair_not_in(&[t]);
-            let post = yhex(&w[p + 2..]);
-            (
-                format!("{pre} ( {o:02X} | {} ) {post}", yhex(&t)),
-                format!("{pre} ( {o:02X} | {} ) {post}", yhex(&o2)),
-            )
-        }
-    }
-}
-
 fn yara_rules(c: &mut Corpus) -> YaraSet {
     let mut rng = Rng::new(0x7A2A_0000_0000_0003);
-    let mut rules = String::from("// generated by crates/detente/tests/differential.rs\n\n");
+    let mut rules = String::from("// generated by crates/detente/tests/differential\n\n");
     let mut positives = Vec::new();
     let mut decoys = Vec::new();
     let mut rule = |pd: &str, name: String, strings: &str, cond: &str| {
@@ -2864,10 +2528,10 @@ fn yara_rules(c: &mut Corpus) -> YaraSet {
             &format!("    $a = \"{marker}\" ascii wide\n"),
             "$a",
         );
-        for yx in YCONSTRUCTS {
+        for &yx in YARA_CONSTRUCTS {
             let (_, w) = window(&mut rng, &sample, 30);
             let (p, d) = yara_hex(&mut rng, yx, &w);
-            let n = format!("{yx:?}").to_lowercase();
+            let n = yx.name();
             rule(
                 "P",
                 format!("hex_{n}_{k}"),
@@ -3219,7 +2883,7 @@ fn yara_random_rules_stress() {
             let (_, data) = &files[rng.below(files.len())];
             let len = rng.range(30, 40);
             let st = rng.range(0, data.len() - len);
-            let yx = YCONSTRUCTS[rng.below(YCONSTRUCTS.len())];
+            let yx = YARA_CONSTRUCTS[rng.below(YARA_CONSTRUCTS.len())];
             let (body, _) = yara_hex(&mut rng, yx, &data[st..st + len]);
             let cond = match kind {
                 0 => "$a".to_string(),
