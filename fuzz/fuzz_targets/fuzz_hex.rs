@@ -12,7 +12,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(pat) = std::str::from_utf8(pat) else {
         return;
     };
-    let mut b = EngineBuilder::new(LoadOptions { lenient: true, pua: false });
+    let mut b = EngineBuilder::new(LoadOptions { lenient: true, ..LoadOptions::default() });
     let ndb = format!("F:0:*:{pat}\nG:7:0,4:{pat}\n");
     let ldb = format!("L;Engine:51-255,Target:0;0&1>1;{pat}::iwf;{pat}::wa\n");
     let _ = b.add_database("f.ndb", ndb.as_bytes());
