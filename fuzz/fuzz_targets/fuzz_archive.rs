@@ -12,13 +12,15 @@ fuzz_target!(|data: &[u8]| {
     let opts = ScanOptions {
         all_match: true,
         limits: Limits {
-            max_depth: 8,
+            max_recursion: 8,
             max_files: 64,
             max_filesize: 4 << 20,
             max_scansize: 16 << 20,
-            max_ratio: 1000,
         },
         ..ScanOptions::default()
     };
-    let _ = scan_data(&engine, &mut s, data, "fuzz", "", &opts);
+    let r = scan_data(&engine, &mut s, data, "fuzz", "", &opts);
+    // The budget holds whatever the input: decompressors stop one byte past it.
+    assert!(r.bytes_inflated <= (16 << 20) + 1, "{}", r.bytes_inflated);
+    assert!(r.layers <= 64);
 });

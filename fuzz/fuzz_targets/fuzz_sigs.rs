@@ -1,6 +1,7 @@
 //! Every ClamAV line format parser, strict and lenient, on arbitrary bytes: never a panic.
 #![no_main]
-use detente_sigs::{cvd::CvdHeader, parse_into, Database, DbKind, ParseOptions};
+use detente_cvd::CvdHeader;
+use detente_sigs::{parse_into, Database, DbKind, ParseOptions};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

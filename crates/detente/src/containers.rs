@@ -110,9 +110,8 @@ pub fn patch(
     check_sign(base, &bytes, certs_dir)?;
     let name = base.display().to_string();
     let v = detente_cvd::verify_cvd(&name, &bytes, &opts).map_err(anyhow::Error::from)?;
-    let mut version = v.header.version;
     let mut members = v.members;
-    for c in cdiffs {
+    for (version, c) in (v.header.version..).zip(cdiffs) {
         let data = fs::read(c).with_context(|| format!("{}: can't read", c.display()))?;
         check_sign(c, &data, certs_dir)?;
         let cname = c.display().to_string();
@@ -127,7 +126,6 @@ pub fn patch(
             }
         }
         detente_cvd::apply(&script, &mut members).map_err(anyhow::Error::from)?;
-        version += 1;
     }
     let cld = detente_cvd::build_cld(&members).map_err(anyhow::Error::from)?;
     let out_name = out.display().to_string();

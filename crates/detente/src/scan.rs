@@ -7,8 +7,10 @@ use std::time::SystemTime;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
-use detente_scan::report::{json_lines, text_lines, Summary};
-use detente_scan::{scan_data, scan_paths, Event, Limits, ScanOptions};
+use detente_scan::report::{
+    json_error, json_lines, json_not_scanned, reason_lines, text_lines, Summary,
+};
+use detente_scan::{scan_data, scan_paths, Event, Limits, Outcome, ScanOptions, Why};
 
 use crate::db::{self, DbArgs};
 
@@ -38,7 +40,8 @@ pub struct ScanArgs {
     /// Report every matching signature, not only the first one per file.
     #[arg(short = 'z', long)]
     allmatch: bool,
-    /// Write JSON Lines (path, result, signature, database, member, offset) instead of text.
+    /// Write JSON Lines (path, result, outcome, reasons, signature, database, member, offset)
+    /// instead of text.
     #[arg(long)]
     json: bool,
     /// Look into archives and compressed files.
@@ -47,24 +50,32 @@ pub struct ScanArgs {
     /// Skip paths matching this glob (repeatable).
     #[arg(long, value_name = "GLOB")]
     exclude: Vec<String>,
-    /// Files (and archive members) larger than this are not scanned (K, M, G suffixes).
+    /// Files larger than this are not scanned; zip members are scanned up to it, other
+    /// members over it are not (K, M, G suffixes; 0: no limit).
     #[arg(long, value_name = "SIZE", default_value = "100M", value_parser = parse_size)]
     max_filesize: u64,
-    /// Most bytes scanned per file, archive members included.
+    /// Most bytes scanned (and decompressed) per file, all archive levels together (0: no
+    /// limit).
     #[arg(long, value_name = "SIZE", default_value = "400M", value_parser = parse_size)]
     max_scansize: u64,
-    /// Deepest archive nesting looked into.
+    /// Archive nesting: the file is level 0, members are scanned down to level N-1.
     #[arg(long, value_name = "N", default_value_t = 17)]
     max_recursion: u32,
-    /// Most members taken from one archive.
+    /// Most layers scanned per file (the file, containers and members, all levels together;
+    /// 0: no limit).
     #[arg(long, value_name = "N", default_value_t = 10_000)]
     max_files: u64,
-    /// Largest unpacked-to-packed ratio of an archive member over 1 MiB.
-    #[arg(long, value_name = "N", default_value_t = 1000)]
-    max_ratio: u64,
-    /// Report an exceeded limit as a detection (Heuristics.Limits.Exceeded.*).
-    #[arg(long)]
-    alert_exceeds_max: bool,
+    /// Report the first limit a file hits as a detection (Heuristics.Limits.Exceeded.*).
+    #[arg(
+        long,
+        value_enum,
+        value_name = "yes|no",
+        num_args = 0..=1,
+        require_equals = true,
+        default_value = "no",
+        default_missing_value = "yes"
+    )]
+    alert_exceeds_max: YesNo,
     /// Follow symbolic links (default: not followed).
     #[arg(long)]
     follow_symlinks: bool,
@@ -98,6 +109,9 @@ struct Totals {
     dirs: u64,
     files: u64,
     infected: u64,
+    clean: u64,
+    partial: u64,
+    skipped: u64,
     errors: u64,
     scanned: u64,
     read: u64,
@@ -106,20 +120,35 @@ struct Totals {
 pub fn run(args: ScanArgs) -> Result<u8> {
     let start = SystemTime::now();
     let engine = db::load(&args.db)?;
+    let max_recursion = if args.max_recursion == 0 {
+        eprintln!(
+            "detente: warning: --max-recursion 0 is not allowed, using the default, {}",
+            detente_scan::DEFAULT_MAX_RECURSION
+        );
+        detente_scan::DEFAULT_MAX_RECURSION
+    } else if args.max_recursion > detente_scan::MAX_RECURSION {
+        eprintln!(
+            "detente: warning: --max-recursion {} is over the most detente allows, using {}",
+            args.max_recursion,
+            detente_scan::MAX_RECURSION
+        );
+        detente_scan::MAX_RECURSION
+    } else {
+        args.max_recursion
+    };
     let opts = ScanOptions {
         all_match: args.allmatch,
         scan_archives: args.scan_archive == YesNo::Yes,
         limits: Limits {
-            max_depth: args.max_recursion,
+            max_recursion,
             max_files: args.max_files,
             max_filesize: args.max_filesize,
             max_scansize: args.max_scansize,
-            max_ratio: args.max_ratio,
         },
         follow_symlinks: args.follow_symlinks,
         excludes: args.exclude.clone(),
         threads: args.threads,
-        alert_exceeds_max: args.alert_exceeds_max,
+        alert_exceeds_max: args.alert_exceeds_max == YesNo::Yes,
     };
     let paths = if args.paths.is_empty() {
         vec![PathBuf::from(".")]
@@ -147,8 +176,12 @@ pub fn run(args: ScanArgs) -> Result<u8> {
                 if !r.empty {
                     t.files += 1;
                 }
-                if !r.found.is_empty() {
-                    t.infected += 1;
+                match r.outcome {
+                    Outcome::Found(_) => t.infected += 1,
+                    Outcome::Clean => t.clean += 1,
+                    Outcome::Partial(_) => t.partial += 1,
+                    Outcome::Skipped(_) => t.skipped += 1,
+                    Outcome::Error(_) => t.errors += 1,
                 }
                 t.scanned += r.bytes_scanned;
                 t.read += r.bytes_read;
@@ -156,12 +189,12 @@ pub fn run(args: ScanArgs) -> Result<u8> {
                     pb.inc(1);
                     pb.set_message(format!("{:.1} MiB", t.read as f64 / 1048576.0));
                 }
-                for n in &r.notices {
-                    eprintln!("{}: {n}", r.path);
-                }
                 if args.json {
                     json_lines(r, args.infected)
                 } else {
+                    for l in reason_lines(r) {
+                        eprintln!("{l}");
+                    }
                     text_lines(r, args.infected)
                 }
             }
@@ -169,29 +202,25 @@ pub fn run(args: ScanArgs) -> Result<u8> {
                 totals.lock().unwrap_or_else(|e| e.into_inner()).dirs += 1;
                 Vec::new()
             }
-            Event::Symlink(p) | Event::Excluded(p) if !args.infected => {
-                let what = if matches!(ev, Event::Symlink(_)) {
-                    ("Symbolic link", "symlink")
+            Event::Symlink(p) | Event::Excluded(p) => {
+                totals.lock().unwrap_or_else(|e| e.into_inner()).skipped += 1;
+                let (text, why) = if matches!(ev, Event::Symlink(_)) {
+                    ("Symbolic link", Why::Symlink)
                 } else {
-                    ("Excluded", "excluded")
+                    ("Excluded", Why::Excluded)
                 };
-                if args.json {
-                    vec![
-                        serde_json::json!({"path": p.display().to_string(), "result": what.1})
-                            .to_string(),
-                    ]
+                if args.infected {
+                    Vec::new()
+                } else if args.json {
+                    vec![json_not_scanned(&p.display().to_string(), why)]
                 } else {
-                    vec![format!("{}: {}", p.display(), what.0)]
+                    vec![format!("{}: {text}", p.display())]
                 }
             }
-            Event::Symlink(_) | Event::Excluded(_) => Vec::new(),
             Event::Error { path, message } => {
                 totals.lock().unwrap_or_else(|e| e.into_inner()).errors += 1;
                 if args.json {
-                    vec![
-                        serde_json::json!({"path": path, "result": "error", "error": message})
-                            .to_string(),
-                    ]
+                    vec![json_error(path, message)]
                 } else {
                     eprintln!("{path}: {message} ERROR");
                     Vec::new()
@@ -224,8 +253,13 @@ pub fn run(args: ScanArgs) -> Result<u8> {
     }
     if !stdin_paths.is_empty() {
         let mut data = Vec::new();
+        // One byte over --max-filesize is enough to tell the input is over it.
+        let max = match opts.limits.max_filesize {
+            0 => u64::MAX,
+            n => n.saturating_add(1),
+        };
         std::io::stdin()
-            .take(opts.limits.max_filesize)
+            .take(max)
             .read_to_end(&mut data)
             .context("can't read standard input")?;
         let mut scanner = engine.scanner();
@@ -254,6 +288,9 @@ pub fn run(args: ScanArgs) -> Result<u8> {
             directories: t.dirs,
             files: t.files,
             infected: t.infected,
+            clean: t.clean,
+            partial: t.partial,
+            skipped: t.skipped,
             errors: t.errors,
             data_scanned: t.scanned,
             data_read: t.read,

@@ -1,11 +1,35 @@
-//! Looking into archives and compressed files, in memory, within limits.
+//! Looking into archives and compressed files, in memory, within one budget per top-level file.
 //!
-//! [`Container::detect`] recognises zip, tar, gzip, bzip2, xz and zstd by their magic bytes;
-//! [`unpack`] yields each member's bytes to a callback. Every read is bounded: a member is
-//! read to at most the remaining byte budget plus one byte, so an oversized or bomb-like member
-//! is detected without being decompressed whole.
+//! [`Container::detect`] recognises zip (split and spanned zips included), tar, gzip, bzip2, xz
+//! and zstd by their magic bytes; [`unpack`] hands each member to a [`Host`] (the walker), which
+//! scans it and may recurse. All limits are those of clamscan and are counted across the whole
+//! walk of one top-level file, in one [`Budget`], as ClamAV counts them in its per-file context:
+//! bytes scanned at every level (`--max-scansize`), layers scanned (`--max-files`, the top-level
+//! file and every container included) and nesting (`--max-recursion`, checked by the host).
+//!
+//! Decompression is bounded by the budget: a member is never decompressed beyond what is left of
+//! the scan budget (or `--max-filesize`, or the inflation budget, whichever is smallest) plus one
+//! byte, the byte that tells it is over. The bytes every decompressor produces, scanned or
+//! thrown away, are counted in [`Budget::inflated`] against an inflation budget of
+//! `--max-scansize`, so a bomb, nested or flat, costs at most about that much work whatever its
+//! structure.
+//!
+//! A member over a limit is handled as clamscan 1.4.3 handles it, per format:
+//! - zip: a member decompressing to more than `--max-filesize` is cut to that size (to a whole
+//!   number of 8 KiB blocks for compressed members, as ClamAV's `unz()` writes them) and the
+//!   prefix scanned, with no limit alert; a member that does not fit in what is left of the
+//!   scan budget, or the first one met once `--max-files` layers were scanned, is not scanned,
+//!   and the zip's loop stops there (later members are not visited). A zip with at least
+//!   `--max-files` entries raises `MaxFiles` and only that many entries are considered.
+//! - tar: a member over the limits has its prefix scanned, in whole 512-byte blocks, up to what
+//!   the limits allow, and the limit is raised; once `--max-files` layers were scanned the walk
+//!   stops.
+//! - gzip, bzip2, xz, zstd: a stream decompressing to more than the limits allow is not scanned
+//!   at all, and the limit is raised.
 
-use std::io::{Cursor, Read};
+use std::io::{self, Cursor, Read};
+
+use crate::{Limits, Why};
 
 /// Kinds of containers detente looks into.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,10 +48,20 @@ pub enum Container {
     Zstd,
 }
 
+/// The markers that may precede the first local header of a split or spanned zip (`PK\x07\x08`,
+/// ClamAV's "First segment split/spanned"; `PK00`; `PK\x03\x03`, "Single-segment
+/// split/spanned"). Offsets in such a file count from its first byte, marker included.
+const SPLIT_ZIP_MARKERS: [&[u8; 4]; 3] = [b"PK\x07\x08", b"PK00", b"PK\x03\x03"];
+
+fn is_split_zip(data: &[u8]) -> bool {
+    data.get(4..8) == Some(b"PK\x03\x04") && SPLIT_ZIP_MARKERS.iter().any(|m| data.starts_with(*m))
+}
+
 impl Container {
     /// Recognises a container by its first bytes.
     pub fn detect(data: &[u8]) -> Option<Container> {
-        if data.starts_with(b"PK\x03\x04") || data.starts_with(b"PK\x05\x06") {
+        if data.starts_with(b"PK\x03\x04") || data.starts_with(b"PK\x05\x06") || is_split_zip(data)
+        {
             Some(Container::Zip)
         } else if data.starts_with(&[0x1f, 0x8b]) {
             Some(Container::Gzip)
@@ -91,94 +125,218 @@ fn is_tar(data: &[u8]) -> bool {
     sum == want && !digits.is_empty()
 }
 
-/// Why unpacking stopped early.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Stop {
-    /// The container is malformed.
-    Corrupt(String),
-    /// More members than allowed.
+/// One of clamscan's scan limits, named as its `Heuristics.Limits.Exceeded.*` alerts name it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Limit {
+    /// `--max-filesize`: a file or member too large.
+    MaxFileSize,
+    /// `--max-scansize`: the bytes scanned for one top-level file, all levels together.
+    MaxScanSize,
+    /// `--max-files`: the layers scanned for one top-level file, all levels together.
     MaxFiles,
-    /// A member, or the total, would exceed the byte budget.
-    MaxSize,
-    /// A member decompresses to more than `max_ratio` times its compressed size.
-    Ratio,
-    /// An encrypted member that cannot be read.
-    Encrypted(String),
+    /// `--max-recursion`: nesting too deep.
+    MaxRecursion,
 }
 
-/// Limits for one unpack call.
-#[derive(Clone, Copy, Debug)]
-pub struct UnpackLimits {
-    /// Largest member, in bytes.
-    pub max_member: u64,
-    /// Most members.
-    pub max_files: u64,
-    /// Largest ratio of unpacked to packed size (checked once a member exceeds 1 MiB).
-    pub max_ratio: u64,
-}
-
-const RATIO_FLOOR: u64 = 1 << 20;
-
-/// Reads at most `limit` bytes; Err(MaxSize) if more were available.
-fn read_bounded(r: &mut dyn Read, limit: u64) -> Result<Vec<u8>, ReadErr> {
-    let mut buf = Vec::new();
-    let mut take = r.take(limit.saturating_add(1));
-    take.read_to_end(&mut buf).map_err(ReadErr::Io)?;
-    if buf.len() as u64 > limit {
-        return Err(ReadErr::TooBig);
+impl Limit {
+    /// The name clamscan reports under `--alert-exceeds-max`.
+    pub fn heuristic(self) -> &'static str {
+        match self {
+            Limit::MaxFileSize => "Heuristics.Limits.Exceeded.MaxFileSize",
+            Limit::MaxScanSize => "Heuristics.Limits.Exceeded.MaxScanSize",
+            Limit::MaxFiles => "Heuristics.Limits.Exceeded.MaxFiles",
+            Limit::MaxRecursion => "Heuristics.Limits.Exceeded.MaxRecursion",
+        }
     }
-    Ok(buf)
+
+    /// The option's name without dashes: `max-filesize`, `max-scansize`, ...
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Limit::MaxFileSize => "max-filesize",
+            Limit::MaxScanSize => "max-scansize",
+            Limit::MaxFiles => "max-files",
+            Limit::MaxRecursion => "max-recursion",
+        }
+    }
 }
 
-enum ReadErr {
-    Io(std::io::Error),
-    TooBig,
+/// What is left to spend on one top-level file, across all nesting levels: ClamAV's per-file
+/// `scansize`, `scannedfiles` and `limit_exceeded`, plus the count of decompressed bytes.
+#[derive(Clone, Debug)]
+pub struct Budget {
+    max_filesize: u64,
+    max_scansize: u64,
+    max_files: u64,
+    /// Bytes charged so far: the sizes of every layer scanned (top-level file, containers,
+    /// members), clamped to `--max-scansize` as ClamAV clamps it.
+    pub scanned: u64,
+    /// Layers charged so far (ClamAV's `scannedfiles`; layers of 5 bytes or less are not).
+    pub files: u64,
+    /// Bytes produced by decompressors so far, whether scanned or thrown away.
+    pub inflated: u64,
+    /// The first limit hit, the one `--alert-exceeds-max` reports.
+    pub first_limit: Option<Limit>,
 }
 
-fn ratio_ok(unpacked: u64, packed: u64, max_ratio: u64) -> bool {
-    unpacked <= RATIO_FLOOR || unpacked <= packed.saturating_mul(max_ratio)
+/// 0 means "no limit", as in clamscan.
+fn or_unlimited(v: u64) -> u64 {
+    if v == 0 {
+        u64::MAX
+    } else {
+        v
+    }
 }
 
-/// Unpacks `data` as `kind`, calling `member(name, bytes)` for every regular file member.
-/// `member` returns false to stop early. Returns why unpacking stopped, if it did.
-pub fn unpack(
-    kind: Container,
-    data: &[u8],
-    limits: UnpackLimits,
-    member: &mut dyn FnMut(&str, &[u8]) -> bool,
-) -> Option<Stop> {
+impl Budget {
+    /// A fresh budget for one top-level file.
+    pub fn new(limits: &Limits) -> Budget {
+        Budget {
+            max_filesize: or_unlimited(limits.max_filesize),
+            max_scansize: or_unlimited(limits.max_scansize),
+            max_files: or_unlimited(limits.max_files),
+            scanned: 0,
+            files: 0,
+            inflated: 0,
+            first_limit: None,
+        }
+    }
+
+    /// `--max-filesize` (`u64::MAX` when unlimited).
+    pub fn max_filesize(&self) -> u64 {
+        self.max_filesize
+    }
+
+    /// `--max-files` (`u64::MAX` when unlimited).
+    pub fn max_files(&self) -> u64 {
+        self.max_files
+    }
+
+    /// What is left of the scan budget.
+    pub fn remaining(&self) -> u64 {
+        self.max_scansize.saturating_sub(self.scanned)
+    }
+
+    /// What is left of the inflation budget (`--max-scansize` bytes of decompressor output).
+    pub fn inflate_left(&self) -> u64 {
+        self.max_scansize.saturating_sub(self.inflated)
+    }
+
+    /// Notes that `limit` was hit; only the first one is kept.
+    pub fn record(&mut self, limit: Limit) {
+        self.first_limit.get_or_insert(limit);
+    }
+
+    /// ClamAV's `cli_checklimits`: can a layer of `need` bytes be scanned? In ClamAV's order:
+    /// the scan budget, then the file size, then the count of layers (sizes are not checked when
+    /// `need` is 0). A failed check is recorded.
+    pub fn check(&mut self, need: u64) -> Result<(), Limit> {
+        let hit = if need > 0 && need > self.remaining() {
+            Some(Limit::MaxScanSize)
+        } else if need > 0 && need > self.max_filesize {
+            Some(Limit::MaxFileSize)
+        } else if self.files >= self.max_files {
+            Some(Limit::MaxFiles)
+        } else {
+            None
+        };
+        match hit {
+            Some(l) => {
+                self.record(l);
+                Err(l)
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// ClamAV's `cli_updatelimits` after a passed check: one more layer of `len` bytes.
+    pub fn charge(&mut self, len: u64) {
+        self.files += 1;
+        self.scanned = self.scanned.saturating_add(len).min(self.max_scansize);
+    }
+
+    /// The most bytes the next member may decompress to, and the limit that sets it (the scan
+    /// budget when it ties with the file size, as ClamAV checks it first).
+    fn bound(&self) -> (u64, Limit) {
+        let scan = self.remaining().min(self.inflate_left());
+        if self.max_filesize < scan {
+            (self.max_filesize, Limit::MaxFileSize)
+        } else {
+            (scan, Limit::MaxScanSize)
+        }
+    }
+}
+
+/// A member as its container gave it.
+#[derive(Debug)]
+pub enum Member<'a> {
+    /// All of it.
+    Whole(&'a [u8]),
+    /// Only a prefix (possibly empty): the rest is over this limit.
+    Truncated(&'a [u8], Limit),
+    /// What could be recovered before the data turned out to be damaged.
+    Damaged(&'a [u8], String),
+    /// Not extracted: it is over this limit (already recorded in the budget).
+    Refused(Limit),
+    /// Not readable: encrypted, an unsupported method, or damaged beyond use.
+    Unreadable(Why, String),
+}
+
+/// What became of a member, as the host tells its container.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flow {
+    /// Scanned, or could not be: go on with the next member.
+    Next,
+    /// Refused by this limit (the container decides whether to go on).
+    Refused(Limit),
+    /// The scan is over (a detection without `--allmatch`).
+    Stop,
+}
+
+/// The walker's side of unpacking: the budget, buffers, and what to do with each member.
+pub trait Host {
+    /// The budget of the top-level file being scanned.
+    fn budget(&mut self) -> &mut Budget;
+    /// Scans a member (named `name` in its container; empty when the container stores no name).
+    /// Checks the budget and the nesting depth first, as ClamAV's `cli_recursion_stack_push`.
+    fn member(&mut self, name: &str, member: Member<'_>) -> Flow;
+    /// Something about the container itself: damaged, or an entry that could not be listed.
+    fn note(&mut self, why: Why, detail: String);
+    /// A buffer for decompressed data (reused across members to spare page faults).
+    fn buffer(&mut self) -> Vec<u8>;
+    /// Gives a buffer back.
+    fn recycle(&mut self, buf: Vec<u8>);
+}
+
+/// Unpacks `data` as `kind`, handing each member to `host`.
+pub fn unpack(kind: Container, data: &[u8], host: &mut dyn Host) {
     match kind {
-        Container::Zip => unpack_zip(data, limits, member),
-        Container::Tar => unpack_tar(data, limits, member),
+        Container::Zip => unpack_zip(data, host),
+        Container::Tar => unpack_tar(data, host),
         Container::Gzip => {
             let name = gzip_name(data).unwrap_or_default();
+            // ISIZE, the size modulo 2^32 of the last member: a hint for the buffer only.
+            let hint = data.len().checked_sub(4).map_or(0, |i| {
+                u32::from_le_bytes(data[i..].try_into().unwrap_or([0; 4]))
+            });
             stream(
                 &mut flate2::read::MultiGzDecoder::new(data),
                 &name,
-                data.len(),
-                limits,
-                member,
+                u64::from(hint),
+                host,
             )
         }
-        Container::Bzip2 => stream(
-            &mut bzip2::read::MultiBzDecoder::new(data),
-            "",
-            data.len(),
-            limits,
-            member,
-        ),
-        Container::Xz => stream(
-            &mut lzma_rust2::XzReader::new(data, true),
-            "",
-            data.len(),
-            limits,
-            member,
-        ),
+        Container::Bzip2 => stream(&mut bzip2::read::MultiBzDecoder::new(data), "", 0, host),
+        Container::Xz => stream(&mut xz_reader(data, true), "", 0, host),
         Container::Zstd => match zstd::stream::read::Decoder::with_buffer(data) {
-            Ok(mut d) => stream(&mut d, "", data.len(), limits, member),
-            Err(e) => Some(Stop::Corrupt(e.to_string())),
+            Ok(mut d) => stream(&mut d, "", 0, host),
+            Err(e) => host.note(Why::Corrupt, format!("zstd: {e}")),
         },
     }
+}
+
+/// xz with the dictionary memory capped (a header may ask for up to 4 GiB).
+fn xz_reader(data: &[u8], multi: bool) -> lzma_rust2::XzReader<&[u8]> {
+    lzma_rust2::XzReader::new_mem_limit(data, multi, 256 * 1024)
 }
 
 /// The original file name stored in a gzip header (FNAME), if any.
@@ -198,144 +356,462 @@ fn gzip_name(data: &[u8]) -> Option<String> {
     (!name.is_empty()).then_some(name)
 }
 
-fn stream(
+/// Most bytes reserved up front for a member from its declared size.
+const RESERVE_MAX: u64 = 256 << 20;
+
+/// Decompresses at most `bound + 1` bytes from `r` into `buf`, counting them as inflated.
+/// Returns whether there was more than `bound`, and the read error if the data is damaged (what
+/// was decompressed before it stays in `buf`).
+fn inflate(
     r: &mut dyn Read,
-    name: &str,
-    packed: usize,
-    limits: UnpackLimits,
-    member: &mut dyn FnMut(&str, &[u8]) -> bool,
-) -> Option<Stop> {
-    // Decompress in bounded steps so a bomb is cut short by the ratio check.
-    let mut out = Vec::new();
-    let mut chunk = vec![0u8; 64 * 1024];
-    loop {
-        let n = match r.read(&mut chunk) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) => {
-                // Scan what was recovered, then report the damage.
-                if !out.is_empty() {
-                    member(name, &out);
-                }
-                return Some(Stop::Corrupt(e.to_string()));
-            }
-        };
-        out.extend_from_slice(&chunk[..n]);
-        if out.len() as u64 > limits.max_member {
-            out.truncate(limits.max_member as usize);
-            member(name, &out);
-            return Some(Stop::MaxSize);
-        }
-        if !ratio_ok(out.len() as u64, packed as u64, limits.max_ratio) {
-            return Some(Stop::Ratio);
-        }
-    }
-    member(name, &out);
-    None
+    bound: u64,
+    hint: u64,
+    buf: &mut Vec<u8>,
+    budget: &mut Budget,
+) -> (bool, Option<io::Error>) {
+    buf.clear();
+    let want = bound.saturating_add(1);
+    // The hint comes from the data: it is capped (a lie costs address space, not memory),
+    // and a failed reservation only means the buffer grows as it is filled.
+    let hint = hint.min(want).min(RESERVE_MAX);
+    let _ = buf.try_reserve(usize::try_from(hint).unwrap_or(0));
+    let res = r.take(want).read_to_end(buf);
+    budget.inflated = budget.inflated.saturating_add(buf.len() as u64);
+    (buf.len() as u64 > bound, res.err())
 }
 
-fn unpack_zip(
-    data: &[u8],
-    limits: UnpackLimits,
-    member: &mut dyn FnMut(&str, &[u8]) -> bool,
-) -> Option<Stop> {
+/// A single compressed stream (gzip, bzip2, xz, zstd): scanned only if all of it fits, as
+/// clamscan decompresses to a temporary file, checks the limits as it writes, and refuses the
+/// result once it is over.
+fn stream(r: &mut dyn Read, name: &str, hint: u64, host: &mut dyn Host) {
+    let budget = host.budget();
+    if let Err(l) = budget.check(0) {
+        host.member(name, Member::Refused(l));
+        return;
+    }
+    let (bound, by) = budget.bound();
+    if bound == 0 {
+        budget.record(by);
+        host.member(name, Member::Refused(by));
+        return;
+    }
+    let mut buf = host.buffer();
+    let (over, err) = inflate(r, bound, hint, &mut buf, host.budget());
+    if over {
+        host.budget().record(by);
+        host.member(name, Member::Refused(by));
+    } else if let Some(e) = err {
+        host.member(name, Member::Damaged(&buf, e.to_string()));
+    } else {
+        host.member(name, Member::Whole(&buf));
+    }
+    host.recycle(buf);
+}
+
+/// How a zip member's data is stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Method {
+    Stored,
+    Deflated,
+    Bzip2,
+    Zstd,
+    Xz,
+    /// Read through the zip crate's own decoder (9, Deflate64; 14, LZMA).
+    ViaCrate(u16),
+    Other(u16),
+}
+
+impl Method {
+    fn from_id(id: u16) -> Method {
+        match id {
+            0 => Method::Stored,
+            8 => Method::Deflated,
+            9 | 14 => Method::ViaCrate(id),
+            12 => Method::Bzip2,
+            93 => Method::Zstd,
+            95 => Method::Xz,
+            other => Method::Other(other),
+        }
+    }
+
+    fn of(m: zip::CompressionMethod) -> Method {
+        use zip::CompressionMethod as C;
+        match m {
+            C::Stored => Method::Stored,
+            C::Deflated => Method::Deflated,
+            C::Deflate64 => Method::ViaCrate(9),
+            C::Bzip2 => Method::Bzip2,
+            C::Lzma => Method::ViaCrate(14),
+            C::Zstd => Method::Zstd,
+            C::Xz => Method::Xz,
+            #[allow(deprecated)]
+            C::Unsupported(id) => Method::Other(id),
+            #[allow(unreachable_patterns)]
+            _ => Method::Other(u16::MAX),
+        }
+    }
+}
+
+/// One entry of a zip's catalogue.
+struct Record {
+    index: usize,
+    name: String,
+    method: Method,
+    encrypted: bool,
+    header: u64,
+    start: u64,
+    csize: u64,
+    usize: u64,
+}
+
+/// ClamAV's `unz()` writes in `BUFSIZ` (8 KiB) blocks and stops before the block that would
+/// take the output over `--max-filesize`: the size a long compressed member is cut to.
+fn zip_trim(max_filesize: u64, method: Method) -> u64 {
+    if method == Method::Stored {
+        max_filesize
+    } else {
+        max_filesize / 8192 * 8192
+    }
+}
+
+fn unpack_zip(data: &[u8], host: &mut dyn Host) {
     let mut zip = match zip::ZipArchive::new(Cursor::new(data)) {
         Ok(z) => z,
-        Err(e) => return Some(Stop::Corrupt(e.to_string())),
-    };
-    let mut stop = None;
-    for i in 0..zip.len() {
-        if i as u64 >= limits.max_files {
-            stop = Some(Stop::MaxFiles);
-            break;
-        }
-        let mut f = match zip.by_index(i) {
-            Ok(f) => f,
-            Err(zip::result::ZipError::UnsupportedArchive(m))
-                if m.contains("ncrypt") || m.contains("assword") =>
-            {
-                stop.get_or_insert(Stop::Encrypted(format!("member {i}")));
-                continue;
+        Err(e) => {
+            if is_split_zip(data) {
+                // No usable central directory: walk the local headers after the marker.
+                local_headers(data, 4, host);
+            } else {
+                host.note(Why::Corrupt, format!("zip: {e}"));
             }
+            return;
+        }
+    };
+    // The catalogue, as ClamAV's `index_the_central_directory` builds it: entries with data,
+    // at most --max-files of them (reaching that many raises MaxFiles), in file order, each
+    // local header once.
+    let max_files = host.budget().max_files();
+    let mut records = Vec::new();
+    let entries = zip.len();
+    for index in 0..entries {
+        let f = match zip.by_index_raw(index) {
+            Ok(f) => f,
             Err(e) => {
-                stop.get_or_insert(Stop::Corrupt(format!("member {i}: {e}")));
+                host.note(Why::Corrupt, format!("zip entry {index}: {e}"));
                 continue;
             }
         };
-        if !f.is_file() {
+        if f.compressed_size() == 0 {
             continue;
         }
         let name = f
             .name()
             .map(|c| c.into_owned())
-            .unwrap_or_else(|_| format!("member {i}"));
-        if f.encrypted() {
-            stop.get_or_insert(Stop::Encrypted(name));
+            .unwrap_or_else(|_| format!("entry {index}"));
+        let Some(start) = f.data_start() else {
+            host.note(Why::Corrupt, format!("zip entry {name}: no data offset"));
             continue;
-        }
-        let packed = f.compressed_size();
-        match read_bounded(&mut f, limits.max_member) {
-            Ok(buf) => {
-                if !ratio_ok(buf.len() as u64, packed, limits.max_ratio) {
-                    stop.get_or_insert(Stop::Ratio);
-                    continue;
-                }
-                if !member(&name, &buf) {
-                    return stop;
-                }
+        };
+        records.push(Record {
+            index,
+            name,
+            method: Method::of(f.compression()),
+            encrypted: f.encrypted(),
+            header: f.header_start(),
+            start,
+            csize: f.compressed_size(),
+            usize: f.size(),
+        });
+        if records.len() as u64 >= max_files {
+            host.budget().record(Limit::MaxFiles);
+            drop(f);
+            if index + 1 < entries {
+                host.note(
+                    Why::Limit(Limit::MaxFiles),
+                    format!("{entries} entries, only the first {max_files} considered"),
+                );
             }
-            Err(ReadErr::TooBig) => {
-                stop.get_or_insert(Stop::MaxSize);
-            }
-            Err(ReadErr::Io(e)) => {
-                stop.get_or_insert(Stop::Corrupt(format!("{name}: {e}")));
-            }
+            break;
         }
     }
-    stop
+    records.sort_by_key(|r| r.header);
+    records.dedup_by(|b, a| a.header == b.header && a.csize == b.csize);
+
+    let mut unzipped = 0u64;
+    for (i, r) in records.iter().enumerate() {
+        let left = records.len() - i - 1;
+        if let Err(l) = host.budget().check(0) {
+            host.member(&r.name, Member::Refused(l));
+            not_visited(host, l, left);
+            break;
+        }
+        let Some(flow) = zip_extract(&mut zip, r, data, host) else {
+            // Not extracted (encrypted, unsupported, damaged): ClamAV goes on with the next.
+            continue;
+        };
+        unzipped += 1;
+        if unzipped >= max_files {
+            host.budget().record(Limit::MaxFiles);
+            not_visited(host, Limit::MaxFiles, left);
+            break;
+        }
+        match flow {
+            Flow::Next => {}
+            // clamscan 1.4.3's `cli_unzip` stops at the first member that could not be scanned.
+            Flow::Refused(l) => {
+                not_visited(host, l, left);
+                break;
+            }
+            Flow::Stop => return,
+        }
+    }
 }
 
-fn unpack_tar(
+/// Notes the members a container's walk leaves out after a limit stopped it.
+fn not_visited(host: &mut dyn Host, l: Limit, left: usize) {
+    if left > 0 {
+        host.note(
+            Why::Limit(l),
+            format!("{left} later members not scanned: stopped at a limit"),
+        );
+    }
+}
+
+/// Extracts and hands over one catalogued member; `None` if it could not be extracted.
+fn zip_extract(
+    zip: &mut zip::ZipArchive<Cursor<&[u8]>>,
+    r: &Record,
     data: &[u8],
-    limits: UnpackLimits,
-    member: &mut dyn FnMut(&str, &[u8]) -> bool,
-) -> Option<Stop> {
+    host: &mut dyn Host,
+) -> Option<Flow> {
+    let raw = usize::try_from(r.start)
+        .ok()
+        .zip(usize::try_from(r.csize).ok())
+        .and_then(|(s, n)| data.get(s..s.checked_add(n)?));
+    let unreadable = |host: &mut dyn Host, why: Why, detail: String| {
+        host.member(&r.name, Member::Unreadable(why, detail));
+        None
+    };
+    let Some(raw) = raw else {
+        return unreadable(
+            host,
+            Why::Corrupt,
+            "data runs past the end of the file".into(),
+        );
+    };
+    if r.encrypted {
+        return unreadable(host, Why::Encrypted, "encrypted, not scanned".into());
+    }
+    if let Method::ViaCrate(_) = r.method {
+        let opts = zip::read::ZipReadOptions::new().ignore_crc32(true);
+        return match zip.by_index_with_options(r.index, opts) {
+            Ok(mut f) => Some(zip_member(&r.name, r.method, &mut f, r.usize, host)),
+            Err(e) => unreadable(host, Why::Corrupt, e.to_string()),
+        };
+    }
+    raw_member(&r.name, r.method, raw, r.usize, host)
+}
+
+/// A member from its raw data; `None` if it could not be extracted.
+fn raw_member(
+    name: &str,
+    method: Method,
+    raw: &[u8],
+    hint: u64,
+    host: &mut dyn Host,
+) -> Option<Flow> {
+    let unreadable = |host: &mut dyn Host, why: Why, detail: String| {
+        host.member(name, Member::Unreadable(why, detail));
+        None
+    };
+    match zip_decoder(method, raw) {
+        Ok(Some(mut d)) => Some(zip_member(name, method, &mut *d, hint, host)),
+        Ok(None) if method == Method::Stored => Some(stored_member(name, raw, host)),
+        Ok(None) => {
+            let id = match method {
+                Method::ViaCrate(id) | Method::Other(id) => id,
+                _ => 0,
+            };
+            unreadable(host, Why::Unsupported, format!("compression method {id}"))
+        }
+        Err(e) => unreadable(host, Why::Corrupt, e.to_string()),
+    }
+}
+
+/// A decoder over a member's raw data; `None` for stored data and methods we do not read.
+fn zip_decoder<'a>(method: Method, raw: &'a [u8]) -> io::Result<Option<Box<dyn Read + 'a>>> {
+    Ok(match method {
+        Method::Deflated => Some(Box::new(flate2::read::DeflateDecoder::new(raw))),
+        Method::Bzip2 => Some(Box::new(bzip2::read::BzDecoder::new(raw))),
+        Method::Zstd => Some(Box::new(zstd::stream::read::Decoder::with_buffer(raw)?)),
+        Method::Xz => Some(Box::new(xz_reader(raw, false))),
+        Method::Stored | Method::ViaCrate(_) | Method::Other(_) => None,
+    })
+}
+
+/// A stored member: no decompression, cut to `--max-filesize` without an alert.
+fn stored_member(name: &str, raw: &[u8], host: &mut dyn Host) -> Flow {
+    let max = host.budget().max_filesize();
+    if raw.len() as u64 > max {
+        let cut = usize::try_from(zip_trim(max, Method::Stored)).unwrap_or(usize::MAX);
+        host.member(name, Member::Truncated(&raw[..cut], Limit::MaxFileSize))
+    } else {
+        host.member(name, Member::Whole(raw))
+    }
+}
+
+/// A compressed zip member: decompressed to at most what the budget allows plus one byte.
+fn zip_member(
+    name: &str,
+    method: Method,
+    r: &mut dyn Read,
+    hint: u64,
+    host: &mut dyn Host,
+) -> Flow {
+    let (bound, by) = host.budget().bound();
+    if bound == 0 {
+        host.budget().record(by);
+        return host.member(name, Member::Refused(by));
+    }
+    let mut buf = host.buffer();
+    let (over, err) = inflate(r, bound, hint, &mut buf, host.budget());
+    let flow = if over && by == Limit::MaxFileSize {
+        // Longer than --max-filesize: ClamAV scans the first blocks and says nothing.
+        let cut = zip_trim(bound, method) as usize;
+        host.member(name, Member::Truncated(&buf[..cut], Limit::MaxFileSize))
+    } else if over {
+        host.budget().record(by);
+        host.member(name, Member::Refused(by))
+    } else if let Some(e) = err {
+        // ClamAV scans nothing of a member whose data is damaged.
+        host.member(name, Member::Unreadable(Why::Corrupt, e.to_string()))
+    } else {
+        host.member(name, Member::Whole(&buf))
+    };
+    host.recycle(buf);
+    flow
+}
+
+/// Walks local file headers from `at`, for a split zip whose central directory is unusable
+/// (what clamscan 1.4.3 does through its `ZIP-SFX` type, one local header at a time).
+fn local_headers(data: &[u8], mut at: usize, host: &mut dyn Host) {
+    let le16 = |p: usize| -> Option<u64> {
+        Some(u64::from(u16::from_le_bytes(
+            data.get(p..p + 2)?.try_into().ok()?,
+        )))
+    };
+    let le32 = |p: usize| -> Option<u64> {
+        Some(u64::from(u32::from_le_bytes(
+            data.get(p..p + 4)?.try_into().ok()?,
+        )))
+    };
+    let mut unzipped = 0u64;
+    while data.get(at..at + 4) == Some(b"PK\x03\x04") {
+        let (Some(flags), Some(method), Some(csize), Some(flen), Some(elen)) = (
+            le16(at + 6),
+            le16(at + 8),
+            le32(at + 18),
+            le16(at + 26),
+            le16(at + 28),
+        ) else {
+            host.note(Why::Corrupt, "zip: local header cut short".into());
+            return;
+        };
+        let name_at = at + 30;
+        let start = name_at + (flen + elen) as usize;
+        let name = data
+            .get(name_at..name_at + flen as usize)
+            .map(|n| String::from_utf8_lossy(n).into_owned())
+            .unwrap_or_default();
+        let Some(raw) = data.get(start..start + csize as usize) else {
+            host.note(Why::Corrupt, format!("zip: {name}: data runs past the end"));
+            return;
+        };
+        if flags & 0x08 != 0 && csize == 0 {
+            // Sizes in a data descriptor after the data: not walkable without the directory.
+            host.note(
+                Why::Corrupt,
+                format!("zip: {name}: size unknown without the directory"),
+            );
+            return;
+        }
+        at = start + csize as usize + if flags & 0x08 != 0 { 12 } else { 0 };
+        if data.get(at..at + 4) == Some(b"PK\x07\x08") {
+            at += 4;
+        }
+        if csize == 0 {
+            continue;
+        }
+        if let Err(l) = host.budget().check(0) {
+            host.member(&name, Member::Refused(l));
+            return;
+        }
+        let flow = if flags & 0x01 != 0 {
+            host.member(
+                &name,
+                Member::Unreadable(Why::Encrypted, "encrypted, not scanned".into()),
+            );
+            continue;
+        } else {
+            match raw_member(&name, Method::from_id(method as u16), raw, 0, host) {
+                Some(flow) => flow,
+                None => continue,
+            }
+        };
+        unzipped += 1;
+        if unzipped >= host.budget().max_files() {
+            host.budget().record(Limit::MaxFiles);
+            return;
+        }
+        if flow != Flow::Next {
+            return;
+        }
+    }
+}
+
+fn unpack_tar(data: &[u8], host: &mut dyn Host) {
     let mut ar = tar::Archive::new(data);
     let entries = match ar.entries() {
         Ok(e) => e,
-        Err(e) => return Some(Stop::Corrupt(e.to_string())),
+        Err(e) => return host.note(Why::Corrupt, format!("tar: {e}")),
     };
-    let mut count = 0u64;
-    let mut stop = None;
     for entry in entries {
-        let mut entry = match entry {
+        let entry = match entry {
             Ok(e) => e,
-            Err(e) => return stop.or(Some(Stop::Corrupt(e.to_string()))),
+            Err(e) => return host.note(Why::Corrupt, format!("tar: {e}")),
         };
         let t = entry.header().entry_type();
         if !(t.is_file() || t == tar::EntryType::Continuous || t == tar::EntryType::GNUSparse) {
             continue;
         }
-        count += 1;
-        if count > limits.max_files {
-            return stop.or(Some(Stop::MaxFiles));
-        }
         let name = entry
             .path()
             .map(|p| p.to_string_lossy().into_owned())
             .unwrap_or_default();
-        match read_bounded(&mut entry, limits.max_member) {
-            Ok(buf) => {
-                if !member(&name, &buf) {
-                    return stop;
-                }
+        // ClamAV checks the count of layers before every header, and stops there.
+        if let Err(l) = host.budget().check(0) {
+            host.member(&name, Member::Refused(l));
+            return;
+        }
+        let size = entry.size();
+        let pos = usize::try_from(entry.raw_file_position()).unwrap_or(usize::MAX);
+        let body = data.get(pos..).unwrap_or_default();
+        let body = &body[..body.len().min(usize::try_from(size).unwrap_or(usize::MAX))];
+        let member = match host.budget().check(size) {
+            Ok(()) if (body.len() as u64) < size => {
+                Member::Damaged(body, "tar archive cut short".to_string())
             }
-            // Skip the oversized member; the reader moves to the next header.
-            Err(ReadErr::TooBig) => {
-                stop.get_or_insert(Stop::MaxSize);
+            Ok(()) => Member::Whole(body),
+            // Over a size limit: ClamAV writes the 512-byte blocks that still fit.
+            Err(l) => {
+                let b = host.budget();
+                let room = b.remaining().min(b.max_filesize()) / 512 * 512;
+                let cut = body.len().min(usize::try_from(room).unwrap_or(usize::MAX));
+                Member::Truncated(&body[..cut], l)
             }
-            Err(ReadErr::Io(e)) => return Some(Stop::Corrupt(format!("{name}: {e}"))),
+        };
+        if host.member(&name, member) != Flow::Next {
+            return;
         }
     }
-    stop
 }

@@ -2,8 +2,11 @@
 //!
 //! [`scan_paths`] walks paths in parallel (one engine [`Scanner`] per thread), reads each
 //! regular file, and reports one [`Event`] per file, directory or error to a sink. Archives and
-//! compressed files are unpacked in memory within [`Limits`], each member scanned like a file,
-//! recursively. Files are opened read-only; nothing here writes to a scanned file.
+//! compressed files are unpacked in memory, each member scanned like a file, recursively,
+//! within clamscan's [`Limits`] counted across the whole walk of each top-level file (see
+//! [`archive`]). Every file and member ends with one [`Outcome`]: a file reads [`Outcome::Clean`]
+//! only if every byte of it was scanned. Files are opened read-only; nothing here writes to a
+//! scanned file.
 
 pub mod archive;
 pub mod report;
@@ -14,31 +17,36 @@ use std::sync::OnceLock;
 
 use detente_engine::{Engine, FileMeta, Scanner};
 
-use archive::{Container, Stop, UnpackLimits};
+pub use archive::Limit;
+use archive::{Budget, Container, Flow, Host, Member};
 
-/// Bounds on the work one scanned file may cause.
+/// Bounds on the work one top-level file may cause, named and counted as clamscan's. Each is
+/// counted across the whole walk of the file, every nesting level together. 0 means "no limit",
+/// except for `max_recursion`, where it means the default.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
-    /// Deepest archive nesting looked into (the file itself is depth 0).
-    pub max_depth: u32,
-    /// Most members taken from one archive.
+    /// `--max-recursion`: the file itself is level 0, and members are scanned down to level
+    /// `max_recursion - 1` (at most [`MAX_RECURSION`]).
+    pub max_recursion: u32,
+    /// `--max-files`: most layers scanned (the file itself, containers and members).
     pub max_files: u64,
-    /// Largest file, or archive member, scanned.
+    /// `--max-filesize`: largest file, or archive member, scanned.
     pub max_filesize: u64,
-    /// Most bytes scanned for one top-level file, members included.
+    /// `--max-scansize`: most bytes scanned, all layers together; also the most bytes
+    /// decompressors may produce for one file.
     pub max_scansize: u64,
-    /// Largest ratio of unpacked to packed size for a member over 1 MiB.
-    pub max_ratio: u64,
 }
+
+/// clamscan's default `--max-recursion`.
+pub const DEFAULT_MAX_RECURSION: u32 = 17;
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            max_depth: 17,
+            max_recursion: DEFAULT_MAX_RECURSION,
             max_files: 10_000,
             max_filesize: 100 << 20,
             max_scansize: 400 << 20,
-            max_ratio: 1000,
         }
     }
 }
@@ -58,7 +66,8 @@ pub struct ScanOptions {
     pub excludes: Vec<String>,
     /// Worker threads (0: one per core).
     pub threads: usize,
-    /// Report an exceeded limit as a detection (`Heuristics.Limits.Exceeded.*`).
+    /// Report the first limit hit in a file as a detection (`Heuristics.Limits.Exceeded.*`),
+    /// unless a signature matched too (then only with `all_match`).
     pub alert_exceeds_max: bool,
 }
 
@@ -81,7 +90,7 @@ impl Default for ScanOptions {
 pub struct Found {
     /// Signature name.
     pub signature: String,
-    /// Database it came from.
+    /// Database it came from (`limits` for `Heuristics.Limits.Exceeded.*`).
     pub database: String,
     /// Path of the archive member it was found in (`a.tar!b.zip!c.exe`), if any.
     pub member: Option<String>,
@@ -89,19 +98,134 @@ pub struct Found {
     pub offset: Option<u64>,
 }
 
+/// Why a file or member was not scanned, or not all of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Why {
+    /// A limit: the data over it was not scanned.
+    Limit(Limit),
+    /// Damaged data: what could not be decoded was not scanned.
+    Corrupt,
+    /// Encrypted data, not scanned.
+    Encrypted,
+    /// A compression method detente does not read.
+    Unsupported,
+    /// The pattern matcher's step budget ran out: some signatures were not fully checked.
+    MatcherBudget,
+    /// An empty file: nothing to scan.
+    Empty,
+    /// A path matching `--exclude`.
+    Excluded,
+    /// A symbolic link, not followed.
+    Symlink,
+}
+
+impl Why {
+    /// Short name: `max-filesize`, `max-scansize`, `max-files`, `max-recursion`, `corrupt`,
+    /// `encrypted`, `unsupported`, `matcher-budget`, `empty`, `excluded`, `symlink`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Why::Limit(l) => l.as_str(),
+            Why::Corrupt => "corrupt",
+            Why::Encrypted => "encrypted",
+            Why::Unsupported => "unsupported",
+            Why::MatcherBudget => "matcher-budget",
+            Why::Empty => "empty",
+            Why::Excluded => "excluded",
+            Why::Symlink => "symlink",
+        }
+    }
+}
+
+impl serde::Serialize for Why {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// What was not scanned, where, and why.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Reason {
+    /// Why.
+    #[serde(rename = "reason")]
+    pub why: Why,
+    /// The archive member concerned (`a.zip!b.gz`), or `None` for the file itself.
+    pub member: Option<String>,
+    /// Details for a person.
+    pub detail: String,
+}
+
+/// How the scan of a file or member ended: exactly one of these.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every byte scanned (members included), nothing found.
+    #[default]
+    Clean,
+    /// Signatures found (names, in the order found, each once).
+    Found(Vec<String>),
+    /// Nothing found, but some of it was not scanned, for these reasons.
+    Partial(Vec<Reason>),
+    /// Not scanned at all.
+    Skipped(Reason),
+    /// Could not be read.
+    Error(String),
+}
+
+impl Outcome {
+    /// `clean`, `found`, `partial`, `skipped` or `error`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Outcome::Clean => "clean",
+            Outcome::Found(_) => "found",
+            Outcome::Partial(_) => "partial",
+            Outcome::Skipped(_) => "skipped",
+            Outcome::Error(_) => "error",
+        }
+    }
+}
+
+/// The outcome of one archive member (containers' outcomes include their members').
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemberReport {
+    /// Member path (`a.zip!b.gz!b`).
+    pub path: String,
+    /// How its scan ended.
+    pub outcome: Outcome,
+    /// Its size, as scanned (0 if not scanned).
+    pub bytes: u64,
+}
+
+/// Most reasons kept per file (all are counted).
+pub const MAX_REASONS: usize = 256;
+/// Most member outcomes kept per file (all are counted).
+pub const MAX_MEMBERS: usize = 10_000;
+
 /// What happened to one scanned file.
-#[derive(Clone, Debug, Default, serde::Serialize)]
+#[derive(Clone, Debug, Default)]
 pub struct FileReport {
     /// The path as given or walked.
     pub path: String,
-    /// Detections.
+    /// Detections, `Heuristics.Limits.Exceeded.*` included (always last).
     pub found: Vec<Found>,
-    /// Bytes read from the file.
+    /// Bytes of the file (read or not).
     pub bytes_read: u64,
     /// Bytes scanned, archive members included.
     pub bytes_scanned: u64,
-    /// Problems that did not stop the scan: corrupt or encrypted archives, limits reached.
-    pub notices: Vec<String>,
+    /// Bytes decompressors produced, scanned or not: at most `--max-scansize` plus one.
+    pub bytes_inflated: u64,
+    /// Layers charged to `--max-files` (the file, containers and members).
+    pub layers: u64,
+    /// Why some of the file was not scanned (at most [`MAX_REASONS`] kept).
+    pub reasons: Vec<Reason>,
+    /// Reasons counted but not kept.
+    pub reasons_omitted: u64,
+    /// Outcome of every archive member, in the order finished (at most [`MAX_MEMBERS`]).
+    pub members: Vec<MemberReport>,
+    /// Member outcomes counted but not kept.
+    pub members_omitted: u64,
+    /// The first limit hit (the one `--alert-exceeds-max` reports).
+    pub first_limit: Option<Limit>,
+    /// How the scan ended.
+    pub outcome: Outcome,
     /// The file is empty.
     pub empty: bool,
 }
@@ -109,7 +233,7 @@ pub struct FileReport {
 /// An event reported by [`scan_paths`].
 #[derive(Debug)]
 pub enum Event {
-    /// A file was scanned.
+    /// A file was scanned (or skipped: see its outcome).
     File(FileReport),
     /// A directory was entered.
     Directory(PathBuf),
@@ -131,9 +255,19 @@ struct Ctx<'a, 'e> {
     engine: &'e Engine,
     opts: &'a ScanOptions,
     report: FileReport,
+    budget: Budget,
+    max_recursion: u32,
     top_name: String,
     owner: &'a str,
     stop: bool,
+    /// Set when the file itself was not scanned.
+    skipped: Option<Reason>,
+    /// Reasons recorded so far, kept or not.
+    reason_count: u64,
+    /// The container being unpacked: its member path (`None`: the file itself) and level.
+    container: Option<String>,
+    level: u32,
+    pool: Vec<Vec<u8>>,
 }
 
 fn strip_compression_suffix(name: &str) -> String {
@@ -162,27 +296,143 @@ fn extension_of(name: &str) -> String {
     }
 }
 
-impl Ctx<'_, '_> {
-    fn scan_buf(&mut self, data: &[u8], depth: u32, member: Option<&str>) {
-        if self.stop {
+/// Names found in `found`, each once, in order.
+fn names(found: &[Found]) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    found
+        .iter()
+        .filter(|f| seen.insert(f.signature.as_str()))
+        .map(|f| f.signature.clone())
+        .collect()
+}
+
+fn limit_detail(l: Limit, len: u64) -> String {
+    match l {
+        Limit::MaxFileSize => format!("{len} bytes, over --max-filesize"),
+        Limit::MaxScanSize => format!("{len} bytes, over what is left of --max-scansize"),
+        Limit::MaxFiles => "--max-files layers already scanned".to_string(),
+        Limit::MaxRecursion => "nested deeper than --max-recursion".to_string(),
+    }
+}
+
+impl<'a, 'e> Ctx<'a, 'e> {
+    fn new(
+        engine: &'e Engine,
+        scanner: &'a mut Scanner<'e>,
+        path: &str,
+        owner: &'a str,
+        opts: &'a ScanOptions,
+    ) -> Self {
+        let max_recursion = match opts.limits.max_recursion {
+            0 => DEFAULT_MAX_RECURSION,
+            n => n.min(MAX_RECURSION),
+        };
+        Ctx {
+            scanner,
+            engine,
+            opts,
+            report: FileReport {
+                path: path.to_string(),
+                ..FileReport::default()
+            },
+            budget: Budget::new(&opts.limits),
+            max_recursion,
+            top_name: path.to_string(),
+            owner,
+            stop: false,
+            skipped: None,
+            reason_count: 0,
+            container: None,
+            level: 0,
+            pool: Vec::new(),
+        }
+    }
+
+    fn reason(&mut self, why: Why, member: Option<String>, detail: String) {
+        self.reason_count += 1;
+        if self.report.reasons.len() < MAX_REASONS {
+            self.report.reasons.push(Reason {
+                why,
+                member,
+                detail,
+            });
+        } else {
+            self.report.reasons_omitted += 1;
+        }
+    }
+
+    fn push_member(&mut self, path: String, outcome: Outcome, bytes: u64) {
+        if self.report.members.len() < MAX_MEMBERS {
+            self.report.members.push(MemberReport {
+                path,
+                outcome,
+                bytes,
+            });
+        } else {
+            self.report.members_omitted += 1;
+        }
+    }
+
+    fn skip_member(&mut self, path: String, why: Why, detail: String) {
+        let r = Reason {
+            why,
+            member: Some(path.clone()),
+            detail: detail.clone(),
+        };
+        self.reason(why, Some(path.clone()), detail);
+        self.push_member(path, Outcome::Skipped(r), 0);
+    }
+
+    /// The file itself is not scanned.
+    fn skip_file(&mut self, why: Why, detail: String) {
+        if let Why::Limit(l) = why {
+            self.budget.record(l);
+        }
+        self.reason(why, None, detail.clone());
+        self.skipped = Some(Reason {
+            why,
+            member: None,
+            detail,
+        });
+    }
+
+    /// The top-level file, as ClamAV's `cl_scandesc_callback` and `cli_magic_scan` take it.
+    fn top(&mut self, data: &[u8]) {
+        let len = data.len() as u64;
+        self.report.bytes_read = len;
+        if data.is_empty() {
+            // clamscan reports `Empty file` and scans nothing; YARA rules still run on it
+            // (`filesize == 0` is a condition like any other).
+            self.report.empty = true;
+            self.skip_file(Why::Empty, "empty file".into());
+            self.scan_layer(data, 0, None);
             return;
         }
-        // As clamscan does, a buffer larger than what is left of the scan budget is skipped
-        // whole rather than scanned in part.
-        let budget = self
-            .opts
-            .limits
-            .max_scansize
-            .saturating_sub(self.report.bytes_scanned);
-        if data.len() as u64 > budget {
-            self.limit(
-                member,
-                "max-scansize",
-                "larger than the scan budget left, not scanned",
+        if len > self.budget.max_filesize() {
+            self.skip_file(
+                Why::Limit(Limit::MaxFileSize),
+                limit_detail(Limit::MaxFileSize, len),
             );
             return;
         }
-        self.report.bytes_scanned += data.len() as u64;
+        if let Err(l) = self.budget.check(len) {
+            self.skip_file(Why::Limit(l), limit_detail(l, len));
+            return;
+        }
+        self.scan_layer(data, 0, None);
+    }
+
+    /// Scans one layer (the file, or a member that passed the checks) and unpacks it.
+    fn scan_layer(&mut self, data: &[u8], level: u32, member: Option<&str>) {
+        if self.stop {
+            return;
+        }
+        let len = data.len() as u64;
+        // As in ClamAV, layers of 5 bytes or less do not count.
+        if len > 5 {
+            self.budget.charge(len);
+        }
+        self.report.bytes_scanned += len;
         let name = member.unwrap_or(&self.top_name).to_string();
         let filename = name.rsplit(['/', '!']).next().unwrap_or(&name).to_string();
         let extension = extension_of(&name);
@@ -205,6 +455,14 @@ impl Ctx<'_, '_> {
                 offset: d.offset,
             });
         }
+        if self.scanner.incomplete() {
+            self.reason(
+                Why::MatcherBudget,
+                member.map(str::to_string),
+                "the pattern matcher's step budget ran out: some signatures were not fully checked"
+                    .into(),
+            );
+        }
         if !all && !self.report.found.is_empty() {
             self.stop = true;
             return;
@@ -215,87 +473,138 @@ impl Ctx<'_, '_> {
         let Some(kind) = Container::detect(data) else {
             return;
         };
-        let lim = self.opts.limits;
-        if depth >= lim.max_depth {
-            self.limit(
-                member,
-                "max-recursion",
-                "archive nesting deeper than the limit",
-            );
-            return;
-        }
-        let remaining = lim.max_scansize.saturating_sub(self.report.bytes_scanned);
-        let limits = UnpackLimits {
-            max_member: lim.max_filesize.min(remaining),
-            max_files: lim.max_files,
-            max_ratio: lim.max_ratio,
-        };
-        let parent = name.clone();
-        let stop = archive::unpack(kind, data, limits, &mut |mname, bytes| {
-            let mname = if mname.is_empty() {
-                strip_compression_suffix(&parent)
-            } else {
-                mname.to_string()
-            };
-            let path = match member {
-                Some(m) => format!("{m}!{mname}"),
-                None => mname,
-            };
-            self.scan_buf(bytes, depth + 1, Some(&path));
-            !self.stop
-        });
-        let where_ = member.map(|m| format!(" (member {m})")).unwrap_or_default();
-        match stop {
-            None => {}
-            Some(Stop::Corrupt(e)) => self
-                .report
-                .notices
-                .push(format!("corrupt {} archive{where_}: {e}", kind.name())),
-            Some(Stop::Encrypted(m)) => self.report.notices.push(format!(
-                "encrypted {} member {m}{where_} not scanned",
-                kind.name()
-            )),
-            Some(Stop::MaxFiles) => self.limit(
-                member,
-                "max-files",
-                "archive has more members than the limit",
-            ),
-            Some(Stop::MaxSize) => {
-                if remaining < lim.max_filesize {
-                    self.limit(
-                        member,
-                        "max-scansize",
-                        "total unpacked size exceeds the limit",
-                    )
-                } else {
-                    self.limit(member, "max-filesize", "member larger than the limit")
-                }
-            }
-            Some(Stop::Ratio) => self.limit(
-                member,
-                "max-ratio",
-                "compression ratio exceeds the limit (possible archive bomb)",
-            ),
-        }
+        let saved = (self.container.take(), self.level);
+        self.container = member.map(str::to_string);
+        self.level = level;
+        archive::unpack(kind, data, self);
+        (self.container, self.level) = saved;
     }
 
-    fn limit(&mut self, member: Option<&str>, what: &str, msg: &str) {
-        let where_ = member.map(|m| format!(" (member {m})")).unwrap_or_default();
-        self.report.notices.push(format!("{what}: {msg}{where_}"));
-        if self.opts.alert_exceeds_max {
-            let sig = match what {
-                "max-recursion" => "Heuristics.Limits.Exceeded.MaxRecursion",
-                "max-files" => "Heuristics.Limits.Exceeded.MaxFiles",
-                "max-scansize" => "Heuristics.Limits.Exceeded.MaxScanSize",
-                "max-ratio" => "Heuristics.Limits.Exceeded.MaxRatio",
-                _ => "Heuristics.Limits.Exceeded.MaxFileSize",
-            };
-            self.report.found.push(Found {
-                signature: sig.to_string(),
-                database: "limits".to_string(),
-                member: member.map(str::to_string),
-                offset: None,
-            });
+    /// Ends the report: the alert, if any, and the outcome.
+    fn finish(mut self) -> FileReport {
+        let r = &mut self.report;
+        r.first_limit = self.budget.first_limit;
+        r.bytes_inflated = self.budget.inflated;
+        r.layers = self.budget.files;
+        if let Some(l) = r.first_limit {
+            if self.opts.alert_exceeds_max && (r.found.is_empty() || self.opts.all_match) {
+                r.found.push(Found {
+                    signature: l.heuristic().to_string(),
+                    database: "limits".to_string(),
+                    member: None,
+                    offset: None,
+                });
+            }
+        }
+        r.outcome = if !r.found.is_empty() {
+            Outcome::Found(names(&r.found))
+        } else if let Some(s) = self.skipped.take() {
+            Outcome::Skipped(s)
+        } else if self.reason_count > 0 {
+            Outcome::Partial(r.reasons.clone())
+        } else {
+            Outcome::Clean
+        };
+        self.report
+    }
+}
+
+impl Host for Ctx<'_, '_> {
+    fn budget(&mut self) -> &mut Budget {
+        &mut self.budget
+    }
+
+    fn buffer(&mut self) -> Vec<u8> {
+        self.pool.pop().unwrap_or_default()
+    }
+
+    fn recycle(&mut self, mut buf: Vec<u8>) {
+        buf.clear();
+        self.pool.push(buf);
+    }
+
+    fn note(&mut self, why: Why, detail: String) {
+        let m = self.container.clone();
+        self.reason(why, m, detail);
+    }
+
+    fn member(&mut self, name: &str, member: Member<'_>) -> Flow {
+        if self.stop {
+            return Flow::Stop;
+        }
+        let name = if name.is_empty() {
+            strip_compression_suffix(self.container.as_deref().unwrap_or(&self.top_name))
+        } else {
+            name.to_string()
+        };
+        let path = match &self.container {
+            Some(c) => format!("{c}!{name}"),
+            None => name,
+        };
+        let (data, partial) = match member {
+            Member::Refused(l) => {
+                let detail = match l {
+                    Limit::MaxFileSize => "larger than --max-filesize, not scanned".into(),
+                    Limit::MaxScanSize => "over what is left of --max-scansize, not scanned".into(),
+                    l => limit_detail(l, 0),
+                };
+                self.skip_member(path, Why::Limit(l), detail);
+                return Flow::Refused(l);
+            }
+            Member::Unreadable(why, detail) => {
+                self.skip_member(path, why, detail);
+                return Flow::Next;
+            }
+            Member::Whole(d) => (d, None),
+            Member::Truncated(d, l) => (
+                d,
+                Some((
+                    Why::Limit(l),
+                    format!("only the first {} bytes scanned", d.len()),
+                )),
+            ),
+            Member::Damaged(d, e) => (d, Some((Why::Corrupt, e))),
+        };
+        if data.is_empty() {
+            if let Some((why, detail)) = partial {
+                self.skip_member(path, why, detail);
+                return Flow::Next;
+            }
+        }
+        // ClamAV's `cli_recursion_stack_push`: the limits, then the depth.
+        let len = data.len() as u64;
+        if let Err(l) = self.budget.check(len) {
+            self.skip_member(path, Why::Limit(l), limit_detail(l, len));
+            return Flow::Refused(l);
+        }
+        if self.level + 1 >= self.max_recursion {
+            self.budget.record(Limit::MaxRecursion);
+            self.skip_member(
+                path,
+                Why::Limit(Limit::MaxRecursion),
+                limit_detail(Limit::MaxRecursion, len),
+            );
+            return Flow::Refused(Limit::MaxRecursion);
+        }
+        let f0 = self.report.found.len();
+        let r0 = self.reason_count;
+        let kept0 = self.report.reasons.len();
+        if let Some((why, detail)) = partial {
+            self.reason(why, Some(path.clone()), detail);
+        }
+        self.scan_layer(data, self.level + 1, Some(&path));
+        let outcome = if self.report.found.len() > f0 {
+            Outcome::Found(names(&self.report.found[f0..]))
+        } else if self.reason_count > r0 {
+            Outcome::Partial(self.report.reasons[kept0..].to_vec())
+        } else {
+            Outcome::Clean
+        };
+        self.push_member(path, outcome, len);
+        if self.stop {
+            Flow::Stop
+        } else {
+            Flow::Next
         }
     }
 }
@@ -309,22 +618,72 @@ pub fn scan_data<'e>(
     owner: &str,
     opts: &ScanOptions,
 ) -> FileReport {
-    let mut ctx = Ctx {
-        scanner,
-        engine,
-        opts,
-        report: FileReport {
-            path: path.to_string(),
-            bytes_read: data.len() as u64,
-            empty: data.is_empty(),
-            ..FileReport::default()
-        },
-        top_name: path.to_string(),
-        owner,
-        stop: false,
+    let run = |scanner: &mut Scanner<'e>, opts: &ScanOptions| {
+        let mut ctx = Ctx::new(engine, scanner, path, owner, opts);
+        ctx.top(data);
+        ctx.finish()
     };
-    ctx.scan_buf(data, 0, None);
-    ctx.report
+    // Each nesting level takes some stack (about 10 KiB); walker threads have 2 MiB. Deeper
+    // limits than the default get a thread whose stack fits them.
+    let levels = opts.limits.max_recursion.min(MAX_RECURSION) as usize;
+    if levels <= INLINE_RECURSION as usize {
+        return run(scanner, opts);
+    }
+    let deep = std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .name("detente-deep-scan".into())
+            .stack_size((1 << 20) + levels * STACK_PER_LEVEL)
+            .spawn_scoped(s, || run(&mut *scanner, opts))
+            .ok()
+            .map(|h| h.join())
+    });
+    match deep {
+        Some(Ok(r)) => r,
+        Some(Err(panic)) => std::panic::resume_unwind(panic),
+        // No thread with that much stack: scan no deeper than the caller's stack allows.
+        None => {
+            let mut shallow = opts.clone();
+            shallow.limits.max_recursion = INLINE_RECURSION;
+            run(scanner, &shallow)
+        }
+    }
+}
+
+/// Nesting limits up to this are scanned on the caller's stack.
+const INLINE_RECURSION: u32 = 64;
+/// Stack reserved per nesting level beyond that (address space; pages are touched as used).
+const STACK_PER_LEVEL: usize = 64 << 10;
+/// `--max-recursion` values above this are taken as this (clamscan has no ceiling; this one
+/// keeps the stack, and member paths, which grow with the depth, bounded).
+pub const MAX_RECURSION: u32 = 1000;
+
+/// The report of a file over `--max-filesize`, not read: skipped (clamscan prints `OK`), or
+/// `Heuristics.Limits.Exceeded.MaxFileSize` with `--alert-exceeds-max`.
+pub fn oversized(path: &str, size: u64, opts: &ScanOptions) -> FileReport {
+    let reason = Reason {
+        why: Why::Limit(Limit::MaxFileSize),
+        member: None,
+        detail: limit_detail(Limit::MaxFileSize, size),
+    };
+    let mut r = FileReport {
+        path: path.to_string(),
+        bytes_read: size,
+        reasons: vec![reason.clone()],
+        first_limit: Some(Limit::MaxFileSize),
+        outcome: Outcome::Skipped(reason),
+        ..FileReport::default()
+    };
+    if opts.alert_exceeds_max {
+        let sig = Limit::MaxFileSize.heuristic().to_string();
+        r.found.push(Found {
+            signature: sig.clone(),
+            database: "limits".to_string(),
+            member: None,
+            offset: None,
+        });
+        r.outcome = Outcome::Found(vec![sig]);
+    }
+    r
 }
 
 /// User names by uid, read once from /etc/passwd, for the `owner` YARA external.
@@ -364,24 +723,12 @@ fn scan_file<'e>(
     buf: &mut Vec<u8>,
 ) -> Event {
     let shown = path.display().to_string();
-    if md.len() > opts.limits.max_filesize {
-        let mut r = FileReport {
-            path: shown,
-            ..FileReport::default()
-        };
-        r.notices
-            .push("max-filesize: file larger than the limit, not scanned".to_string());
-        if opts.alert_exceeds_max {
-            r.found.push(Found {
-                signature: "Heuristics.Limits.Exceeded.MaxFileSize".to_string(),
-                database: "limits".to_string(),
-                member: None,
-                offset: None,
-            });
-        }
-        return Event::File(r);
+    let max = archive::Budget::new(&opts.limits).max_filesize();
+    if md.len() > max {
+        return Event::File(oversized(&shown, md.len(), opts));
     }
-    match read_file(path, opts.limits.max_filesize, buf) {
+    // One byte more than the limit, should the file have grown since it was measured.
+    match read_file(path, max.saturating_add(1), buf) {
         Ok(()) => Event::File(scan_data(engine, scanner, buf, &shown, owner_of(md), opts)),
         Err(e) => Event::Error {
             path: shown,
@@ -543,34 +890,49 @@ mod tests {
         assert_eq!(r.found.len(), 1);
         assert_eq!(r.found[0].member.as_deref(), Some("a!a!a!a!a"));
         assert_eq!(r.found[0].offset, Some(3));
-        let shallow = ScanOptions {
-            limits: Limits {
-                max_depth: 3,
-                ..Limits::default()
-            },
-            ..opts.clone()
-        };
-        let r = scan_data(&e, &mut s, &data, "a.gz", "", &shallow);
-        assert!(r.found.is_empty());
-        assert!(r.notices[0].starts_with("max-recursion"));
+        assert_eq!(r.outcome, Outcome::Found(vec!["Planted".into()]));
+        // Level 5 is scanned with --max-recursion 6, not with 5.
+        for (max, found) in [(6, true), (5, false)] {
+            let o = ScanOptions {
+                limits: Limits {
+                    max_recursion: max,
+                    ..Limits::default()
+                },
+                ..opts.clone()
+            };
+            let r = scan_data(&e, &mut s, &data, "a.gz", "", &o);
+            assert_eq!(!r.found.is_empty(), found, "{max}: {r:?}");
+            if !found {
+                assert_eq!(r.first_limit, Some(Limit::MaxRecursion));
+                assert_eq!(r.outcome.kind(), "partial");
+                assert_eq!(r.reasons[0].member.as_deref(), Some("a!a!a!a!a"));
+            }
+        }
     }
 
     #[test]
-    fn bomb_is_reported_not_followed() {
+    fn gzip_over_the_budget_is_not_decompressed_further() {
         let e = engine();
         let mut s = e.scanner();
         let data = gz(&vec![0u8; 64 << 20]);
-        let r = scan_data(&e, &mut s, &data, "bomb.gz", "", &ScanOptions::default());
+        let opts = ScanOptions {
+            limits: Limits {
+                max_scansize: 8 << 20,
+                ..Limits::default()
+            },
+            ..ScanOptions::default()
+        };
+        let r = scan_data(&e, &mut s, &data, "bomb.gz", "", &opts);
+        assert_eq!(r.first_limit, Some(Limit::MaxScanSize));
+        assert!(r.bytes_inflated <= (8 << 20) + 1, "{}", r.bytes_inflated);
         assert!(
-            r.notices.iter().any(|n| n.starts_with("max-ratio")),
-            "{:?}",
-            r.notices
+            matches!(&r.outcome, Outcome::Partial(v) if v[0].why == Why::Limit(Limit::MaxScanSize))
         );
-        assert!(r.bytes_scanned < 8 << 20);
+        assert_eq!(r.members[0].outcome.kind(), "skipped");
     }
 
     #[test]
-    fn corrupt_archive_is_a_notice() {
+    fn corrupt_archive_is_a_reason() {
         let e = engine();
         let mut s = e.scanner();
         let mut data = gz(b"planted-sample and more text to compress");
@@ -581,10 +943,10 @@ mod tests {
             ..ScanOptions::default()
         };
         let r = scan_data(&e, &mut s, &data, "c.gz", "", &all);
+        assert!(r.reasons.iter().any(|n| n.why == Why::Corrupt), "{r:?}");
         assert!(
-            r.notices.iter().any(|n| n.starts_with("corrupt gzip")),
-            "{:?}",
-            r
+            r.found.iter().any(|f| f.member.as_deref() == Some("c")),
+            "what was recovered is scanned: {r:?}"
         );
         let r = scan_data(
             &e,
@@ -595,9 +957,8 @@ mod tests {
             &ScanOptions::default(),
         );
         assert!(
-            r.notices.iter().any(|n| n.starts_with("corrupt zip")),
-            "{:?}",
-            r.notices
+            matches!(&r.outcome, Outcome::Partial(v) if v[0].why == Why::Corrupt),
+            "{r:?}"
         );
     }
 }

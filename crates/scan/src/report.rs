@@ -3,12 +3,13 @@
 use std::fmt::Write as _;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::FileReport;
+use crate::{FileReport, Why};
 
 /// Output lines for one file, as clamscan prints them.
 ///
-/// `PATH: NAME FOUND` per detection; `PATH: OK` when clean (unless `infected_only`);
-/// `PATH: Empty file` for an empty file (unless `infected_only`).
+/// `PATH: NAME FOUND` per detection; otherwise (unless `infected_only`) `PATH: Empty file` for
+/// an empty file and `PATH: OK` for the rest, as clamscan prints `OK` for a file scanned whole,
+/// in part, or not at all because of a limit.
 pub fn text_lines(r: &FileReport, infected_only: bool) -> Vec<String> {
     if !r.found.is_empty() {
         // One line per signature, even when it matched at several archive levels.
@@ -30,33 +31,93 @@ pub fn text_lines(r: &FileReport, infected_only: bool) -> Vec<String> {
     }
 }
 
-/// JSON Lines for one file: one object per detection (clean files only unless `infected_only`).
+/// JSON Lines for one file: one object per detection, or one object for a file with none
+/// (unless `infected_only`). Every object has `path`, `result` (`found`, `clean`, `partial`,
+/// `skipped` or `empty`), `outcome` (`found`, `clean`, `partial` or `skipped`), `reasons` (what
+/// was not scanned, where and why: `{"reason", "member", "detail"}`) and `bytes_scanned`;
+/// detections add `signature`, `database`, `member` and `offset`.
 pub fn json_lines(r: &FileReport, infected_only: bool) -> Vec<String> {
+    let reasons = serde_json::to_value(&r.reasons).unwrap_or_default();
+    let with_totals = |mut v: serde_json::Value| {
+        v["outcome"] = r.outcome.kind().into();
+        v["reasons"] = reasons.clone();
+        if r.reasons_omitted > 0 {
+            v["reasons_omitted"] = r.reasons_omitted.into();
+        }
+        v["bytes_scanned"] = r.bytes_scanned.into();
+        v.to_string()
+    };
     if r.found.is_empty() {
         if infected_only {
             return Vec::new();
         }
-        return vec![serde_json::json!({
+        let result = if r.empty { "empty" } else { r.outcome.kind() };
+        return vec![with_totals(serde_json::json!({
             "path": r.path,
-            "result": if r.empty { "empty" } else { "clean" },
-            "bytes_scanned": r.bytes_scanned,
-        })
-        .to_string()];
+            "result": result,
+        }))];
     }
     r.found
         .iter()
         .map(|f| {
-            serde_json::json!({
+            with_totals(serde_json::json!({
                 "path": r.path,
                 "result": "found",
                 "signature": f.signature,
                 "database": f.database,
                 "member": f.member,
                 "offset": f.offset,
-            })
-            .to_string()
+            }))
         })
         .collect()
+}
+
+/// The JSON line of a path that was not scanned (a symbolic link not followed, an excluded
+/// path): `result` is `why` (`symlink`, `excluded`), `outcome` is `skipped`.
+pub fn json_not_scanned(path: &str, why: Why) -> String {
+    serde_json::json!({
+        "path": path,
+        "result": why.as_str(),
+        "outcome": "skipped",
+        "reasons": [{"reason": why.as_str(), "member": null, "detail": ""}],
+    })
+    .to_string()
+}
+
+/// The JSON line of a path that could not be read.
+pub fn json_error(path: &str, message: &str) -> String {
+    serde_json::json!({
+        "path": path,
+        "result": "error",
+        "outcome": "error",
+        "error": message,
+    })
+    .to_string()
+}
+
+/// Reasons [`reason_lines`] prints per file.
+const REASON_LINES: usize = 8;
+
+/// Lines for standard error saying what was not scanned in a file (none for an empty file):
+/// the first few reasons, then how many more there are.
+pub fn reason_lines(r: &FileReport) -> Vec<String> {
+    if r.empty {
+        return Vec::new();
+    }
+    let mut v: Vec<String> = r
+        .reasons
+        .iter()
+        .take(REASON_LINES)
+        .map(|n| match &n.member {
+            Some(m) => format!("{}: {} in {m}: {}", r.path, n.why.as_str(), n.detail),
+            None => format!("{}: {}: {}", r.path, n.why.as_str(), n.detail),
+        })
+        .collect();
+    let more = r.reasons.len().saturating_sub(REASON_LINES) as u64 + r.reasons_omitted;
+    if more > 0 {
+        v.push(format!("{}: ... and {more} more not scanned", r.path));
+    }
+    v
 }
 
 /// Totals for the summary block.
@@ -72,6 +133,12 @@ pub struct Summary {
     pub files: u64,
     /// Files with at least one detection.
     pub infected: u64,
+    /// Files scanned whole with nothing found.
+    pub clean: u64,
+    /// Files with nothing found, part of which was not scanned.
+    pub partial: u64,
+    /// Paths not scanned at all: over a limit, empty, excluded, symbolic links.
+    pub skipped: u64,
     /// Errors.
     pub errors: u64,
     /// Bytes scanned (archive members included).
@@ -115,7 +182,8 @@ pub fn format_date(t: SystemTime) -> String {
 }
 
 impl Summary {
-    /// The summary block, as clamscan prints it.
+    /// The summary block, as clamscan prints it, then how many files were clean, partly
+    /// scanned and skipped.
     pub fn render(&self) -> String {
         let mut s = String::new();
         let _ = writeln!(s, "\n----------- SCAN SUMMARY -----------");
@@ -152,6 +220,10 @@ impl Summary {
             let _ = writeln!(s, "Start Date: {}", format_date(a));
             let _ = writeln!(s, "End Date:   {}", format_date(b));
         }
+        // detente's own lines, after all of clamscan's.
+        let _ = writeln!(s, "Clean files: {}", self.clean);
+        let _ = writeln!(s, "Partly scanned files: {}", self.partial);
+        let _ = writeln!(s, "Skipped files: {}", self.skipped);
         s
     }
 }
@@ -188,5 +260,29 @@ mod tests {
         let j: serde_json::Value = serde_json::from_str(&json_lines(&r, false)[0]).unwrap();
         assert_eq!(j["member"], "m");
         assert_eq!(j["offset"], 3);
+    }
+
+    #[test]
+    fn skipped_file_and_summary_counts() {
+        let r = crate::oversized("big.bin", 2 << 20, &crate::ScanOptions::default());
+        assert_eq!(text_lines(&r, false), ["big.bin: OK"]);
+        let j: serde_json::Value = serde_json::from_str(&json_lines(&r, false)[0]).unwrap();
+        assert_eq!(j["result"], "skipped");
+        assert_eq!(j["outcome"], "skipped");
+        assert_eq!(j["reasons"][0]["reason"], "max-filesize");
+        assert_eq!(j["bytes_scanned"], 0);
+        let s = Summary {
+            files: 6,
+            clean: 1,
+            partial: 2,
+            skipped: 3,
+            ..Summary::default()
+        }
+        .render();
+        assert!(s.contains("\nScanned files: 6\nInfected files: 0\nData scanned: 0.00 MB\n"));
+        assert!(
+            s.ends_with("\nClean files: 1\nPartly scanned files: 2\nSkipped files: 3\n"),
+            "{s}"
+        );
     }
 }

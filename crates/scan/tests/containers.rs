@@ -4,7 +4,7 @@
 use std::io::Write;
 
 use detente_engine::{Engine, EngineBuilder, LoadOptions};
-use detente_scan::{scan_data, Limits, ScanOptions};
+use detente_scan::{scan_data, Limit, Limits, Outcome, ScanOptions, Why};
 use zip::write::SimpleFileOptions;
 use zip::CompressionMethod;
 
@@ -120,11 +120,13 @@ fn every_container_kind_nested_sixteen_deep() {
         .map(|m| m.matches('!').count())
         .max();
     assert_eq!(deepest, Some(15), "{kinds:?}: {r:?}");
-    assert!(r.notices.is_empty(), "{:?}", r.notices);
+    assert!(r.reasons.is_empty(), "{:?}", r.reasons);
+    assert_eq!(r.outcome, Outcome::Found(vec!["Planted".into()]));
 
+    // clamscan's count: the file is level 0, and members are scanned down to level N - 1.
     let shallow = ScanOptions {
         limits: Limits {
-            max_depth: 15,
+            max_recursion: 16,
             ..Limits::default()
         },
         ..all()
@@ -137,14 +139,19 @@ fn every_container_kind_nested_sixteen_deep() {
         .map(|m| m.matches('!').count())
         .max();
     assert!(deepest < Some(15), "{r:?}");
-    assert!(r.notices.iter().any(|n| n.starts_with("max-recursion")));
+    assert_eq!(r.first_limit, Some(Limit::MaxRecursion));
+    assert!(r
+        .reasons
+        .iter()
+        .any(|n| n.why == Why::Limit(Limit::MaxRecursion)));
 }
 
 #[test]
-fn zip_bomb_and_member_limits_are_reported() {
+fn zip_member_over_max_filesize_is_cut_silently() {
     let e = engine();
     let mut s = e.scanner();
-    // 200 MiB of zeros compress to ~200 KiB: over the ratio limit.
+    // 200 MiB of zeros compress to ~200 KiB: over --max-filesize, so (as clamscan does) the
+    // first 100 MiB are scanned and nothing is alerted.
     let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     w.start_file(
         "zeros",
@@ -156,23 +163,20 @@ fn zip_bomb_and_member_limits_are_reported() {
         w.write_all(&block).unwrap();
     }
     let z = w.finish().unwrap().into_inner();
-    let r = scan_data(&e, &mut s, &z, "bomb.zip", "", &all());
-    assert!(
-        r.notices
-            .iter()
-            .any(|n| n.starts_with("max-ratio") || n.starts_with("max-filesize")),
-        "{:?}",
-        r.notices
-    );
     let alert = ScanOptions {
         alert_exceeds_max: true,
         ..all()
     };
-    let r = scan_data(&e, &mut s, &z, "bomb.zip", "", &alert);
-    assert!(r
-        .found
-        .iter()
-        .any(|f| f.signature.starts_with("Heuristics.Limits.Exceeded")));
+    let r = scan_data(&e, &mut s, &z, "big.zip", "", &alert);
+    assert!(r.found.is_empty(), "{:?}", r.found);
+    assert_eq!(r.first_limit, None);
+    assert!(
+        matches!(&r.outcome, Outcome::Partial(v) if v[0].why == Why::Limit(Limit::MaxFileSize)),
+        "{:?}",
+        r.outcome
+    );
+    assert_eq!(r.bytes_scanned, z.len() as u64 + (100 << 20));
+    assert!(r.bytes_inflated <= (100 << 20) + 1);
 
     let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     for i in 0..20 {
@@ -189,9 +193,12 @@ fn zip_bomb_and_member_limits_are_reported() {
         ..all()
     };
     let r = scan_data(&e, &mut s, &z, "many.zip", "", &few);
+    assert_eq!(r.first_limit, Some(Limit::MaxFiles));
     assert!(
-        r.notices.iter().any(|n| n.starts_with("max-files")),
+        r.reasons
+            .iter()
+            .any(|n| n.why == Why::Limit(Limit::MaxFiles)),
         "{:?}",
-        r.notices
+        r.reasons
     );
 }
