@@ -24,10 +24,17 @@ pub(crate) enum Tok {
     Lit { at: u32, len: u32 },
     /// One byte per class.
     Seq(Box<[ByteClass]>),
-    /// Alternatives.
+    /// Alternatives. `first` and `last` are the unions of the alternatives' first and last
+    /// byte classes: one test rejects a position none of them can start (or end) at, so a
+    /// wide alternation costs one lookup per hit that cannot match, not one per alternative.
     Alt {
         alts: Box<[Box<[ByteClass]>]>,
         negated: bool,
+        first: ByteClass,
+        last: ByteClass,
+        /// When every alternative is a literal string of one length: that length and the
+        /// strings, sorted and concatenated, so a position is tested by one binary search.
+        fixed: Option<(usize, Box<[u8]>)>,
     },
     /// Jump.
     Gap { min: usize, max: Option<usize> },
@@ -252,10 +259,34 @@ pub(crate) fn compile_with(
         }
         let piece = match t {
             Token::Class(_) => continue,
-            Token::Alt { alts, negated } => Tok::Alt {
-                alts: alts.iter().map(|a| a.clone().into_boxed_slice()).collect(),
-                negated: *negated,
-            },
+            Token::Alt { alts, negated } => {
+                // An empty alternative matches anywhere: then no byte can be ruled out.
+                let union = |pick: fn(&Vec<ByteClass>) -> Option<&ByteClass>| {
+                    alts.iter().fold(ByteClass::EMPTY, |u, a| match pick(a) {
+                        Some(c) => u.union(c),
+                        None => ByteClass::ANY,
+                    })
+                };
+                let len = alts.first().map_or(0, Vec::len);
+                let fixed = (len > 0 && alts.iter().all(|a| a.len() == len))
+                    .then(|| {
+                        let mut strs: Vec<Vec<u8>> = alts
+                            .iter()
+                            .map(|a| a.iter().map(ByteClass::single).collect::<Option<_>>())
+                            .collect::<Option<_>>()?;
+                        strs.sort_unstable();
+                        strs.dedup();
+                        Some((len, strs.concat().into_boxed_slice()))
+                    })
+                    .flatten();
+                Tok::Alt {
+                    alts: alts.iter().map(|a| a.clone().into_boxed_slice()).collect(),
+                    negated: *negated,
+                    first: union(|a| a.first()),
+                    last: union(|a| a.last()),
+                    fixed,
+                }
+            }
             Token::Gap { min, max } => Tok::Gap {
                 min: *min as usize,
                 max: max.map(|m| m as usize),
@@ -309,7 +340,7 @@ impl Compiled {
         self.toks.iter().all(|t| match t {
             Tok::Lit { at, len } => lit(&self.lits, *at, *len).iter().all(|b| in_text(*b)),
             Tok::Seq(s) => s.iter().all(class_in_text),
-            Tok::Alt { alts, negated } => {
+            Tok::Alt { alts, negated, .. } => {
                 *negated || alts.iter().any(|a| a.iter().all(class_in_text))
             }
             Tok::Gap { .. } | Tok::AssertLeft(_) | Tok::AssertRight(_) => true,

@@ -248,6 +248,12 @@ impl Scanner<'_> {
                                 pcount[i] = pcount[i].saturating_add(1);
                                 plast[i] = start;
                                 first_count = true;
+                                if pcount[i] > 1 {
+                                    // The owners (all subsignatures: body patterns are not
+                                    // shared) were marked at the first match: one count per
+                                    // hit, however many signatures share the pattern.
+                                    break;
+                                }
                             }
                             if pcount[i] == 1 && !lsig_touched[lsig as usize] {
                                 lsig_touched[lsig as usize] = true;

@@ -132,6 +132,21 @@ fn boundary_class(b: u8) -> u8 {
     }
 }
 
+/// Whether `s` is one of the sorted, concatenated strings of length `len` in `set`.
+fn in_sorted(set: &[u8], len: usize, s: &[u8]) -> bool {
+    let n = set.len() / len.max(1);
+    let (mut lo, mut hi) = (0, n);
+    while lo < hi {
+        let mid = (lo + hi) / 2;
+        match set[mid * len..mid * len + len].cmp(s) {
+            std::cmp::Ordering::Less => lo = mid + 1,
+            std::cmp::Ordering::Greater => hi = mid,
+            std::cmp::Ordering::Equal => return true,
+        }
+    }
+    false
+}
+
 /// Matches one pattern's tokens over one buffer.
 struct Verifier<'a, 'm> {
     data: &'a [u8],
@@ -279,13 +294,28 @@ impl Verifier<'_, '_> {
                 Some(l) => self.fwd(t + 1, pos + l),
                 None => false,
             },
-            Tok::Alt { alts, negated } => {
+            Tok::Alt {
+                alts,
+                negated,
+                first,
+                fixed,
+                ..
+            } => {
+                if let Some((len, set)) = fixed {
+                    let Some(s) = self.data.get(pos..pos + len) else {
+                        return false;
+                    };
+                    return in_sorted(set, *len, s) != *negated && self.fwd(t + 1, pos + len);
+                }
                 if *negated {
                     let l = alts.first().map_or(0, |a| a.len());
                     pos + l <= self.data.len()
                         && !alts.iter().any(|a| self.class_seq_at(a, pos))
                         && self.fwd(t + 1, pos + l)
                 } else {
+                    if !self.data.get(pos).is_some_and(|b| first.contains(*b)) {
+                        return false;
+                    }
                     for a in alts.iter() {
                         if self.class_seq_at(a, pos) && self.fwd(t + 1, pos + a.len()) {
                             return true;
@@ -415,7 +445,21 @@ impl Verifier<'_, '_> {
                 }
                 None
             }
-            Tok::Alt { alts, negated } => {
+            Tok::Alt {
+                alts,
+                negated,
+                last,
+                fixed,
+                ..
+            } => {
+                if let Some((len, set)) = fixed {
+                    let s = end.checked_sub(*len)?;
+                    return if in_sorted(set, *len, self.data.get(s..end)?) != *negated {
+                        self.bwd(t - 1, s)
+                    } else {
+                        None
+                    };
+                }
                 if *negated {
                     let s = end.checked_sub(alts.first().map_or(0, |a| a.len()))?;
                     if alts.iter().any(|a| self.class_seq_at(a, s)) {
@@ -424,6 +468,10 @@ impl Verifier<'_, '_> {
                         self.bwd(t - 1, s)
                     }
                 } else {
+                    let prev = end.checked_sub(1).and_then(|i| self.data.get(i));
+                    if !prev.is_some_and(|b| last.contains(*b)) {
+                        return None;
+                    }
                     for a in alts.iter() {
                         if let Some(s) = end.checked_sub(a.len()) {
                             if self.class_seq_at(a, s) {
