@@ -4,6 +4,7 @@ mod containers;
 mod db;
 mod log;
 mod scan;
+mod serve;
 mod witness;
 
 use std::process::ExitCode;
@@ -34,6 +35,8 @@ enum Command {
     /// Run a C2SP tlog-witness: cosign logs' checkpoints, never two that conflict.
     #[command(subcommand)]
     Witness(witness::WitnessCommand),
+    /// Serve public trees (logs, feeds) as static files over HTTP: GET and HEAD only.
+    Serve(serve::ServeArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         /// The shell.
@@ -48,6 +51,7 @@ fn main() -> ExitCode {
         Command::Db(cmd) => db::run(cmd),
         Command::Log(cmd) => log::run(cmd),
         Command::Witness(cmd) => witness::run(cmd),
+        Command::Serve(args) => serve::run(args),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,

@@ -2318,7 +2318,9 @@ fn clamav_links_named_on_command_line() {
             v.into_iter()
                 .map(|(p, verdict)| {
                     let real = fs::canonicalize(root.join(&p)).unwrap_or_else(|_| root.join(&p));
-                    let rel = real.strip_prefix(&base).map_or(p, |r| r.display().to_string());
+                    let rel = real
+                        .strip_prefix(&base)
+                        .map_or(p, |r| r.display().to_string());
                     (rel, verdict)
                 })
                 .collect()
@@ -2326,7 +2328,11 @@ fn clamav_links_named_on_command_line() {
         let (oracle, _) = parse_verdicts(&o.stdout, &root, false);
         let (ours, _) = parse_verdicts(&r.stdout, &root, false);
         let (oracle, ours) = (resolve(oracle), resolve(ours));
-        assert!(!oracle.is_empty(), "clamscan reported nothing{}", describe(&o));
+        assert!(
+            !oracle.is_empty(),
+            "clamscan reported nothing{}",
+            describe(&o)
+        );
         let context = format!("{}{}", describe(&o), describe(&r));
         assert_same(
             &format!("link named on the command line ({named})"),

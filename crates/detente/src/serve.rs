@@ -1,0 +1,44 @@
+//! `detente serve`: serve public trees (a log's `log/` directory, a feed's public tree) as
+//! static files over HTTP, several side by side under URL prefixes.
+
+use anyhow::{Context, Result};
+use clap::Args;
+use detente_serve::{Mount, Site};
+
+/// `detente serve` flags.
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on, e.g. 127.0.0.1:8080 (port 0 picks a free one; the address
+    /// listened on is printed).
+    #[arg(long, value_name = "ADDR")]
+    listen: String,
+    /// Serve DIR under the URL prefix PREFIX, e.g. `/log=mylog/log` or `/=public`;
+    /// repeatable. A request goes to the longest prefix that covers its path.
+    #[arg(long = "mount", value_name = "PREFIX=DIR", required = true)]
+    mounts: Vec<String>,
+}
+
+pub fn run(args: ServeArgs) -> Result<u8> {
+    let mounts = args
+        .mounts
+        .iter()
+        .map(|spec| Mount::parse(spec).with_context(|| format!("--mount {spec}")))
+        .collect::<Result<Vec<_>>>()?;
+    let site = Site::new(mounts)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("can't start the runtime")?;
+    rt.block_on(async move {
+        let l = tokio::net::TcpListener::bind(&args.listen)
+            .await
+            .with_context(|| format!("can't listen on {}", args.listen))?;
+        let addr = l.local_addr()?;
+        for m in site.mounts() {
+            eprintln!("detente serve: {} -> {}", m.prefix(), m.root().display());
+        }
+        println!("listening on http://{addr}");
+        site.serve(l).await.context("server failed")
+    })?;
+    Ok(0)
+}
