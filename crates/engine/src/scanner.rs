@@ -1,6 +1,7 @@
 //! Per-thread scanning: hashes, body and logical signatures (raw and normalised text), YARA.
 
 use super::*;
+use crate::body::Tok;
 
 /// Per-thread scanning state.
 pub struct Scanner<'e> {
@@ -210,7 +211,9 @@ impl Scanner<'_> {
                     return;
                 };
                 if !memo.live() {
-                    memo.start(p.compiled.toks.len(), data.len());
+                    // Only jumps keep state: a pattern without one needs no per-token table.
+                    let jumps = p.compiled.toks.iter().any(|t| matches!(t, Tok::Gap { .. }));
+                    memo.start(if jumps { p.compiled.toks.len() } else { 0 }, data.len());
                     live_memos.push(pid);
                 }
                 let Some(start) = verify::verify(&p.compiled, data, pos, eof_size, memo) else {
