@@ -13,6 +13,7 @@ const SANS_IO: &[(&str, &[&str])] = &[
     ("detente-note", &[]),
     ("detente-policy", &[]),
     ("detente-cvd", &[]),
+    ("detente-feed", &[]),
     ("detente-witness", &["--no-default-features"]),
 ];
 
