@@ -92,7 +92,7 @@ fn public_dir(dir: &Path) -> PathBuf {
     dir.join("log")
 }
 
-fn read_signer(dir: &Path) -> Result<Ed25519Signer> {
+pub(crate) fn read_signer(dir: &Path) -> Result<Ed25519Signer> {
     let p = dir.join("private").join("key");
     let text = fs::read_to_string(&p)
         .with_context(|| format!("{}: can't read the log's signing key", p.display()))?;
@@ -134,7 +134,7 @@ fn parse_vkey(key: &str) -> Result<Ed25519Verifier> {
         .map_err(|e| anyhow::anyhow!("bad verifier key {key:?}: {e}"))
 }
 
-fn init(dir: &Path, origin: &str) -> Result<u8> {
+pub(crate) fn init(dir: &Path, origin: &str) -> Result<u8> {
     if public_dir(dir).join(CHECKPOINT_KEY).exists() {
         bail!("{}: a log already exists there", dir.display());
     }
@@ -157,9 +157,9 @@ fn init(dir: &Path, origin: &str) -> Result<u8> {
 }
 
 /// Holds the log's append lock for the life of the value.
-struct AppendLock(#[allow(dead_code)] File);
+pub(crate) struct AppendLock(#[allow(dead_code)] File);
 
-fn lock(dir: &Path) -> Result<AppendLock> {
+pub(crate) fn lock(dir: &Path) -> Result<AppendLock> {
     let p = dir.join("private").join("lock");
     let f = OpenOptions::new()
         .create(true)
@@ -351,7 +351,7 @@ fn witness_size_path(dir: &Path, url: &str) -> PathBuf {
     dir.join("private").join(format!("witness-{tag}.size"))
 }
 
-fn cosign(dir: &Path, policy_file: &Path, extra: &[String]) -> Result<u8> {
+pub(crate) fn cosign(dir: &Path, policy_file: &Path, extra: &[String]) -> Result<u8> {
     use detente_witness::client::{Session, Step, MAX_RESPONSE_SIZE};
     let policy_text = fs::read_to_string(policy_file)
         .with_context(|| format!("{}: can't read the policy", policy_file.display()))?;

@@ -2,6 +2,7 @@
 
 mod containers;
 mod db;
+mod feed;
 mod log;
 mod scan;
 mod serve;
@@ -35,6 +36,12 @@ enum Command {
     /// Run a C2SP tlog-witness: cosign logs' checkpoints, never two that conflict.
     #[command(subcommand)]
     Witness(witness::WitnessCommand),
+    /// Publish a transparent signature feed: init, publish, trust.
+    #[command(subcommand)]
+    Feed(feed::FeedCommand),
+    /// Install the newest release of a feed, verified: signatures, witness quorum, consistency
+    /// with what was accepted before, inclusion, every file's hash.
+    Update(feed::UpdateArgs),
     /// Serve public trees (logs, feeds) as static files over HTTP: GET and HEAD only.
     Serve(serve::ServeArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
@@ -52,6 +59,8 @@ fn main() -> ExitCode {
         Command::Log(cmd) => log::run(cmd),
         Command::Witness(cmd) => witness::run(cmd),
         Command::Serve(args) => serve::run(args),
+        Command::Feed(cmd) => feed::run(cmd),
+        Command::Update(args) => feed::update(&args),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,

@@ -1,0 +1,381 @@
+//! `detente feed` (publishing) and `detente update` (installing), on `detente-feed`'s sans-IO
+//! core.
+//!
+//! A feed directory is a log directory (`log/`, `log.vkey`, `private/key` mode 0600) whose
+//! public tree `log/` also holds `objects/<sha256>` (whole database files and patches,
+//! content-addressed, immutable), `releases/<version>` (each signed manifest) and `latest` (the
+//! newest signed manifest, written last: a reader never sees a release the log cannot back).
+//! The manifest is signed with the log's key, so the log key is the publisher key.
+//!
+//! `detente update` reads a feed from a directory (a mirror, removable media) or a URL, verifies
+//! everything (`verify_update`), and installs into its directory: `releases/<version>/` (the
+//! files, the signed manifest and a C2SP tlog-proof of the release), `db` (a symbolic link to
+//! the current release, switched by rename, the previous release kept) and `state` (the last
+//! accepted checkpoint, written atomically after the switch).
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand};
+use detente_feed::{next_manifest, verify_update, ClientState, Inclusion, Manifest, Source, Trust};
+use detente_log::{DirStorage, LogWriter, Storage, StoredTiles, CHECKPOINT_KEY};
+use detente_note::{SignedCheckpoint, Verifier as _};
+use detente_tlog::{prove_consistency, prove_inclusion, TileHashReader, TILE_HEIGHT};
+
+/// Largest object `update` downloads (the manifest bounds each file; this bounds the request).
+const MAX_OBJECT: u64 = 1 << 30;
+
+/// `detente feed` subcommands.
+#[derive(Subcommand, Debug)]
+pub enum FeedCommand {
+    /// Create a feed: a transparency log whose public tree also carries the releases.
+    /// Prints the feed's key (log and publisher).
+    Init {
+        /// Feed directory (created).
+        dir: PathBuf,
+        /// The feed's origin (its log's origin), e.g. example.org/feed.
+        #[arg(long)]
+        origin: String,
+    },
+    /// Publish FILES as the next release: objects first, then the signed manifest into the
+    /// log, the witnesses' cosignatures (with --policy), and the manifest last.
+    Publish {
+        /// Feed directory.
+        dir: PathBuf,
+        /// The release's database files (their file names are the names installed).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Seconds the release stays valid.
+        #[arg(long, default_value_t = 7 * 86_400)]
+        ttl: u64,
+        /// A tlog-policy naming the witnesses to cosign the new checkpoint.
+        #[arg(long)]
+        policy: Option<PathBuf>,
+    },
+    /// Print a trust file for this feed (its keys, the witnesses of --policy), to edit.
+    Trust {
+        /// Feed directory.
+        dir: PathBuf,
+        /// Where endpoints fetch the feed: an https:// URL or a mirror directory.
+        #[arg(long)]
+        url: String,
+        /// The witnesses' tlog-policy (`witness NAME VKEY [URL]` lines).
+        #[arg(long)]
+        policy: Option<PathBuf>,
+    },
+}
+
+/// `detente update` flags.
+#[derive(Args, Debug)]
+pub struct UpdateArgs {
+    /// The feed's trust file (`detente feed trust` writes one).
+    #[arg(long)]
+    pub trust: PathBuf,
+    /// Where releases are installed and the state kept.
+    #[arg(long, default_value = "/var/lib/detente")]
+    pub dir: PathBuf,
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn public(dir: &Path) -> PathBuf {
+    dir.join("log")
+}
+
+fn publish(dir: &Path, files: &[PathBuf], ttl: u64, policy: Option<&Path>) -> Result<u8> {
+    let storage = DirStorage::new(public(dir))?;
+    let signer = crate::log::read_signer(dir)?;
+    let origin = signer.verifier().name().to_string();
+    let mut inputs = Vec::new();
+    for f in files {
+        let name = f
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .with_context(|| format!("{}: no file name", f.display()))?;
+        let data = fs::read(f).with_context(|| format!("{}: can't read", f.display()))?;
+        inputs.push((name, data));
+    }
+    {
+        let _lock = crate::log::lock(dir)?;
+        let prev = match storage.get("latest")? {
+            Some(note) => Some(
+                Manifest::verify(&note, &signer.verifier())
+                    .map_err(|e| anyhow::anyhow!("{}: latest: {e}", dir.display()))?,
+            ),
+            None => None,
+        };
+        let mut base = Vec::new();
+        if let Some(p) = &prev {
+            for e in p.files() {
+                let key = format!("objects/{}", e.sha256_hex());
+                let data = storage
+                    .get(&key)?
+                    .with_context(|| format!("{}: {key} missing", dir.display()))?;
+                base.push((e.name().to_string(), data));
+            }
+        }
+        let files: Vec<(&str, &[u8])> = inputs
+            .iter()
+            .map(|(n, d)| (n.as_str(), d.as_slice()))
+            .collect();
+        let base: Vec<(&str, &[u8])> = base
+            .iter()
+            .map(|(n, d)| (n.as_str(), d.as_slice()))
+            .collect();
+        let release = next_manifest(
+            &origin,
+            prev.as_ref(),
+            &files,
+            prev.as_ref().map(|_| base.as_slice()),
+            now(),
+            ttl,
+        )
+        .map_err(|e| anyhow::anyhow!("can't make the release: {e}"))?;
+        let objects: Vec<(String, Vec<u8>)> = release
+            .objects
+            .iter()
+            .map(|o| (format!("objects/{}", o.name()), o.bytes.clone()))
+            .collect();
+        storage
+            .put_batch(&objects)
+            .context("can't write the objects")?;
+        let note = release
+            .manifest
+            .sign(&signer)
+            .map_err(|e| anyhow::anyhow!("can't sign the manifest: {e}"))?;
+        let mut w = LogWriter::open(DirStorage::new(public(dir))?, signer)
+            .with_context(|| format!("{}: can't open the log", dir.display()))?;
+        w.append(&[&note]).context("can't log the manifest")?;
+        let index = w.size() - 1;
+        drop(w);
+        drop(_lock);
+        if let Some(p) = policy {
+            if crate::log::cosign(dir, p, &[])? != 0 {
+                bail!("not every witness cosigned: the release is logged but not yet published");
+            }
+        }
+        let version = release.manifest.version();
+        storage.put(&format!("releases/{version}"), &note)?;
+        storage.put("latest", &note)?;
+        let bytes: usize = release.objects.iter().map(|o| o.bytes.len()).sum();
+        println!(
+            "{origin}: version {version} published (log entry {index}, {} file(s), {} new object byte(s))",
+            release.manifest.files().len(),
+            bytes
+        );
+    }
+    Ok(0)
+}
+
+fn trust(dir: &Path, url: &str, policy: Option<&Path>) -> Result<u8> {
+    let vkey = fs::read_to_string(dir.join("log.vkey"))
+        .with_context(|| format!("{}: can't read log.vkey", dir.display()))?;
+    let vkey = vkey.trim();
+    let mut witnesses = Vec::new();
+    if let Some(p) = policy {
+        let text = fs::read_to_string(p).with_context(|| format!("{}: can't read", p.display()))?;
+        for l in text.lines() {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            if f.first() == Some(&"witness") && f.len() >= 3 {
+                witnesses.push((f[1].to_string(), f[2].to_string()));
+            }
+        }
+    }
+    let w: Vec<(&str, &str)> = witnesses
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    let t = Trust::template(url, vkey, vkey, &w).map_err(|e| anyhow::anyhow!("{e}"))?;
+    print!("{t}");
+    Ok(0)
+}
+
+/// A feed source, read through the log's storage contract.
+fn source(s: &Source) -> Result<Box<dyn Storage>> {
+    Ok(match s {
+        Source::Dir(d) => Box::new(DirStorage::new(PathBuf::from(d))?),
+        Source::Url(u) => Box::new(
+            detente_log_object::ObjectStorage::http(u).with_context(|| format!("{u}: bad URL"))?,
+        ),
+    })
+}
+
+fn get(src: &dyn Storage, key: &str, max: u64) -> Result<Vec<u8>> {
+    let data = src
+        .get(key)
+        .with_context(|| format!("can't fetch {key}"))?
+        .with_context(|| format!("the feed has no {key}"))?;
+    if data.len() as u64 > max {
+        bail!("{key}: {} bytes, more than {max}", data.len());
+    }
+    Ok(data)
+}
+
+/// Writes `data` to `path` by temporary file, fsync and rename.
+fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(data)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path)
+        .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.error))?;
+    fs::File::open(dir)?.sync_all()?;
+    Ok(())
+}
+
+pub fn update(args: &UpdateArgs) -> Result<u8> {
+    let text = fs::read(&args.trust)
+        .with_context(|| format!("{}: can't read the trust file", args.trust.display()))?;
+    let trust =
+        Trust::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", args.trust.display()))?;
+    fs::create_dir_all(args.dir.join("releases"))
+        .with_context(|| format!("{}: can't create", args.dir.display()))?;
+    let state_path = args.dir.join("state");
+    let state = match fs::read(&state_path) {
+        Ok(b) => Some(
+            ClientState::parse(&b).map_err(|e| anyhow::anyhow!("{}: {e}", state_path.display()))?,
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e).context(format!("{}: can't read", state_path.display())),
+    };
+    let mut last_err = None;
+    for s in trust.sources() {
+        match update_from(&trust, state.as_ref(), s, &args.dir) {
+            Ok(code) => return Ok(code),
+            Err(e) => {
+                eprintln!("detente: {}: {e:#}", s.as_str());
+                last_err = Some(e);
+            }
+        }
+    }
+    Err(last_err.unwrap_or_else(|| anyhow::anyhow!("the trust file names no feed-url")))
+}
+
+fn update_from(trust: &Trust, state: Option<&ClientState>, s: &Source, dir: &Path) -> Result<u8> {
+    let src = source(s)?;
+    let checkpoint = get(src.as_ref(), CHECKPOINT_KEY, 1 << 20)?;
+    let sc = SignedCheckpoint::parse(&checkpoint).context("the feed's checkpoint")?;
+    let size = sc.checkpoint.size();
+    if size == 0 {
+        bail!("the feed's log is empty");
+    }
+    let tiles = StoredTiles(src.as_ref());
+    let reader = TileHashReader::new(TILE_HEIGHT, size, &tiles)?;
+    // Proofs come from the mirror's tiles; verify_update checks them against the checkpoint.
+    let consistency = match state {
+        Some(st) if st.size() > 0 && st.size() < size => {
+            prove_consistency(st.size(), size, &reader)?
+        }
+        _ => Vec::new(),
+    };
+    // Nothing new: the checkpoint must still verify and be fresh (a frozen feed is refused).
+    let checked = detente_feed::check_checkpoint(trust, state, &checkpoint, &consistency, now())
+        .map_err(|r| anyhow::anyhow!("refused: {r}"))?;
+    if checked.unchanged {
+        println!(
+            "{}: up to date (version {}), checkpoint cosigned by {}",
+            trust.origin(),
+            state.map_or(0, |s| s.version()),
+            checked.witnesses.join(", ")
+        );
+        return Ok(0);
+    }
+    let note = get(src.as_ref(), "latest", 1 << 20)?;
+    let index = size - 1;
+    let proof = prove_inclusion(size, index, &reader)?;
+    let accepted = verify_update(
+        trust,
+        state,
+        &checkpoint,
+        &consistency,
+        &note,
+        &Inclusion { index, proof },
+        now(),
+    )
+    .map_err(|r| anyhow::anyhow!("refused: {r}"))?;
+    let version = accepted.manifest.version();
+    let releases = dir.join("releases");
+    let target = releases.join(version.to_string());
+    // Assemble every file in memory, verified, before anything is written.
+    let installed = state.map(|st| releases.join(st.version().to_string()));
+    let mut out = Vec::new();
+    let mut downloaded = 0u64;
+    for f in &accepted.fetch {
+        let obj = f.download();
+        let data = get(
+            src.as_ref(),
+            &format!("objects/{}", obj.sha256_hex()),
+            MAX_OBJECT.min(obj.size()),
+        )?;
+        downloaded += data.len() as u64;
+        let old = match (f, &installed) {
+            (detente_feed::Fetch::Patch { .. }, Some(d)) => Some(
+                fs::read(d.join(f.file().name()))
+                    .with_context(|| format!("installed {}", f.file().name()))?,
+            ),
+            _ => None,
+        };
+        let bytes = f
+            .assemble(old.as_deref(), &data)
+            .map_err(|e| anyhow::anyhow!("refused: {e}"))?;
+        out.push((f.file().name().to_string(), bytes));
+    }
+    // Install: a new directory, synced, then the `db` link switched by rename, then the state.
+    let tmp = tempfile::Builder::new()
+        .prefix(".new-")
+        .tempdir_in(&releases)
+        .context("can't create the release directory")?;
+    for (name, bytes) in &out {
+        let p = tmp.path().join(name);
+        let mut f = fs::File::create(&p)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    fs::write(tmp.path().join("release.manifest"), &accepted.manifest_note)?;
+    fs::write(
+        tmp.path().join("release.tlog-proof"),
+        accepted.proof.to_bytes(),
+    )?;
+    fs::File::open(tmp.path())?.sync_all()?;
+    let staged = tmp.keep();
+    if target.exists() {
+        fs::remove_dir_all(&target)?;
+    }
+    fs::rename(&staged, &target)?;
+    fs::File::open(&releases)?.sync_all()?;
+    let link_tmp = dir.join(".db.new");
+    let _ = fs::remove_file(&link_tmp);
+    std::os::unix::fs::symlink(Path::new("releases").join(version.to_string()), &link_tmp)?;
+    fs::rename(&link_tmp, dir.join("db"))?;
+    write_atomic(&dir.join("state"), &accepted.state.to_bytes())?;
+    let change = match accepted.previous {
+        Some(p) => format!("version {p} -> {version}"),
+        None => format!("version {version} (fresh install)"),
+    };
+    println!(
+        "{}: updated to {change}: {} file(s), {downloaded} byte(s) downloaded, cosigned by {}",
+        trust.origin(),
+        out.len(),
+        accepted.checkpoint.witnesses.join(", ")
+    );
+    Ok(0)
+}
+
+pub fn run(cmd: FeedCommand) -> Result<u8> {
+    match cmd {
+        FeedCommand::Init { dir, origin } => crate::log::init(&dir, &origin),
+        FeedCommand::Publish {
+            dir,
+            files,
+            ttl,
+            policy,
+        } => publish(&dir, &files, ttl, policy.as_deref()),
+        FeedCommand::Trust { dir, url, policy } => trust(&dir, &url, policy.as_deref()),
+    }
+}

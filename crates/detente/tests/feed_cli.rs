@@ -1,0 +1,259 @@
+//! The transparent feed end to end on loopback, every role a separate `detente` process: a
+//! publisher, two witnesses and a client. From an empty feed to a verified install and a scan
+//! that finds the new signature's sample; a daily increment that downloads a patch, not the
+//! database; and a mirror serving a forged manifest, refused with the installed database and
+//! the state left byte-identical.
+
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn detente() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_detente"))
+}
+
+fn run(args: &[&str]) -> Output {
+    detente().args(args).output().expect("run detente")
+}
+
+fn ok(args: &[&str]) -> String {
+    let o = run(args);
+    assert!(
+        o.status.success(),
+        "detente {args:?} failed: {}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+struct Server(Child);
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn serve_witness(dir: &str) -> (Server, String) {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let server = Server(
+        detente()
+            .args(["witness", "serve", dir, "--listen", &addr])
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let t = Instant::now();
+    while TcpStream::connect(&addr).is_err() {
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "witness did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (server, format!("http://{addr}"))
+}
+
+/// Every file below `dir` with its bytes, for before/after comparisons.
+fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd {
+            let p = e.unwrap().path();
+            let md = std::fs::symlink_metadata(&p).unwrap();
+            if md.is_dir() {
+                stack.push(p);
+            } else if md.file_type().is_symlink() {
+                out.push((
+                    p.display().to_string(),
+                    std::fs::read_link(&p)
+                        .unwrap()
+                        .display()
+                        .to_string()
+                        .into_bytes(),
+                ));
+            } else {
+                out.push((p.display().to_string(), std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn publish_witness_update_scan_increment_and_refuse_a_forged_mirror() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = |s: &str| tmp.path().join(s).display().to_string();
+    let feed = p("feed");
+    let vkey = ok(&["feed", "init", &feed, "--origin", "example.org/feed"])
+        .trim()
+        .to_string();
+
+    // Two witnesses in separate processes, following the feed's log.
+    let mut witnesses = Vec::new();
+    let mut policy = format!("log {vkey}\n");
+    for name in ["w1", "w2"] {
+        let dir = p(name);
+        let keys = ok(&[
+            "witness",
+            "init",
+            &dir,
+            "--name",
+            &format!("{name}.example"),
+        ]);
+        let key = keys.lines().next().unwrap().to_string();
+        ok(&[
+            "witness",
+            "add-log",
+            &dir,
+            "--origin",
+            "example.org/feed",
+            "--key",
+            &vkey,
+        ]);
+        let (server, url) = serve_witness(&dir);
+        policy += &format!("witness {name} {key} {url}\n");
+        witnesses.push(server);
+    }
+    policy += "group both 2 w1 w2\nquorum both\n";
+    std::fs::write(p("witnesses"), &policy).unwrap();
+
+    // Release 1: a database with the sample's signature.
+    let db = tmp.path().join("main.ndb");
+    let mut text = String::new();
+    for i in 0..2000 {
+        text += &format!(
+            "Filler.Sig.{i}:0:*:{:08x}{:08x}deadbeef\n",
+            i * 7919,
+            i * 104_729
+        );
+    }
+    text += "Test.Feed.One:0:*:6665656420736967206f6e65\n"; // "feed sig one"
+    std::fs::write(&db, &text).unwrap();
+    let out = ok(&[
+        "feed",
+        "publish",
+        &feed,
+        &db.display().to_string(),
+        "--policy",
+        &p("witnesses"),
+    ]);
+    assert!(out.contains("version 1 published"), "{out}");
+
+    // The client trusts the feed's key and both witnesses; it reads a mirror directory.
+    let public = format!("{feed}/log");
+    let trust = ok(&[
+        "feed",
+        "trust",
+        &feed,
+        "--url",
+        &public,
+        "--policy",
+        &p("witnesses"),
+    ]);
+    std::fs::write(p("trust"), &trust).unwrap();
+    let client = p("client");
+    let out = ok(&["update", "--trust", &p("trust"), "--dir", &client]);
+    assert!(out.contains("fresh install"), "{out}");
+    assert!(out.contains("cosigned by w1, w2"), "{out}");
+    std::fs::write(p("sample.bin"), b"xx feed sig one xx").unwrap();
+    let scan = detente()
+        .args(["scan", "--no-summary", &p("sample.bin")])
+        .env("DETENTE_DATABASE", format!("{client}/db"))
+        .output()
+        .unwrap();
+    assert_eq!(scan.status.code(), Some(1), "{scan:?}");
+    assert!(String::from_utf8_lossy(&scan.stdout).contains("Test.Feed.One FOUND"));
+    // Up to date: nothing to do.
+    assert!(ok(&["update", "--trust", &p("trust"), "--dir", &client]).contains("up to date"));
+
+    // Release 2: one signature more. The client downloads a patch, not the database.
+    text += "Test.Feed.Two:0:*:6665656420736967207477 6f\n"
+        .replace(' ', "")
+        .as_str();
+    std::fs::write(&db, &text).unwrap();
+    ok(&[
+        "feed",
+        "publish",
+        &feed,
+        &db.display().to_string(),
+        "--policy",
+        &p("witnesses"),
+    ]);
+    let out = ok(&["update", "--trust", &p("trust"), "--dir", &client]);
+    assert!(out.contains("version 1 -> 2"), "{out}");
+    let downloaded: u64 = out
+        .split(" byte(s) downloaded")
+        .next()
+        .and_then(|s| s.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        downloaded < text.len() as u64 / 10,
+        "{downloaded} bytes for a {} byte database",
+        text.len()
+    );
+    assert_eq!(
+        std::fs::read(format!("{client}/db/main.ndb")).unwrap(),
+        text.as_bytes(),
+        "the patched database equals the published one"
+    );
+    assert!(Path::new(&format!("{client}/db/release.tlog-proof")).is_file());
+
+    // Release 3, and an attacker's mirror of the feed that serves it with its patch altered.
+    text += "Test.Feed.Three:0:*:666565642073696720746872656565\n";
+    std::fs::write(&db, &text).unwrap();
+    ok(&[
+        "feed",
+        "publish",
+        &feed,
+        &db.display().to_string(),
+        "--policy",
+        &p("witnesses"),
+    ]);
+    let mirror = p("mirror");
+    assert!(Command::new("cp")
+        .args(["-r", &public, &mirror])
+        .status()
+        .unwrap()
+        .success());
+    let manifest = std::fs::read_to_string(format!("{mirror}/latest")).unwrap();
+    let patch = manifest
+        .lines()
+        .find_map(|l| l.strip_prefix("patch main.ndb "))
+        .and_then(|l| l.split(' ').nth(1))
+        .unwrap_or_else(|| panic!("no patch in {manifest}"))
+        .to_string();
+    let obj = format!("{mirror}/objects/{patch}");
+    let mut bytes = std::fs::read(&obj).unwrap();
+    let at = bytes.len() - 3;
+    bytes[at] ^= 0x20;
+    std::fs::write(&obj, bytes).unwrap();
+    let evil = trust.replace(&public, &mirror);
+    std::fs::write(p("evil-trust"), evil).unwrap();
+    let before = snapshot(Path::new(&client));
+    let o = run(&["update", "--trust", &p("evil-trust"), "--dir", &client]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("refused") && err.contains("SHA-256"), "{err}");
+    assert_eq!(
+        snapshot(Path::new(&client)),
+        before,
+        "state and database unchanged"
+    );
+    // The genuine feed still moves the client forward.
+    let out = ok(&["update", "--trust", &p("trust"), "--dir", &client]);
+    assert!(out.contains("version 2 -> 3"), "{out}");
+}
