@@ -379,3 +379,238 @@ pub fn run(cmd: FeedCommand) -> Result<u8> {
         FeedCommand::Trust { dir, url, policy } => trust(&dir, &url, policy.as_deref()),
     }
 }
+
+/// `detente audit` flags.
+#[derive(Args, Debug)]
+pub struct AuditArgs {
+    /// The feed's public tree: a directory or an http(s):// URL.
+    pub source: String,
+    /// The feed's trust file (its log and publisher keys).
+    #[arg(long)]
+    pub trust: PathBuf,
+    /// Signed checkpoints gathered elsewhere (witnesses, mirrors, other endpoints): each must
+    /// be consistent with the audited log, else both are printed as evidence of a split view.
+    #[arg(long = "checkpoint", value_name = "FILE")]
+    pub checkpoints: Vec<PathBuf>,
+    /// One JSON object per line instead of text.
+    #[arg(long)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub diff: Option<AuditCommand>,
+}
+
+/// `detente audit` subcommands.
+#[derive(Subcommand, Debug)]
+pub enum AuditCommand {
+    /// Which signatures release V2 added, removed or changed since V1, per database file.
+    Diff {
+        /// The older release.
+        v1: u64,
+        /// The newer release.
+        v2: u64,
+    },
+}
+
+/// Every release in the log, in log order: (entry index, signed note, manifest).
+fn releases(src: &dyn Storage, size: u64, trust: &Trust) -> Result<Vec<(u64, Manifest)>> {
+    let mut out = Vec::new();
+    for b in detente_tlog::new_bundles(0, size) {
+        let data = get(src, &b.path(), 1 << 26)?;
+        let entries = detente_tlog::decode_bundle_for(&b, &data)
+            .with_context(|| format!("{}: bad entry bundle", b.path()))?;
+        for (i, e) in entries.iter().enumerate() {
+            let index = b.first_entry() + i as u64;
+            let m = Manifest::verify(e, trust.publisher())
+                .map_err(|err| anyhow::anyhow!("log entry {index}: not a valid release: {err}"))?;
+            out.push((index, m));
+        }
+    }
+    Ok(out)
+}
+
+/// The signature lines of a database file, by signature name (the text before the first `:`
+/// or `;`).
+fn signatures(text: &[u8]) -> std::collections::BTreeMap<String, String> {
+    String::from_utf8_lossy(text)
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            let name = l.split([':', ';']).next().unwrap_or(l);
+            (name.to_string(), l.to_string())
+        })
+        .collect()
+}
+
+pub fn audit(args: &AuditArgs) -> Result<u8> {
+    let text = fs::read(&args.trust)
+        .with_context(|| format!("{}: can't read the trust file", args.trust.display()))?;
+    let trust =
+        Trust::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", args.trust.display()))?;
+    let src = source(&Source::parse(&args.source).with_context(|| {
+        format!(
+            "{}: neither an absolute directory nor an http(s) URL",
+            args.source
+        )
+    })?)?;
+    let known = detente_note::Verifiers::new()
+        .with(trust.log().clone())
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    // The whole log: checkpoint signature, every bundle and tile, the root.
+    let report = detente_log::verify_log(src.as_ref(), &known)
+        .map_err(|e| anyhow::anyhow!("{}: the log does not verify: {e}", args.source))?;
+    let size = report.checkpoint.checkpoint.size();
+    let all = releases(src.as_ref(), size, &trust)?;
+    let mut failures = 0;
+    if let Some(AuditCommand::Diff { v1, v2 }) = &args.diff {
+        let find = |v: u64| {
+            all.iter()
+                .find(|(_, m)| m.version() == v)
+                .map(|(_, m)| m)
+                .with_context(|| format!("no release {v} in the log"))
+        };
+        let (a, b) = (find(*v1)?, find(*v2)?);
+        let load = |m: &Manifest, name: &str| -> Result<Vec<u8>> {
+            match m.file(name) {
+                Some(e) => {
+                    let data = get(
+                        src.as_ref(),
+                        &format!("objects/{}", e.sha256_hex()),
+                        e.size(),
+                    )?;
+                    detente_feed::verify_file(e, &data)
+                        .map_err(|r| anyhow::anyhow!("{name}: {r}"))?;
+                    Ok(data)
+                }
+                None => Ok(Vec::new()),
+            }
+        };
+        let mut names: Vec<&str> = a
+            .files()
+            .iter()
+            .chain(b.files())
+            .map(|e| e.name())
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        for name in names {
+            let (old, new) = (signatures(&load(a, name)?), signatures(&load(b, name)?));
+            for (sig, line) in &new {
+                match old.get(sig) {
+                    None => println!("{name}: added {line}"),
+                    Some(o) if o != line => println!("{name}: changed {o} -> {line}"),
+                    _ => {}
+                }
+            }
+            for (sig, line) in &old {
+                if !new.contains_key(sig) {
+                    println!("{name}: removed {line}");
+                }
+            }
+        }
+        return Ok(0);
+    }
+    for (index, m) in &all {
+        let mut missing = Vec::new();
+        for e in m.files().iter().chain(m.patches()) {
+            let key = format!("objects/{}", e.sha256_hex());
+            match src.get(&key)? {
+                Some(d) if detente_feed::verify_file(e, &d).is_ok() => {}
+                Some(_) => missing.push(format!("{} (object {key} altered)", e.name())),
+                None => missing.push(format!("{} (object {key} missing)", e.name())),
+            }
+        }
+        failures += usize::from(!missing.is_empty());
+        if args.json {
+            let files: Vec<serde_json::Value> = m
+                .files()
+                .iter()
+                .map(|e| serde_json::json!({"name": e.name(), "size": e.size(), "sha256": e.sha256_hex()}))
+                .collect();
+            println!(
+                "{}",
+                serde_json::json!({
+                    "index": index, "version": m.version(), "created": m.created(),
+                    "expires": m.expires(), "base": m.base(), "files": files, "problems": missing,
+                })
+            );
+        } else {
+            let files: Vec<String> = m
+                .files()
+                .iter()
+                .map(|e| {
+                    format!(
+                        "{} ({} bytes, sha256 {})",
+                        e.name(),
+                        e.size(),
+                        &e.sha256_hex()[..16]
+                    )
+                })
+                .collect();
+            println!(
+                "release {} (log entry {index}), created {}, expires {}{}: {}",
+                m.version(),
+                m.created(),
+                m.expires(),
+                m.base()
+                    .map_or(String::new(), |b| format!(", patches from {b}")),
+                files.join(", ")
+            );
+            for p in &missing {
+                println!("  PROBLEM: {p}");
+            }
+        }
+    }
+    // Checkpoints seen elsewhere: each must be consistent with this log.
+    let tiles = StoredTiles(src.as_ref());
+    let reader = TileHashReader::new(TILE_HEIGHT, size, &tiles)?;
+    for f in &args.checkpoints {
+        let bytes = fs::read(f).with_context(|| format!("{}: can't read", f.display()))?;
+        let other = SignedCheckpoint::parse(&bytes)
+            .map_err(|e| anyhow::anyhow!("{}: not a signed checkpoint: {e}", f.display()))?;
+        if other
+            .note
+            .verify(&known)
+            .map(|v| v.is_verified(trust.origin(), trust.log().key_id()))
+            .ok()
+            != Some(true)
+        {
+            println!("{}: not signed by the feed's log key: ignored", f.display());
+            continue;
+        }
+        let n = other.checkpoint.size();
+        let consistent = if n <= size {
+            detente_tlog::tree_hash(n, &reader)? == *other.checkpoint.root()
+        } else {
+            false
+        };
+        if consistent {
+            println!("{}: consistent (size {n})", f.display());
+        } else {
+            failures += 1;
+            let ours = String::from_utf8_lossy(&report.checkpoint.to_bytes()).into_owned();
+            let theirs = String::from_utf8_lossy(&bytes).into_owned();
+            if n > size {
+                println!(
+                    "{}: size {n} is beyond the audited log's {size}: fetch the newer tree and audit again",
+                    f.display()
+                );
+            } else {
+                println!(
+                    "SPLIT VIEW: {} (size {n}) is not in the audited log; both are signed by the log key.\n\
+                     --- audited checkpoint ---\n{ours}--- conflicting checkpoint ---\n{theirs}",
+                    f.display()
+                );
+            }
+        }
+    }
+    if !args.json {
+        println!(
+            "{}: log of {size} entries verified ({} bundles, {} tiles), {} release(s), {failures} problem(s)",
+            trust.origin(),
+            report.bundles,
+            report.tiles,
+            all.len()
+        );
+    }
+    Ok(if failures == 0 { 0 } else { 1 })
+}

@@ -42,6 +42,9 @@ enum Command {
     /// Install the newest release of a feed, verified: signatures, witness quorum, consistency
     /// with what was accepted before, inclusion, every file's hash.
     Update(feed::UpdateArgs),
+    /// Audit a feed: replay and verify its whole log, list every release, check every object,
+    /// detect split views from checkpoints gathered elsewhere; `audit diff` shows what changed.
+    Audit(feed::AuditArgs),
     /// Serve public trees (logs, feeds) as static files over HTTP: GET and HEAD only.
     Serve(serve::ServeArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
@@ -61,6 +64,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Feed(cmd) => feed::run(cmd),
         Command::Update(args) => feed::update(&args),
+        Command::Audit(args) => feed::audit(&args),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,

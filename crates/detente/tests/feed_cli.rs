@@ -256,4 +256,64 @@ fn publish_witness_update_scan_increment_and_refuse_a_forged_mirror() {
     // The genuine feed still moves the client forward.
     let out = ok(&["update", "--trust", &p("trust"), "--dir", &client]);
     assert!(out.contains("version 2 -> 3"), "{out}");
+
+    // Anyone can audit the feed: the whole log replays, every release and object checks out.
+    let out = ok(&["audit", &public, "--trust", &p("trust")]);
+    assert!(out.contains("3 release(s), 0 problem(s)"), "{out}");
+    assert!(out.contains("release 2 (log entry 1)"), "{out}");
+    let json = ok(&["audit", &public, "--trust", &p("trust"), "--json"]);
+    assert_eq!(json.lines().count(), 3, "{json}");
+    let diff = ok(&["audit", &public, "--trust", &p("trust"), "diff", "1", "3"]);
+    assert_eq!(
+        diff.lines().collect::<Vec<_>>(),
+        [
+            "main.ndb: added Test.Feed.Three:0:*:666565642073696720746872656565",
+            "main.ndb: added Test.Feed.Two:0:*:66656564207369672074776f",
+        ],
+        "{diff}"
+    );
+    // The forged mirror's altered object is caught.
+    let o = run(&["audit", &mirror, "--trust", &p("trust")]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("altered"));
+    // A checkpoint the client was shown is consistent; one from a fork is evidence.
+    let seen = p("seen.checkpoint");
+    std::fs::copy(format!("{client}/state"), p("state.copy")).unwrap();
+    let state = std::fs::read_to_string(p("state.copy")).unwrap();
+    let note = state.split_once("\n\n").map(|(_, n)| n).unwrap();
+    std::fs::write(&seen, note).unwrap();
+    let out = ok(&[
+        "audit",
+        &public,
+        "--trust",
+        &p("trust"),
+        "--checkpoint",
+        &seen,
+    ]);
+    assert!(out.contains("consistent"), "{out}");
+    // A fork: the publisher's key used on a copy of the feed, to show some clients another
+    // release 4 than the one the real feed publishes. Same size, different roots: evidence.
+    let fork = p("fork");
+    assert!(Command::new("cp")
+        .args(["-r", &feed, &fork])
+        .status()
+        .unwrap()
+        .success());
+    ok(&["feed", "publish", &feed, &db.display().to_string()]);
+    std::fs::write(p("other.ndb"), "Other.Sig:0:*:6f7468657273\n").unwrap();
+    ok(&["feed", "publish", &fork, &p("other.ndb")]);
+    let forked = p("forked.checkpoint");
+    std::fs::copy(format!("{fork}/log/checkpoint"), &forked).unwrap();
+    let o = run(&[
+        "audit",
+        &public,
+        "--trust",
+        &p("trust"),
+        "--checkpoint",
+        &forked,
+    ]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("SPLIT VIEW"), "{out}");
+    assert!(out.contains("--- conflicting checkpoint ---"), "{out}");
 }
