@@ -54,6 +54,25 @@ pub enum FeedCommand {
         #[arg(long)]
         policy: Option<PathBuf>,
     },
+    /// Publish Talos-signed ClamAV files (.cvd, .cdiff and their .sign) unchanged as the next
+    /// release, after verifying each as ClamAV does; the public tree is then also a freshclam
+    /// mirror (`<db>.cvd` for the newest container, the patches and signatures by name).
+    ImportClamav {
+        /// Feed directory.
+        dir: PathBuf,
+        /// The ClamAV files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Seconds the release stays valid.
+        #[arg(long, default_value_t = 7 * 86_400)]
+        ttl: u64,
+        /// A tlog-policy naming the witnesses to cosign the new checkpoint.
+        #[arg(long)]
+        policy: Option<PathBuf>,
+        /// Also trust the certificates in DIR for .sign files.
+        #[arg(long = "cvdcertsdir", value_name = "DIR")]
+        cvdcertsdir: Option<PathBuf>,
+    },
     /// Print a trust file for this feed (its keys, the witnesses of --policy), to edit.
     Trust {
         /// Feed directory.
@@ -88,10 +107,8 @@ fn public(dir: &Path) -> PathBuf {
     dir.join("log")
 }
 
-fn publish(dir: &Path, files: &[PathBuf], ttl: u64, policy: Option<&Path>) -> Result<u8> {
-    let storage = DirStorage::new(public(dir))?;
-    let signer = crate::log::read_signer(dir)?;
-    let origin = signer.verifier().name().to_string();
+/// Reads FILES as (file name, bytes).
+fn read_inputs(files: &[PathBuf]) -> Result<Vec<(String, Vec<u8>)>> {
     let mut inputs = Vec::new();
     for f in files {
         let name = f
@@ -101,6 +118,26 @@ fn publish(dir: &Path, files: &[PathBuf], ttl: u64, policy: Option<&Path>) -> Re
         let data = fs::read(f).with_context(|| format!("{}: can't read", f.display()))?;
         inputs.push((name, data));
     }
+    Ok(inputs)
+}
+
+fn publish(dir: &Path, files: &[PathBuf], ttl: u64, policy: Option<&Path>) -> Result<u8> {
+    publish_release(dir, read_inputs(files)?, ttl, policy, Vec::new())
+}
+
+/// Publishes `inputs` as the next release; `mirror` files (a ClamAV mirror's `<db>.cvd`,
+/// `.cdiff` and `.sign` names) are written into the public tree after the release is logged
+/// and cosigned, before the manifest.
+fn publish_release(
+    dir: &Path,
+    inputs: Vec<(String, Vec<u8>)>,
+    ttl: u64,
+    policy: Option<&Path>,
+    mirror: Vec<(String, Vec<u8>)>,
+) -> Result<u8> {
+    let storage = DirStorage::new(public(dir))?;
+    let signer = crate::log::read_signer(dir)?;
+    let origin = signer.verifier().name().to_string();
     {
         let _lock = crate::log::lock(dir)?;
         let prev = match storage.get("latest")? {
@@ -161,6 +198,9 @@ fn publish(dir: &Path, files: &[PathBuf], ttl: u64, policy: Option<&Path>) -> Re
             }
         }
         let version = release.manifest.version();
+        storage
+            .put_batch(&mirror)
+            .context("can't write the mirror files")?;
         storage.put(&format!("releases/{version}"), &note)?;
         storage.put("latest", &note)?;
         let bytes: usize = release.objects.iter().map(|o| o.bytes.len()).sum();
@@ -171,6 +211,45 @@ fn publish(dir: &Path, files: &[PathBuf], ttl: u64, policy: Option<&Path>) -> Re
         );
     }
     Ok(0)
+}
+
+fn import_clamav(
+    dir: &Path,
+    files: &[PathBuf],
+    ttl: u64,
+    policy: Option<&Path>,
+    certs: Option<&Path>,
+) -> Result<u8> {
+    let inputs = read_inputs(files)?;
+    let mut mirror = Vec::new();
+    // The newest container of each database becomes `<db>.cvd`.
+    let mut newest: std::collections::BTreeMap<String, (u32, Vec<u8>)> = Default::default();
+    for ((name, data), path) in inputs.iter().zip(files) {
+        let lower = name.to_ascii_lowercase();
+        if lower.ends_with(".sign") {
+            mirror.push((name.clone(), data.clone()));
+            continue;
+        }
+        crate::containers::check_sign(path, data, certs)?;
+        if lower.ends_with(".cvd") {
+            let v = detente_cvd::verify_cvd(name, data, &detente_cvd::CvdOptions::default())
+                .map_err(anyhow::Error::from)?;
+            let db = name.split(['-', '.']).next().unwrap_or(name).to_string();
+            let version = v.header.version;
+            if newest.get(&db).is_none_or(|(n, _)| *n < version) {
+                newest.insert(db, (version, data.clone()));
+            }
+        } else if lower.ends_with(".cdiff") {
+            detente_cvd::verify_cdiff(name, data).map_err(anyhow::Error::from)?;
+            mirror.push((name.clone(), data.clone()));
+        } else {
+            bail!("{name}: not a .cvd, .cdiff or .sign file");
+        }
+    }
+    for (db, (_, data)) in newest {
+        mirror.push((format!("{db}.cvd"), data));
+    }
+    publish_release(dir, inputs, ttl, policy, mirror)
 }
 
 fn trust(dir: &Path, url: &str, policy: Option<&Path>) -> Result<u8> {
@@ -377,6 +456,13 @@ pub fn run(cmd: FeedCommand) -> Result<u8> {
             policy,
         } => publish(&dir, &files, ttl, policy.as_deref()),
         FeedCommand::Trust { dir, url, policy } => trust(&dir, &url, policy.as_deref()),
+        FeedCommand::ImportClamav {
+            dir,
+            files,
+            ttl,
+            policy,
+            cvdcertsdir,
+        } => import_clamav(&dir, &files, ttl, policy.as_deref(), cvdcertsdir.as_deref()),
     }
 }
 
