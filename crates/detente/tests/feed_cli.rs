@@ -104,7 +104,7 @@ fn publish_witness_update_scan_increment_and_refuse_a_forged_mirror() {
     // Two witnesses in separate processes, following the feed's log.
     let mut witnesses = Vec::new();
     let mut policy = format!("log {vkey}\n");
-    for name in ["w1", "w2"] {
+    for name in ["w1", "w2", "w3"] {
         let dir = p(name);
         let keys = ok(&[
             "witness",
@@ -127,7 +127,7 @@ fn publish_witness_update_scan_increment_and_refuse_a_forged_mirror() {
         policy += &format!("witness {name} {key} {url}\n");
         witnesses.push(server);
     }
-    policy += "group both 2 w1 w2\nquorum both\n";
+    policy += "group two-of-three 2 w1 w2 w3\nquorum two-of-three\n";
     std::fs::write(p("witnesses"), &policy).unwrap();
 
     // Release 1: a database with the sample's signature.
@@ -167,7 +167,7 @@ fn publish_witness_update_scan_increment_and_refuse_a_forged_mirror() {
     let client = p("client");
     let out = ok(&["update", "--trust", &p("trust"), "--dir", &client]);
     assert!(out.contains("fresh install"), "{out}");
-    assert!(out.contains("cosigned by w1, w2"), "{out}");
+    assert!(out.contains("cosigned by w1, w2, w3"), "{out}");
     std::fs::write(p("sample.bin"), b"xx feed sig one xx").unwrap();
     let scan = detente()
         .args(["scan", "--no-summary", &p("sample.bin")])
@@ -211,6 +211,14 @@ fn publish_witness_update_scan_increment_and_refuse_a_forged_mirror() {
         "the patched database equals the published one"
     );
     assert!(Path::new(&format!("{client}/db/release.tlog-proof")).is_file());
+    // A second client, new: the full release, byte-identical to the first client's patched one.
+    let second = p("client2");
+    let out = ok(&["update", "--trust", &p("trust"), "--dir", &second]);
+    assert!(out.contains("version 2 (fresh install)"), "{out}");
+    assert_eq!(
+        std::fs::read(format!("{second}/db/main.ndb")).unwrap(),
+        std::fs::read(format!("{client}/db/main.ndb")).unwrap()
+    );
 
     // Release 3, and an attacker's mirror of the feed that serves it with its patch altered.
     text += "Test.Feed.Three:0:*:666565642073696720746872656565\n";
