@@ -435,3 +435,24 @@ pub fn apply_patch(old: &[u8], patch: &[u8], target: &Entry) -> Result<Vec<u8>, 
     }
     Ok(out)
 }
+
+/// A patch as stored and sent: gzip-compressed (the `a` blocks are signature text, which
+/// gzip roughly halves). Compression is deterministic for given input.
+pub fn compress(patch: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    // Writing into a Vec cannot fail.
+    let _ = e.write_all(patch);
+    e.finish().unwrap_or_default()
+}
+
+/// Decompresses a stored patch, refusing more than `max` bytes of output (a patch larger than
+/// its bound is no patch of this file): streamed, so a small hostile object cannot inflate
+/// past the bound.
+pub fn decompress(data: &[u8], max: u64) -> Option<Vec<u8>> {
+    use std::io::Read as _;
+    let mut out = Vec::new();
+    let mut d = flate2::read::GzDecoder::new(data).take(max + 1);
+    d.read_to_end(&mut out).ok()?;
+    (out.len() as u64 <= max).then_some(out)
+}

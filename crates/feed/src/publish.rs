@@ -135,7 +135,7 @@ pub fn next_manifest(
         objects.entry(*e.sha256()).or_insert_with(|| bytes.to_vec());
         entries.push(e);
         if let Some(old) = base.get(name) {
-            let patch = make_patch(old, bytes);
+            let patch = crate::patch::compress(&make_patch(old, bytes));
             if patch.len() < bytes.len() {
                 let h = sha256(&patch);
                 patches.push(Entry::new(name, patch.len() as u64, h)?);

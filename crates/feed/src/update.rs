@@ -197,6 +197,12 @@ pub enum FileRefusal {
         /// The manifest's size.
         want: u64,
     },
+    /// A patch object that is not gzip of at most its bound.
+    #[error("the patch for {name:?} is not a gzip-compressed patch within its bound")]
+    BadPatchEncoding {
+        /// File name.
+        name: String,
+    },
     /// Right size, wrong SHA-256: tampered content.
     #[error("{name:?} does not have the SHA-256 the manifest says (tampered)")]
     HashMismatch {
@@ -330,7 +336,12 @@ impl Fetch {
             Fetch::Patch { file, .. } => {
                 let name = || file.name().to_owned();
                 let old = installed.ok_or_else(|| FileRefusal::MissingBase { name: name() })?;
-                apply_patch(old, downloaded, file).map_err(|error| FileRefusal::Patch {
+                // A patch carries at most the new file's bytes and one short line per
+                // operation: twice the file and a MiB bound it.
+                let max = file.size().saturating_mul(2).saturating_add(1 << 20);
+                let patch = crate::patch::decompress(downloaded, max)
+                    .ok_or_else(|| FileRefusal::BadPatchEncoding { name: name() })?;
+                apply_patch(old, &patch, file).map_err(|error| FileRefusal::Patch {
                     name: name(),
                     error,
                 })

@@ -150,7 +150,8 @@ fn next_manifest_publisher_side() {
             .find(|o| o.name() == p.sha256_hex())
             .unwrap();
         let old = &files.iter().find(|f| f.0 == p.name()).unwrap().1;
-        let new = apply_patch(old, &o.bytes, m2.file(p.name()).unwrap()).unwrap();
+        let patch = detente_feed::decompress(&o.bytes, 1 << 24).unwrap();
+        let new = apply_patch(old, &patch, m2.file(p.name()).unwrap()).unwrap();
         assert_eq!(&new, &files2.iter().find(|f| f.0 == p.name()).unwrap().1);
     }
 

@@ -248,3 +248,17 @@ fn patch_size_for_1000_lines_on_1000000() {
         );
     }
 }
+
+/// A stored patch is gzip, decompressed within its bound: a bomb (10 MiB of zeros in a few
+/// KiB) is refused once past the bound, never inflated whole.
+#[test]
+fn stored_patches_decompress_within_their_bound() {
+    let p = detente_feed::make_patch(b"a\nb\n", b"a\nc\nb\n");
+    let z = detente_feed::compress(&p);
+    assert_eq!(detente_feed::decompress(&z, p.len() as u64).unwrap(), p);
+    assert!(detente_feed::decompress(&z, p.len() as u64 - 1).is_none());
+    let bomb = detente_feed::compress(&vec![0u8; 10 << 20]);
+    assert!(bomb.len() < 64 << 10);
+    assert!(detente_feed::decompress(&bomb, 1 << 20).is_none());
+    assert!(detente_feed::decompress(b"not gzip", 1 << 20).is_none());
+}
