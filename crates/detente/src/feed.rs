@@ -275,6 +275,40 @@ fn trust(dir: &Path, url: &str, policy: Option<&Path>) -> Result<u8> {
     Ok(0)
 }
 
+/// Counts the requests and bytes a source answered, for the update's report.
+struct Counted {
+    inner: Box<dyn Storage>,
+    requests: std::sync::atomic::AtomicU64,
+    bytes: std::sync::atomic::AtomicU64,
+}
+
+impl Counted {
+    fn report(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (self.requests.load(Relaxed), self.bytes.load(Relaxed))
+    }
+}
+
+impl Storage for Counted {
+    fn get(&self, key: &str) -> std::io::Result<Option<Vec<u8>>> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let r = self.inner.get(key)?;
+        self.requests.fetch_add(1, Relaxed);
+        self.bytes
+            .fetch_add(r.as_ref().map_or(0, |d| d.len() as u64), Relaxed);
+        Ok(r)
+    }
+    fn put(&self, _: &str, _: &[u8]) -> std::io::Result<()> {
+        Err(std::io::Error::other("a feed source is read-only"))
+    }
+    fn list(&self, prefix: &str) -> std::io::Result<Vec<String>> {
+        self.inner.list(prefix)
+    }
+    fn delete(&self, _: &str) -> std::io::Result<()> {
+        Err(std::io::Error::other("a feed source is read-only"))
+    }
+}
+
 /// A feed source, read through the log's storage contract.
 fn source(s: &Source) -> Result<Box<dyn Storage>> {
     Ok(match s {
@@ -337,14 +371,19 @@ pub fn update(args: &UpdateArgs) -> Result<u8> {
 }
 
 fn update_from(trust: &Trust, state: Option<&ClientState>, s: &Source, dir: &Path) -> Result<u8> {
-    let src = source(s)?;
-    let checkpoint = get(src.as_ref(), CHECKPOINT_KEY, 1 << 20)?;
+    let src = Counted {
+        inner: source(s)?,
+        requests: Default::default(),
+        bytes: Default::default(),
+    };
+    let src: &Counted = &src;
+    let checkpoint = get(src, CHECKPOINT_KEY, 1 << 20)?;
     let sc = SignedCheckpoint::parse(&checkpoint).context("the feed's checkpoint")?;
     let size = sc.checkpoint.size();
     if size == 0 {
         bail!("the feed's log is empty");
     }
-    let tiles = StoredTiles(src.as_ref());
+    let tiles = StoredTiles(src);
     let reader = TileHashReader::new(TILE_HEIGHT, size, &tiles)?;
     // Proofs come from the mirror's tiles; verify_update checks them against the checkpoint.
     let consistency = match state {
@@ -357,15 +396,16 @@ fn update_from(trust: &Trust, state: Option<&ClientState>, s: &Source, dir: &Pat
     let checked = detente_feed::check_checkpoint(trust, state, &checkpoint, &consistency, now())
         .map_err(|r| anyhow::anyhow!("refused: {r}"))?;
     if checked.unchanged {
+        let (requests, bytes) = src.report();
         println!(
-            "{}: up to date (version {}), checkpoint cosigned by {}",
+            "{}: up to date (version {}), checkpoint cosigned by {}; fetched {bytes} byte(s) in {requests} request(s)",
             trust.origin(),
             state.map_or(0, |s| s.version()),
             checked.witnesses.join(", ")
         );
         return Ok(0);
     }
-    let note = get(src.as_ref(), "latest", 1 << 20)?;
+    let note = get(src, "latest", 1 << 20)?;
     let index = size - 1;
     let proof = prove_inclusion(size, index, &reader)?;
     let accepted = verify_update(
@@ -388,7 +428,7 @@ fn update_from(trust: &Trust, state: Option<&ClientState>, s: &Source, dir: &Pat
     for f in &accepted.fetch {
         let obj = f.download();
         let data = get(
-            src.as_ref(),
+            src,
             &format!("objects/{}", obj.sha256_hex()),
             MAX_OBJECT.min(obj.size()),
         )?;
@@ -437,11 +477,14 @@ fn update_from(trust: &Trust, state: Option<&ClientState>, s: &Source, dir: &Pat
         Some(p) => format!("version {p} -> {version}"),
         None => format!("version {version} (fresh install)"),
     };
+    let (requests, fetched) = src.report();
     println!(
-        "{}: updated to {change}: {} file(s), {downloaded} byte(s) downloaded, cosigned by {}",
+        "{}: updated to {change}: {} file(s), {downloaded} byte(s) downloaded, cosigned by {}; \
+         fetched {fetched} byte(s) in {requests} request(s), {} of them for the checkpoint, manifest and proofs",
         trust.origin(),
         out.len(),
-        accepted.checkpoint.witnesses.join(", ")
+        accepted.checkpoint.witnesses.join(", "),
+        fetched - downloaded
     );
     Ok(0)
 }
