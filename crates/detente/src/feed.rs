@@ -325,7 +325,10 @@ fn get(src: &dyn Storage, key: &str, max: u64) -> Result<Vec<u8>> {
         .with_context(|| format!("can't fetch {key}"))?
         .with_context(|| format!("the feed has no {key}"))?;
     if data.len() as u64 > max {
-        bail!("{key}: {} bytes, more than {max}", data.len());
+        bail!(
+            "refused: {key}: {} bytes, more than the {max} expected",
+            data.len()
+        );
     }
     Ok(data)
 }
@@ -380,9 +383,6 @@ fn update_from(trust: &Trust, state: Option<&ClientState>, s: &Source, dir: &Pat
     let checkpoint = get(src, CHECKPOINT_KEY, 1 << 20)?;
     let sc = SignedCheckpoint::parse(&checkpoint).context("the feed's checkpoint")?;
     let size = sc.checkpoint.size();
-    if size == 0 {
-        bail!("the feed's log is empty");
-    }
     let tiles = StoredTiles(src);
     let reader = TileHashReader::new(TILE_HEIGHT, size, &tiles)?;
     // Proofs come from the mirror's tiles; verify_update checks them against the checkpoint.
@@ -395,6 +395,9 @@ fn update_from(trust: &Trust, state: Option<&ClientState>, s: &Source, dir: &Pat
     // Nothing new: the checkpoint must still verify and be fresh (a frozen feed is refused).
     let checked = detente_feed::check_checkpoint(trust, state, &checkpoint, &consistency, now())
         .map_err(|r| anyhow::anyhow!("refused: {r}"))?;
+    if size == 0 {
+        bail!("the feed's log is empty");
+    }
     if checked.unchanged {
         let (requests, bytes) = src.report();
         println!(

@@ -1,0 +1,476 @@
+//! Attacks on `detente update`, one test each, through the command line: a feed with three
+//! witnesses (two of three), a client that installed release 1, then a mirror (a copy of the
+//! feed's public tree, the attacker's) altered one way per case. Each refusal is checked by
+//! its message, and the client's installed database and state stay byte-identical.
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn detente() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_detente"))
+}
+
+fn run(args: &[&str]) -> Output {
+    detente().args(args).output().expect("run detente")
+}
+
+fn ok(args: &[&str]) -> String {
+    let o = run(args);
+    assert!(
+        o.status.success(),
+        "detente {args:?} failed: {}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+struct Server(Child);
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A feed at release 1 with its witnesses, and a client that installed it.
+struct Env {
+    tmp: tempfile::TempDir,
+    _witnesses: Vec<Server>,
+    trust: String,
+}
+
+impl Env {
+    fn p(&self, s: &str) -> String {
+        self.tmp.path().join(s).display().to_string()
+    }
+    fn feed(&self) -> String {
+        self.p("feed")
+    }
+    fn client(&self) -> String {
+        self.p("client")
+    }
+
+    fn new() -> Env {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = |s: &str| tmp.path().join(s).display().to_string();
+        let vkey = ok(&["feed", "init", &p("feed"), "--origin", "example.org/feed"])
+            .trim()
+            .to_string();
+        let mut servers = Vec::new();
+        let mut policy = format!("log {vkey}\n");
+        for name in ["w1", "w2", "w3"] {
+            let dir = p(name);
+            let keys = ok(&[
+                "witness",
+                "init",
+                &dir,
+                "--name",
+                &format!("{name}.example"),
+            ]);
+            let key = keys.lines().next().unwrap().to_string();
+            ok(&[
+                "witness",
+                "add-log",
+                &dir,
+                "--origin",
+                "example.org/feed",
+                "--key",
+                &vkey,
+            ]);
+            let port = TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let addr = format!("127.0.0.1:{port}");
+            servers.push(Server(
+                detente()
+                    .args(["witness", "serve", &dir, "--listen", &addr])
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .unwrap(),
+            ));
+            let t = Instant::now();
+            while TcpStream::connect(&addr).is_err() {
+                assert!(
+                    t.elapsed() < Duration::from_secs(20),
+                    "witness did not start"
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            policy += &format!("witness {name} {key} http://{addr}\n");
+        }
+        policy += "group two-of-three 2 w1 w2 w3\nquorum two-of-three\n";
+        std::fs::write(p("witnesses"), policy).unwrap();
+        let env = Env {
+            trust: String::new(),
+            tmp,
+            _witnesses: servers,
+        };
+        env.publish(&base(), &[]);
+        let trust = ok(&[
+            "feed",
+            "trust",
+            &env.feed(),
+            "--url",
+            &format!("{}/log", env.feed()),
+            "--policy",
+            &env.p("witnesses"),
+        ]);
+        let env = Env { trust, ..env };
+        env.write_trust("trust", &env.trust);
+        ok(&["update", "--trust", &env.p("trust"), "--dir", &env.client()]);
+        env
+    }
+
+    /// Publishes `text` as main.ndb in `dir` (the feed by default), with the witnesses.
+    fn publish_in(&self, dir: &str, text: &str, extra: &[&str], witnessed: bool) {
+        let db = self.p("main.ndb");
+        std::fs::write(&db, text).unwrap();
+        let w = self.p("witnesses");
+        let mut args = vec!["feed", "publish", dir, db.as_str()];
+        if witnessed {
+            args.extend(["--policy", w.as_str()]);
+        }
+        args.extend(extra);
+        ok(&args);
+    }
+
+    fn publish(&self, text: &str, extra: &[&str]) {
+        self.publish_in(&self.feed(), text, extra, true);
+    }
+
+    fn write_trust(&self, name: &str, text: &str) -> String {
+        let path = self.p(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    /// A copy of the feed's public tree, to alter.
+    fn mirror(&self, name: &str) -> PathBuf {
+        let m = self.tmp.path().join(name);
+        let st = Command::new("cp")
+            .arg("-r")
+            .arg(format!("{}/log", self.feed()))
+            .arg(&m)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        m
+    }
+
+    /// Runs `update` against `mirror` (with the trust file's other settings); asserts it is
+    /// refused with `want` in its message and that nothing the client holds changed.
+    fn refused(&self, mirror: &Path, trust: Option<&str>, want: &str) {
+        let text = trust.unwrap_or(&self.trust);
+        let t = text.replace(
+            &format!("{}/log", self.feed()),
+            &mirror.display().to_string(),
+        );
+        let t = self.write_trust("attack-trust", &t);
+        let before = snapshot(Path::new(&self.client()));
+        let o = run(&["update", "--trust", &t, "--dir", &self.client()]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "not refused:\n{err}");
+        assert!(err.contains(want), "expected {want:?} in:\n{err}");
+        assert_eq!(
+            snapshot(Path::new(&self.client())),
+            before,
+            "the installed database or state changed"
+        );
+    }
+
+    fn object_of(&self, mirror: &Path, line: &str) -> PathBuf {
+        let m = std::fs::read_to_string(mirror.join("latest")).unwrap();
+        let hex = m
+            .lines()
+            .find_map(|l| l.strip_prefix(line))
+            .and_then(|l| l.split(' ').nth(1))
+            .unwrap_or_else(|| panic!("no {line:?} in {m}"))
+            .to_string();
+        mirror.join("objects").join(hex)
+    }
+}
+
+fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd {
+            let p = e.unwrap().path();
+            let md = std::fs::symlink_metadata(&p).unwrap();
+            let name = p.display().to_string();
+            if md.is_dir() {
+                stack.push(p);
+            } else if md.file_type().is_symlink() {
+                let target = std::fs::read_link(&p).unwrap();
+                out.push((name, target.display().to_string().into_bytes()));
+            } else {
+                out.push((name, std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Release 1: enough signatures that a patch is worth sending for release 2.
+fn base() -> String {
+    (0..500)
+        .map(|i| {
+            format!(
+                "Test.Base.{i}:0:*:{:016x}\n",
+                (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            )
+        })
+        .collect()
+}
+
+/// Release 2: one signature more.
+fn two() -> String {
+    base() + "Test.Two:0:*:74776f2074776f\n"
+}
+
+#[test]
+fn tampered_file() {
+    let e = Env::new();
+    e.publish(&two(), &[]);
+    let m = e.mirror("m");
+    let obj = e.object_of(&m, "patch main.ndb ");
+    let mut b = std::fs::read(&obj).unwrap();
+    let last = b.len() - 1;
+    b[last] ^= 1;
+    std::fs::write(&obj, b).unwrap();
+    e.refused(&m, None, "does not have the SHA-256 the manifest says");
+}
+
+#[test]
+fn truncated_and_endless_downloads() {
+    let e = Env::new();
+    e.publish(&two(), &[]);
+    let m = e.mirror("m");
+    let obj = e.object_of(&m, "patch main.ndb ");
+    let b = std::fs::read(&obj).unwrap();
+    std::fs::write(&obj, &b[..b.len() - 5]).unwrap();
+    e.refused(&m, None, "is truncated");
+    let mut long = b.clone();
+    long.extend(std::iter::repeat_n(0u8, 1 << 20));
+    std::fs::write(&obj, long).unwrap();
+    e.refused(&m, None, "bytes, more than the");
+}
+
+#[test]
+fn manifest_not_in_the_log() {
+    let e = Env::new();
+    // The publisher's key signs a release that is never logged (a targeted update), which a
+    // mirror serves as the latest beside the real log's newer checkpoint.
+    let side = e.p("side");
+    assert!(Command::new("cp")
+        .args(["-r", &e.feed(), &side])
+        .status()
+        .unwrap()
+        .success());
+    e.publish_in(
+        &side,
+        &(base() + "Targeted:0:*:7461726765746564\n"),
+        &[],
+        false,
+    );
+    e.publish(&two(), &[]);
+    let m = e.mirror("m");
+    std::fs::copy(format!("{side}/log/latest"), m.join("latest")).unwrap();
+    for entry in std::fs::read_dir(format!("{side}/log/objects")).unwrap() {
+        let p = entry.unwrap().path();
+        let _ = std::fs::copy(&p, m.join("objects").join(p.file_name().unwrap()));
+    }
+    e.refused(&m, None, "not in the log");
+}
+
+#[test]
+fn checkpoint_signed_by_an_unknown_key() {
+    let e = Env::new();
+    let m = e.mirror("m");
+    ok(&[
+        "feed",
+        "init",
+        &e.p("other"),
+        "--origin",
+        "example.org/feed",
+    ]);
+    std::fs::copy(e.p("other/log/checkpoint"), m.join("checkpoint")).unwrap();
+    e.refused(&m, None, "is not signed by the trusted log key");
+}
+
+#[test]
+fn too_few_witness_cosignatures() {
+    let e = Env::new();
+    // Published without the witnesses: the checkpoint has the log's signature alone.
+    e.publish_in(&e.feed(), &two(), &[], false);
+    let m = e.mirror("m");
+    e.refused(&m, None, "witness quorum not met");
+}
+
+#[test]
+fn enough_cosignatures_but_from_too_few_groups() {
+    let e = Env::new();
+    e.publish(&two(), &[]);
+    let m = e.mirror("m");
+    // The client demands w1 and w2 in separate groups, both; w3 counts for nothing. Drop w2's
+    // cosignatures from the checkpoint: two lines remain (w1, w3), one group unmet.
+    let cp = std::fs::read_to_string(m.join("checkpoint")).unwrap();
+    let kept: String = cp
+        .split_inclusive('\n')
+        .filter(|l| !l.contains("w2.example"))
+        .collect();
+    std::fs::write(m.join("checkpoint"), kept).unwrap();
+    let strict = e.trust.replace(
+        "group witnesses 2 w1 w2 w3\nquorum witnesses\n",
+        "group a any w1\ngroup b any w2\ngroup both all a b\nquorum both\n",
+    );
+    assert_ne!(strict, e.trust, "trust template changed: {}", e.trust);
+    e.refused(&m, Some(&strict), "witness quorum not met");
+}
+
+#[test]
+fn rollback_to_an_older_checkpoint() {
+    let e = Env::new();
+    let old = e.mirror("old");
+    e.publish(&two(), &[]);
+    ok(&["update", "--trust", &e.p("trust"), "--dir", &e.client()]);
+    e.refused(&old, None, "rollback");
+}
+
+#[test]
+fn split_view_same_size_different_roots() {
+    let e = Env::new();
+    // The publisher's key and the witnesses' keys stolen: copies of all of them, taken at
+    // release 1, cosign another release 2 for some clients.
+    let fork = e.p("fork");
+    assert!(Command::new("cp")
+        .args(["-r", &e.feed(), &fork])
+        .status()
+        .unwrap()
+        .success());
+    let mut fork_policy = String::new();
+    let mut servers = Vec::new();
+    for line in std::fs::read_to_string(e.p("witnesses")).unwrap().lines() {
+        let f: Vec<&str> = line.split(' ').collect();
+        if f[0] != "witness" {
+            fork_policy += &format!("{line}\n");
+            continue;
+        }
+        let copy = e.p(&format!("stolen-{}", f[1]));
+        assert!(Command::new("cp")
+            .args(["-r", &e.p(f[1]), &copy])
+            .status()
+            .unwrap()
+            .success());
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let addr = format!("127.0.0.1:{port}");
+        servers.push(Server(
+            detente()
+                .args(["witness", "serve", &copy, "--listen", &addr])
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        ));
+        let t = Instant::now();
+        while TcpStream::connect(&addr).is_err() {
+            assert!(
+                t.elapsed() < Duration::from_secs(20),
+                "witness did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        fork_policy += &format!("witness {} {} http://{addr}\n", f[1], f[2]);
+    }
+    std::fs::write(e.p("fork-witnesses"), fork_policy).unwrap();
+    // The real release 2, which the client installs.
+    e.publish(&two(), &[]);
+    ok(&["update", "--trust", &e.p("trust"), "--dir", &e.client()]);
+    // The fork's release 2: same size, another root, cosigned under the same keys.
+    std::fs::write(e.p("fork.ndb"), "Other.Two:0:*:6f74686572\n").unwrap();
+    ok(&[
+        "feed",
+        "publish",
+        &fork,
+        &e.p("fork.ndb"),
+        "--policy",
+        &e.p("fork-witnesses"),
+    ]);
+    e.refused(&PathBuf::from(format!("{fork}/log")), None, "split view");
+}
+
+#[test]
+fn stale_checkpoint_freeze() {
+    let e = Env::new();
+    let m = e.mirror("m");
+    std::thread::sleep(Duration::from_secs(2));
+    let t = e
+        .trust
+        .lines()
+        .map(|l| {
+            if l.starts_with("max-age ") {
+                "max-age 1"
+            } else {
+                l
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n";
+    e.refused(&m, Some(&t), "checkpoint is stale");
+}
+
+#[test]
+fn version_far_ahead_fast_forward() {
+    let e = Env::new();
+    e.publish(&two(), &[]);
+    e.publish("Test.Three:0:*:7468726565\n", &[]);
+    let m = e.mirror("m");
+    let t = e
+        .trust
+        .lines()
+        .map(|l| {
+            if l.starts_with("max-ahead ") {
+                "max-ahead 1"
+            } else {
+                l
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n";
+    e.refused(&m, Some(&t), "ahead");
+}
+
+#[test]
+fn manifest_from_another_feeds_log_mix_and_match() {
+    let e = Env::new();
+    e.publish(&two(), &[]);
+    let m = e.mirror("m");
+    let other = e.p("otherfeed");
+    ok(&["feed", "init", &other, "--origin", "example.org/other"]);
+    e.publish_in(&other, &two(), &[], false);
+    std::fs::copy(format!("{other}/log/latest"), m.join("latest")).unwrap();
+    e.refused(&m, None, "not validly signed by the publisher key");
+}
+
+#[test]
+fn expired_release() {
+    let e = Env::new();
+    e.publish(&two(), &["--ttl", "1"]);
+    std::thread::sleep(Duration::from_secs(2));
+    let m = e.mirror("m");
+    e.refused(&m, None, "release expired");
+}
