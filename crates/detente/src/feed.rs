@@ -95,6 +95,9 @@ pub struct UpdateArgs {
     /// Where releases are installed and the state kept.
     #[arg(long, default_value = "/var/lib/detente")]
     pub dir: PathBuf,
+    /// One JSON object on standard output instead of the line of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 fn now() -> u64 {
@@ -362,10 +365,19 @@ pub fn update(args: &UpdateArgs) -> Result<u8> {
     };
     let mut last_err = None;
     for s in trust.sources() {
-        match update_from(&trust, state.as_ref(), s, &args.dir) {
+        match update_from(&trust, state.as_ref(), s, &args.dir, args.json) {
             Ok(code) => return Ok(code),
             Err(e) => {
                 eprintln!("detente: {}: {e:#}", s.as_str());
+                if args.json {
+                    println!(
+                        "{}",
+                        serde_json::json!({
+                            "origin": trust.origin(), "source": s.as_str(),
+                            "status": "refused", "reason": format!("{e:#}"),
+                        })
+                    );
+                }
                 last_err = Some(e);
             }
         }
@@ -373,7 +385,13 @@ pub fn update(args: &UpdateArgs) -> Result<u8> {
     Err(last_err.unwrap_or_else(|| anyhow::anyhow!("the trust file names no feed-url")))
 }
 
-fn update_from(trust: &Trust, state: Option<&ClientState>, s: &Source, dir: &Path) -> Result<u8> {
+fn update_from(
+    trust: &Trust,
+    state: Option<&ClientState>,
+    s: &Source,
+    dir: &Path,
+    json: bool,
+) -> Result<u8> {
     let src = Counted {
         inner: source(s)?,
         requests: Default::default(),
@@ -400,6 +418,17 @@ fn update_from(trust: &Trust, state: Option<&ClientState>, s: &Source, dir: &Pat
     }
     if checked.unchanged {
         let (requests, bytes) = src.report();
+        if json {
+            println!(
+                "{}",
+                serde_json::json!({
+                    "origin": trust.origin(), "source": s.as_str(), "status": "up-to-date",
+                    "version": state.map_or(0, |s| s.version()), "witnesses": checked.witnesses,
+                    "fetched": bytes, "requests": requests,
+                })
+            );
+            return Ok(0);
+        }
         println!(
             "{}: up to date (version {}), checkpoint cosigned by {}; fetched {bytes} byte(s) in {requests} request(s)",
             trust.origin(),
@@ -481,6 +510,29 @@ fn update_from(trust: &Trust, state: Option<&ClientState>, s: &Source, dir: &Pat
         None => format!("version {version} (fresh install)"),
     };
     let (requests, fetched) = src.report();
+    if json {
+        let files: Vec<serde_json::Value> = accepted
+            .fetch
+            .iter()
+            .map(|f| {
+                serde_json::json!({
+                    "name": f.file().name(), "size": f.file().size(),
+                    "sha256": f.file().sha256_hex(),
+                    "via": if matches!(f, detente_feed::Fetch::Patch { .. }) { "patch" } else { "full" },
+                })
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::json!({
+                "origin": trust.origin(), "source": s.as_str(), "status": "updated",
+                "from": accepted.previous, "version": version, "files": files,
+                "downloaded": downloaded, "fetched": fetched, "requests": requests,
+                "witnesses": accepted.checkpoint.witnesses,
+            })
+        );
+        return Ok(0);
+    }
     println!(
         "{}: updated to {change}: {} file(s), {downloaded} byte(s) downloaded, cosigned by {}; \
          fetched {fetched} byte(s) in {requests} request(s), {} of them for the checkpoint, manifest and proofs",

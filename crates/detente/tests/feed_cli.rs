@@ -176,8 +176,13 @@ fn publish_witness_update_scan_increment_and_refuse_a_forged_mirror() {
         .unwrap();
     assert_eq!(scan.status.code(), Some(1), "{scan:?}");
     assert!(String::from_utf8_lossy(&scan.stdout).contains("Test.Feed.One FOUND"));
-    // Up to date: nothing to do.
+    // Up to date: nothing to do (and the same as JSON, for machines).
     assert!(ok(&["update", "--trust", &p("trust"), "--dir", &client]).contains("up to date"));
+    let json = ok(&["update", "--trust", &p("trust"), "--dir", &client, "--json"]);
+    assert!(
+        json.contains("\"status\":\"up-to-date\"") && json.contains("\"version\":1"),
+        "{json}"
+    );
 
     // Release 2: one signature more. The client downloads a patch, not the database.
     text += "Test.Feed.Two:0:*:6665656420736967207477 6f\n"
