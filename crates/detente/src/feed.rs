@@ -574,11 +574,21 @@ pub struct AuditArgs {
     pub trust: PathBuf,
     /// Signed checkpoints gathered elsewhere (witnesses, mirrors, other endpoints): each must
     /// be consistent with the audited log, else both are printed as evidence of a split view.
-    #[arg(long = "checkpoint", value_name = "FILE")]
-    pub checkpoints: Vec<PathBuf>,
+    #[arg(long = "checkpoint", value_name = "FILE|URL")]
+    pub checkpoints: Vec<String>,
     /// One JSON object per line instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Keep watching: audit again every --interval seconds, report each new release, and
+    /// check that the log only grew (the old tree inside the new one).
+    #[arg(long)]
+    pub follow: bool,
+    /// Seconds between two audits with --follow.
+    #[arg(long, default_value_t = 60)]
+    pub interval: u64,
+    /// With --follow, stop after this many audits (0: never).
+    #[arg(long, default_value_t = 0)]
+    pub polls: u64,
     #[command(subcommand)]
     pub diff: Option<AuditCommand>,
 }
@@ -625,7 +635,48 @@ fn signatures(text: &[u8]) -> std::collections::BTreeMap<String, String> {
         .collect()
 }
 
+/// A signed checkpoint from a file or an http(s) URL (at most 1 MiB).
+fn read_checkpoint(f: &str) -> Result<Vec<u8>> {
+    if f.starts_with("http://") || f.starts_with("https://") {
+        use std::io::Read as _;
+        let resp = reqwest::blocking::get(f).with_context(|| format!("{f}: request failed"))?;
+        if !resp.status().is_success() {
+            bail!("{f}: HTTP {}", resp.status());
+        }
+        let mut body = Vec::new();
+        resp.take((1 << 20) + 1).read_to_end(&mut body)?;
+        if body.len() > 1 << 20 {
+            bail!("{f}: larger than 1 MiB");
+        }
+        Ok(body)
+    } else {
+        fs::read(f).with_context(|| format!("{f}: can't read"))
+    }
+}
+
 pub fn audit(args: &AuditArgs) -> Result<u8> {
+    let mut from = 0u64;
+    let mut prev: Option<SignedCheckpoint> = None;
+    let mut polls = 0u64;
+    loop {
+        let (code, cp) = audit_once(args, from, prev.as_ref())?;
+        polls += 1;
+        if !args.follow || code != 0 || (args.polls > 0 && polls >= args.polls) {
+            return Ok(code);
+        }
+        from = cp.checkpoint.size();
+        prev = Some(cp);
+        std::thread::sleep(std::time::Duration::from_secs(args.interval));
+    }
+}
+
+/// One audit: the whole log verified, the releases from log entry `from` on listed, and, when
+/// following, the previous checkpoint checked to be inside the new tree.
+fn audit_once(
+    args: &AuditArgs,
+    from: u64,
+    prev: Option<&SignedCheckpoint>,
+) -> Result<(u8, SignedCheckpoint)> {
     let text = fs::read(&args.trust)
         .with_context(|| format!("{}: can't read the trust file", args.trust.display()))?;
     let trust =
@@ -645,6 +696,20 @@ pub fn audit(args: &AuditArgs) -> Result<u8> {
     let size = report.checkpoint.checkpoint.size();
     let all = releases(src.as_ref(), size, &trust)?;
     let mut failures = 0;
+    if let Some(p) = prev {
+        let n = p.checkpoint.size();
+        let tiles = StoredTiles(src.as_ref());
+        let reader = TileHashReader::new(TILE_HEIGHT, size, &tiles)?;
+        if n > size || detente_tlog::tree_hash(n, &reader)? != *p.checkpoint.root() {
+            println!(
+                "SPLIT VIEW: the log no longer contains the tree of size {n} it showed before.\n\
+                 --- earlier checkpoint ---\n{}--- current checkpoint ---\n{}",
+                String::from_utf8_lossy(&p.to_bytes()),
+                String::from_utf8_lossy(&report.checkpoint.to_bytes())
+            );
+            return Ok((1, report.checkpoint));
+        }
+    }
     if let Some(AuditCommand::Diff { v1, v2 }) = &args.diff {
         let find = |v: u64| {
             all.iter()
@@ -691,9 +756,9 @@ pub fn audit(args: &AuditArgs) -> Result<u8> {
                 }
             }
         }
-        return Ok(0);
+        return Ok((0, report.checkpoint));
     }
-    for (index, m) in &all {
+    for (index, m) in all.iter().filter(|(i, _)| *i >= from) {
         let mut missing = Vec::new();
         for e in m.files().iter().chain(m.patches()) {
             let key = format!("objects/{}", e.sha256_hex());
@@ -748,9 +813,9 @@ pub fn audit(args: &AuditArgs) -> Result<u8> {
     let tiles = StoredTiles(src.as_ref());
     let reader = TileHashReader::new(TILE_HEIGHT, size, &tiles)?;
     for f in &args.checkpoints {
-        let bytes = fs::read(f).with_context(|| format!("{}: can't read", f.display()))?;
+        let bytes = read_checkpoint(f)?;
         let other = SignedCheckpoint::parse(&bytes)
-            .map_err(|e| anyhow::anyhow!("{}: not a signed checkpoint: {e}", f.display()))?;
+            .map_err(|e| anyhow::anyhow!("{}: not a signed checkpoint: {e}", f))?;
         if other
             .note
             .verify(&known)
@@ -758,7 +823,7 @@ pub fn audit(args: &AuditArgs) -> Result<u8> {
             .ok()
             != Some(true)
         {
-            println!("{}: not signed by the feed's log key: ignored", f.display());
+            println!("{}: not signed by the feed's log key: ignored", f);
             continue;
         }
         let n = other.checkpoint.size();
@@ -768,7 +833,7 @@ pub fn audit(args: &AuditArgs) -> Result<u8> {
             false
         };
         if consistent {
-            println!("{}: consistent (size {n})", f.display());
+            println!("{}: consistent (size {n})", f);
         } else {
             failures += 1;
             let ours = String::from_utf8_lossy(&report.checkpoint.to_bytes()).into_owned();
@@ -776,13 +841,13 @@ pub fn audit(args: &AuditArgs) -> Result<u8> {
             if n > size {
                 println!(
                     "{}: size {n} is beyond the audited log's {size}: fetch the newer tree and audit again",
-                    f.display()
+                    f
                 );
             } else {
                 println!(
                     "SPLIT VIEW: {} (size {n}) is not in the audited log; both are signed by the log key.\n\
                      --- audited checkpoint ---\n{ours}--- conflicting checkpoint ---\n{theirs}",
-                    f.display()
+                    f
                 );
             }
         }
@@ -796,5 +861,5 @@ pub fn audit(args: &AuditArgs) -> Result<u8> {
             all.len()
         );
     }
-    Ok(if failures == 0 { 0 } else { 1 })
+    Ok((if failures == 0 { 0 } else { 1 }, report.checkpoint))
 }

@@ -329,4 +329,45 @@ fn publish_witness_update_scan_increment_and_refuse_a_forged_mirror() {
     assert_eq!(o.status.code(), Some(1), "{out}");
     assert!(out.contains("SPLIT VIEW"), "{out}");
     assert!(out.contains("--- conflicting checkpoint ---"), "{out}");
+
+    // --follow: a release published while the auditor watches is reported on its next pass.
+    let watcher = detente()
+        .args([
+            "audit",
+            &public,
+            "--trust",
+            &p("trust"),
+            "--follow",
+            "--interval",
+            "2",
+            "--polls",
+            "2",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    text += "Test.Feed.Five:0:*:666565642073696720666976650a\n";
+    std::fs::write(&db, &text).unwrap();
+    ok(&[
+        "feed",
+        "publish",
+        &feed,
+        &db.display().to_string(),
+        "--policy",
+        &p("witnesses"),
+    ]);
+    let out = watcher.wait_with_output().unwrap();
+    let text_out = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text_out}");
+    assert_eq!(
+        text_out.matches("release 5 (log entry 4)").count(),
+        1,
+        "{text_out}"
+    );
+    assert!(
+        text_out.contains("5 release(s), 0 problem(s)"),
+        "{text_out}"
+    );
 }
