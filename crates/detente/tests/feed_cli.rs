@@ -341,7 +341,7 @@ fn publish_witness_update_scan_increment_and_refuse_a_forged_mirror() {
             "--interval",
             "2",
             "--polls",
-            "2",
+            "3",
         ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
