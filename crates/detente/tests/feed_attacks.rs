@@ -358,6 +358,7 @@ fn split_view_same_size_different_roots() {
         .unwrap()
         .success());
     let mut fork_policy = String::new();
+    let mut fork_url = String::new();
     let mut servers = Vec::new();
     for line in std::fs::read_to_string(e.p("witnesses")).unwrap().lines() {
         let f: Vec<&str> = line.split(' ').collect();
@@ -393,6 +394,7 @@ fn split_view_same_size_different_roots() {
             std::thread::sleep(Duration::from_millis(50));
         }
         fork_policy += &format!("witness {} {} http://{addr}\n", f[1], f[2]);
+        fork_url = format!("http://{addr}/witness-url/checkpoint");
     }
     std::fs::write(e.p("fork-witnesses"), fork_policy).unwrap();
     // The real release 2, which the client installs.
@@ -409,6 +411,29 @@ fn split_view_same_size_different_roots() {
         &e.p("fork-witnesses"),
     ]);
     e.refused(&PathBuf::from(format!("{fork}/log")), None, "split view");
+    // Caught from the witnesses too: what a compromised witness now cosigns (its monitoring
+    // endpoint, GET /<sha256 of the origin>/checkpoint) is not in the real log.
+    let hash = Command::new("sh")
+        .args(["-c", "printf %s example.org/feed | sha256sum"])
+        .output()
+        .unwrap();
+    let hash = String::from_utf8_lossy(&hash.stdout)
+        .split(' ')
+        .next()
+        .unwrap()
+        .to_string();
+    let url = fork_url.replace("witness-url", &hash);
+    let o = run(&[
+        "audit",
+        &format!("{}/log", e.feed()),
+        "--trust",
+        &e.p("trust"),
+        "--checkpoint",
+        &url,
+    ]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("SPLIT VIEW"), "{out}");
 }
 
 #[test]
