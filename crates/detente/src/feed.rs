@@ -286,6 +286,13 @@ struct Counted {
 }
 
 impl Counted {
+    /// Counts a response fetched outside the storage interface (a streamed download).
+    fn add(&self, bytes: u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.requests.fetch_add(1, Relaxed);
+        self.bytes.fetch_add(bytes, Relaxed);
+    }
+
     fn report(&self) -> (u64, u64) {
         use std::sync::atomic::Ordering::Relaxed;
         (self.requests.load(Relaxed), self.bytes.load(Relaxed))
@@ -334,6 +341,29 @@ fn get(src: &dyn Storage, key: &str, max: u64) -> Result<Vec<u8>> {
         );
     }
     Ok(data)
+}
+
+/// Downloads `base/key`, at most `max` bytes (one more is an error), advancing `pb`.
+fn fetch_with_progress(base: &str, key: &str, max: u64, pb: &indicatif::ProgressBar) -> Result<Vec<u8>> {
+    use std::io::Read as _;
+    let url = format!("{}/{key}", base.trim_end_matches('/'));
+    let mut resp = reqwest::blocking::get(&url).with_context(|| format!("{url}: request failed"))?;
+    if !resp.status().is_success() {
+        bail!("{url}: HTTP {}", resp.status());
+    }
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 64 << 10];
+    loop {
+        let n = resp.read(&mut buf).with_context(|| format!("{url}: reading"))?;
+        if n == 0 {
+            return Ok(out);
+        }
+        out.extend_from_slice(&buf[..n]);
+        pb.inc(n as u64);
+        if out.len() as u64 > max {
+            bail!("refused: {key}: more than the {max} bytes expected");
+        }
+    }
 }
 
 /// Writes `data` to `path` by temporary file, fsync and rename.
@@ -457,13 +487,36 @@ fn update_from(
     let installed = state.map(|st| releases.join(st.version().to_string()));
     let mut out = Vec::new();
     let mut downloaded = 0u64;
+    // A progress bar for downloads of a MiB or more, on a terminal.
+    let total = accepted.download_size();
+    let bar = (total >= 1 << 20 && !json && std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .then(|| {
+            let pb = indicatif::ProgressBar::new(total);
+            pb.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{bar:30} {bytes}/{total_bytes} {binary_bytes_per_sec} {msg}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            pb
+        });
     for f in &accepted.fetch {
         let obj = f.download();
-        let data = get(
-            src,
-            &format!("objects/{}", obj.sha256_hex()),
-            MAX_OBJECT.min(obj.size()),
-        )?;
+        let key = format!("objects/{}", obj.sha256_hex());
+        let data = match (s, &bar) {
+            (Source::Url(u), Some(pb)) => {
+                pb.set_message(f.file().name().to_string());
+                let d = fetch_with_progress(u, &key, obj.size().min(MAX_OBJECT), pb)?;
+                src.add(d.len() as u64);
+                d
+            }
+            _ => get(src, &key, MAX_OBJECT.min(obj.size()))?,
+        };
+        if let Some(pb) = &bar {
+            if !matches!(s, Source::Url(_)) {
+                pb.inc(data.len() as u64);
+            }
+        }
         downloaded += data.len() as u64;
         let old = match (f, &installed) {
             (detente_feed::Fetch::Patch { .. }, Some(d)) => Some(
@@ -476,6 +529,9 @@ fn update_from(
             .assemble(old.as_deref(), &data)
             .map_err(|e| anyhow::anyhow!("refused: {e}"))?;
         out.push((f.file().name().to_string(), bytes));
+    }
+    if let Some(pb) = &bar {
+        pb.finish_and_clear();
     }
     // Install: a new directory, synced, then the `db` link switched by rename, then the state.
     let tmp = tempfile::Builder::new()
@@ -539,7 +595,7 @@ fn update_from(
         trust.origin(),
         out.len(),
         accepted.checkpoint.witnesses.join(", "),
-        fetched - downloaded
+        fetched.saturating_sub(downloaded)
     );
     Ok(0)
 }
