@@ -344,17 +344,25 @@ fn get(src: &dyn Storage, key: &str, max: u64) -> Result<Vec<u8>> {
 }
 
 /// Downloads `base/key`, at most `max` bytes (one more is an error), advancing `pb`.
-fn fetch_with_progress(base: &str, key: &str, max: u64, pb: &indicatif::ProgressBar) -> Result<Vec<u8>> {
+fn fetch_with_progress(
+    base: &str,
+    key: &str,
+    max: u64,
+    pb: &indicatif::ProgressBar,
+) -> Result<Vec<u8>> {
     use std::io::Read as _;
     let url = format!("{}/{key}", base.trim_end_matches('/'));
-    let mut resp = reqwest::blocking::get(&url).with_context(|| format!("{url}: request failed"))?;
+    let mut resp =
+        reqwest::blocking::get(&url).with_context(|| format!("{url}: request failed"))?;
     if !resp.status().is_success() {
         bail!("{url}: HTTP {}", resp.status());
     }
     let mut out = Vec::new();
     let mut buf = vec![0u8; 64 << 10];
     loop {
-        let n = resp.read(&mut buf).with_context(|| format!("{url}: reading"))?;
+        let n = resp
+            .read(&mut buf)
+            .with_context(|| format!("{url}: reading"))?;
         if n == 0 {
             return Ok(out);
         }
