@@ -1,4 +1,5 @@
-//! Attacks on `detente update`, one test each, through the command line: a feed with three
+//! Attacks on `detente update`, one test each, through the command line, each with its case
+//! directory under `tests/feed-attacks/` (what it attacks, the refusal expected): a feed with three
 //! witnesses (two of three), a client that installed release 1, then a mirror (a copy of the
 //! feed's public tree, the attacker's) altered one way per case. Each refusal is checked by
 //! its message, and the client's installed database and state stay byte-identical.
@@ -220,6 +221,46 @@ fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
     out
 }
 
+/// The `expect:` line `k` of case `name` (`tests/feed-attacks/<name>/case`).
+fn expect(name: &str, k: usize) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/feed-attacks")
+        .join(name)
+        .join("case");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    text.lines()
+        .filter_map(|l| l.strip_prefix("expect: "))
+        .nth(k)
+        .unwrap_or_else(|| panic!("{}: no expect line {k}", path.display()))
+        .to_string()
+}
+
+/// Every case directory has its test here, and every test its directory.
+#[test]
+fn every_case_directory_has_its_test() {
+    const TESTS: &[&str] = &[
+        "checkpoint-signed-by-an-unknown-key",
+        "enough-cosignatures-but-from-too-few-groups",
+        "expired-release",
+        "manifest-from-another-feeds-log-mix-and-match",
+        "manifest-not-in-the-log",
+        "rollback-to-an-older-checkpoint",
+        "split-view-same-size-different-roots",
+        "stale-checkpoint-freeze",
+        "tampered-file",
+        "too-few-witness-cosignatures",
+        "truncated-and-endless-downloads",
+        "version-far-ahead-fast-forward",
+    ];
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/feed-attacks");
+    let mut found: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    found.sort();
+    assert_eq!(found, TESTS);
+}
+
 /// Release 1: enough signatures that a patch is worth sending for release 2.
 fn base() -> String {
     (0..500)
@@ -247,7 +288,7 @@ fn tampered_file() {
     let last = b.len() - 1;
     b[last] ^= 1;
     std::fs::write(&obj, b).unwrap();
-    e.refused(&m, None, "does not have the SHA-256 the manifest says");
+    e.refused(&m, None, &expect("tampered-file", 0));
 }
 
 #[test]
@@ -258,11 +299,11 @@ fn truncated_and_endless_downloads() {
     let obj = e.object_of(&m, "patch main.ndb ");
     let b = std::fs::read(&obj).unwrap();
     std::fs::write(&obj, &b[..b.len() - 5]).unwrap();
-    e.refused(&m, None, "is truncated");
+    e.refused(&m, None, &expect("truncated-and-endless-downloads", 0));
     let mut long = b.clone();
     long.extend(std::iter::repeat_n(0u8, 1 << 20));
     std::fs::write(&obj, long).unwrap();
-    e.refused(&m, None, "bytes, more than the");
+    e.refused(&m, None, &expect("truncated-and-endless-downloads", 1));
 }
 
 #[test]
@@ -289,7 +330,7 @@ fn manifest_not_in_the_log() {
         let p = entry.unwrap().path();
         let _ = std::fs::copy(&p, m.join("objects").join(p.file_name().unwrap()));
     }
-    e.refused(&m, None, "not in the log");
+    e.refused(&m, None, &expect("manifest-not-in-the-log", 0));
 }
 
 #[test]
@@ -304,7 +345,7 @@ fn checkpoint_signed_by_an_unknown_key() {
         "example.org/feed",
     ]);
     std::fs::copy(e.p("other/log/checkpoint"), m.join("checkpoint")).unwrap();
-    e.refused(&m, None, "is not signed by the trusted log key");
+    e.refused(&m, None, &expect("checkpoint-signed-by-an-unknown-key", 0));
 }
 
 #[test]
@@ -313,7 +354,7 @@ fn too_few_witness_cosignatures() {
     // Published without the witnesses: the checkpoint has the log's signature alone.
     e.publish_in(&e.feed(), &two(), &[], false);
     let m = e.mirror("m");
-    e.refused(&m, None, "witness quorum not met");
+    e.refused(&m, None, &expect("too-few-witness-cosignatures", 0));
 }
 
 #[test]
@@ -334,7 +375,11 @@ fn enough_cosignatures_but_from_too_few_groups() {
         "group a any w1\ngroup b any w2\ngroup both all a b\nquorum both\n",
     );
     assert_ne!(strict, e.trust, "trust template changed: {}", e.trust);
-    e.refused(&m, Some(&strict), "witness quorum not met");
+    e.refused(
+        &m,
+        Some(&strict),
+        &expect("enough-cosignatures-but-from-too-few-groups", 0),
+    );
 }
 
 #[test]
@@ -343,7 +388,7 @@ fn rollback_to_an_older_checkpoint() {
     let old = e.mirror("old");
     e.publish(&two(), &[]);
     ok(&["update", "--trust", &e.p("trust"), "--dir", &e.client()]);
-    e.refused(&old, None, "rollback");
+    e.refused(&old, None, &expect("rollback-to-an-older-checkpoint", 0));
 }
 
 #[test]
@@ -410,7 +455,11 @@ fn split_view_same_size_different_roots() {
         "--policy",
         &e.p("fork-witnesses"),
     ]);
-    e.refused(&PathBuf::from(format!("{fork}/log")), None, "split view");
+    e.refused(
+        &PathBuf::from(format!("{fork}/log")),
+        None,
+        &expect("split-view-same-size-different-roots", 0),
+    );
     // Caught from the witnesses too: what a compromised witness now cosigns (its monitoring
     // endpoint, GET /<sha256 of the origin>/checkpoint) is not in the real log.
     let hash = Command::new("sh")
@@ -454,7 +503,7 @@ fn stale_checkpoint_freeze() {
         .collect::<Vec<_>>()
         .join("\n")
         + "\n";
-    e.refused(&m, Some(&t), "checkpoint is stale");
+    e.refused(&m, Some(&t), &expect("stale-checkpoint-freeze", 0));
 }
 
 #[test]
@@ -476,7 +525,7 @@ fn version_far_ahead_fast_forward() {
         .collect::<Vec<_>>()
         .join("\n")
         + "\n";
-    e.refused(&m, Some(&t), "ahead");
+    e.refused(&m, Some(&t), &expect("version-far-ahead-fast-forward", 0));
 }
 
 #[test]
@@ -488,7 +537,11 @@ fn manifest_from_another_feeds_log_mix_and_match() {
     ok(&["feed", "init", &other, "--origin", "example.org/other"]);
     e.publish_in(&other, &two(), &[], false);
     std::fs::copy(format!("{other}/log/latest"), m.join("latest")).unwrap();
-    e.refused(&m, None, "not validly signed by the publisher key");
+    e.refused(
+        &m,
+        None,
+        &expect("manifest-from-another-feeds-log-mix-and-match", 0),
+    );
 }
 
 #[test]
@@ -497,5 +550,5 @@ fn expired_release() {
     e.publish(&two(), &["--ttl", "1"]);
     std::thread::sleep(Duration::from_secs(2));
     let m = e.mirror("m");
-    e.refused(&m, None, "release expired");
+    e.refused(&m, None, &expect("expired-release", 0));
 }
