@@ -630,12 +630,14 @@ pub fn run(cmd: FeedCommand) -> Result<u8> {
 
 /// `detente audit` flags.
 #[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct AuditArgs {
     /// The feed's public tree: a directory or an http(s):// URL.
-    pub source: String,
+    #[arg(required = true)]
+    pub source: Option<String>,
     /// The feed's trust file (its log and publisher keys).
-    #[arg(long)]
-    pub trust: PathBuf,
+    #[arg(long, required = true)]
+    pub trust: Option<PathBuf>,
     /// Signed checkpoints gathered elsewhere (witnesses, mirrors, other endpoints): each must
     /// be consistent with the audited log, else both are printed as evidence of a split view.
     #[arg(long = "checkpoint", value_name = "FILE|URL")]
@@ -660,12 +662,18 @@ pub struct AuditArgs {
 /// `detente audit` subcommands.
 #[derive(Subcommand, Debug)]
 pub enum AuditCommand {
-    /// Which signatures release V2 added, removed or changed since V1, per database file.
+    /// Which signatures release V2 added, removed or changed since V1, per database file:
+    /// `detente audit diff FEED V1 V2 --trust TRUST`.
     Diff {
+        /// The feed's public tree: a directory or an http(s):// URL.
+        source: String,
         /// The older release.
         v1: u64,
         /// The newer release.
         v2: u64,
+        /// The feed's trust file.
+        #[arg(long)]
+        trust: PathBuf,
     },
 }
 
@@ -741,22 +749,33 @@ fn audit_once(
     from: u64,
     prev: Option<&SignedCheckpoint>,
 ) -> Result<(u8, SignedCheckpoint)> {
-    let text = fs::read(&args.trust)
-        .with_context(|| format!("{}: can't read the trust file", args.trust.display()))?;
+    // `audit diff FEED V1 V2 --trust T`, or `audit FEED --trust T`.
+    let (source_arg, trust_path, diff) = match &args.diff {
+        Some(AuditCommand::Diff {
+            source,
+            v1,
+            v2,
+            trust,
+        }) => (source.clone(), trust.clone(), Some((*v1, *v2))),
+        None => (
+            args.source.clone().unwrap_or_default(),
+            args.trust.clone().unwrap_or_default(),
+            None,
+        ),
+    };
+    let text = fs::read(&trust_path)
+        .with_context(|| format!("{}: can't read the trust file", trust_path.display()))?;
     let trust =
-        Trust::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", args.trust.display()))?;
-    let src = source(&Source::parse(&args.source).with_context(|| {
-        format!(
-            "{}: neither an absolute directory nor an http(s) URL",
-            args.source
-        )
+        Trust::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", trust_path.display()))?;
+    let src = source(&Source::parse(&source_arg).with_context(|| {
+        format!("{source_arg}: neither an absolute directory nor an http(s) URL")
     })?)?;
     let known = detente_note::Verifiers::new()
         .with(trust.log().clone())
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     // The whole log: checkpoint signature, every bundle and tile, the root.
     let report = detente_log::verify_log(src.as_ref(), &known)
-        .map_err(|e| anyhow::anyhow!("{}: the log does not verify: {e}", args.source))?;
+        .map_err(|e| anyhow::anyhow!("{source_arg}: the log does not verify: {e}"))?;
     let size = report.checkpoint.checkpoint.size();
     let all = releases(src.as_ref(), size, &trust)?;
     let mut failures = 0;
@@ -774,14 +793,14 @@ fn audit_once(
             return Ok((1, report.checkpoint));
         }
     }
-    if let Some(AuditCommand::Diff { v1, v2 }) = &args.diff {
+    if let Some((v1, v2)) = diff {
         let find = |v: u64| {
             all.iter()
                 .find(|(_, m)| m.version() == v)
                 .map(|(_, m)| m)
                 .with_context(|| format!("no release {v} in the log"))
         };
-        let (a, b) = (find(*v1)?, find(*v2)?);
+        let (a, b) = (find(v1)?, find(v2)?);
         let load = |m: &Manifest, name: &str| -> Result<Vec<u8>> {
             match m.file(name) {
                 Some(e) => {

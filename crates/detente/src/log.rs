@@ -301,8 +301,14 @@ fn verify_proof(file: &Path, policy: &Path, entry: Option<&Path>) -> Result<u8> 
         fs::read(file).with_context(|| format!("{}: can't read proof", file.display()))?;
     let policy_bytes =
         fs::read(policy).with_context(|| format!("{}: can't read policy", policy.display()))?;
-    let policy = Policy::parse(&policy_bytes)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", policy_display(policy)))?;
+    // A tlog-policy, or a feed's trust file (a tlog-policy with feed lines).
+    let policy = match Policy::parse(&policy_bytes) {
+        Ok(p) => p,
+        Err(e) => match detente_feed::Trust::parse(&policy_bytes) {
+            Ok(t) => t.policy().clone(),
+            Err(_) => bail!("{}: {e}", policy_display(policy)),
+        },
+    };
     let entry = match entry {
         Some(p) => fs::read(p).with_context(|| format!("{}: can't read entry", p.display()))?,
         None => {

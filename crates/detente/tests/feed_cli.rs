@@ -215,7 +215,21 @@ fn publish_witness_update_scan_increment_and_refuse_a_forged_mirror() {
         text.as_bytes(),
         "the patched database equals the published one"
     );
-    assert!(Path::new(&format!("{client}/db/release.tlog-proof")).is_file());
+    // What was installed can be shown to anyone, offline: its tlog-proof verifies under the
+    // trust file, for the manifest kept beside it.
+    let shown = ok(&[
+        "log",
+        "verify-proof",
+        &format!("{client}/db/release.tlog-proof"),
+        "--policy",
+        &p("trust"),
+        "--entry",
+        &format!("{client}/db/release.manifest"),
+    ]);
+    assert!(
+        shown.starts_with("OK: entry 1 of example.org/feed"),
+        "{shown}"
+    );
     // A second client, new: the full release, byte-identical to the first client's patched one.
     let second = p("client2");
     let out = ok(&["update", "--trust", &p("trust"), "--dir", &second]);
@@ -276,7 +290,7 @@ fn publish_witness_update_scan_increment_and_refuse_a_forged_mirror() {
     assert!(out.contains("release 2 (log entry 1)"), "{out}");
     let json = ok(&["audit", &public, "--trust", &p("trust"), "--json"]);
     assert_eq!(json.lines().count(), 3, "{json}");
-    let diff = ok(&["audit", &public, "--trust", &p("trust"), "diff", "1", "3"]);
+    let diff = ok(&["audit", "diff", &public, "1", "3", "--trust", &p("trust")]);
     assert_eq!(
         diff.lines().collect::<Vec<_>>(),
         [
