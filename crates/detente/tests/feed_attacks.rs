@@ -460,6 +460,20 @@ fn split_view_same_size_different_roots() {
         None,
         &expect("split-view-same-size-different-roots", 0),
     );
+    // The honest witnesses, asked to cosign the fork, refuse and keep both checkpoints as
+    // evidence of the publisher's split view.
+    let o = run(&["log", "cosign", &fork, "--policy", &e.p("witnesses")]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let evidence = ok(&["witness", "evidence", &e.p("w1")]);
+    assert!(
+        evidence.contains("example.org/feed"),
+        "no evidence kept: {evidence:?}"
+    );
     // Caught from the witnesses too: what a compromised witness now cosigns (its monitoring
     // endpoint, GET /<sha256 of the origin>/checkpoint) is not in the real log.
     let hash = Command::new("sh")
