@@ -110,6 +110,36 @@ fn public(dir: &Path) -> PathBuf {
     dir.join("log")
 }
 
+/// The release in the log's last entry, if the log has any.
+fn last_logged(
+    storage: &DirStorage,
+    dir: &Path,
+    key: &detente_note::Ed25519Verifier,
+) -> Result<Option<Manifest>> {
+    let Some(cp) = storage.get(CHECKPOINT_KEY)? else {
+        return Ok(None);
+    };
+    let size = SignedCheckpoint::parse(&cp)
+        .context("the feed's checkpoint")?
+        .checkpoint
+        .size();
+    if size == 0 {
+        return Ok(None);
+    }
+    let Some(b) = detente_tlog::new_bundles(size - 1, size).pop() else {
+        return Ok(None);
+    };
+    let data = get(storage, &b.path(), 1 << 26)?;
+    let entries = detente_tlog::decode_bundle_for(&b, &data)
+        .with_context(|| format!("{}: {}: bad entry bundle", dir.display(), b.path()))?;
+    let last = entries
+        .last()
+        .with_context(|| format!("{}: empty entry bundle", dir.display()))?;
+    Manifest::verify(last, key)
+        .map(Some)
+        .map_err(|e| anyhow::anyhow!("{}: the log's last entry: {e}", dir.display()))
+}
+
 /// Reads FILES as (file name, bytes).
 fn read_inputs(files: &[PathBuf]) -> Result<Vec<(String, Vec<u8>)>> {
     let mut inputs = Vec::new();
@@ -143,13 +173,9 @@ fn publish_release(
     let origin = signer.verifier().name().to_string();
     {
         let _lock = crate::log::lock(dir)?;
-        let prev = match storage.get("latest")? {
-            Some(note) => Some(
-                Manifest::verify(&note, &signer.verifier())
-                    .map_err(|e| anyhow::anyhow!("{}: latest: {e}", dir.display()))?,
-            ),
-            None => None,
-        };
+        // The previous release is the log's last entry (not `latest`, which a publish that
+        // stopped before its cosignatures never wrote): versions only ever grow in the log.
+        let prev = last_logged(&storage, dir, &signer.verifier())?;
         let mut base = Vec::new();
         if let Some(p) = &prev {
             for e in p.files() {

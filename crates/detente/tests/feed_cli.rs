@@ -385,3 +385,51 @@ fn publish_witness_update_scan_increment_and_refuse_a_forged_mirror() {
         "{text_out}"
     );
 }
+
+/// A publish whose witnesses cannot be reached logs the release but publishes nothing; the
+/// next publish takes the next version after the logged one, so versions only ever grow in
+/// the log.
+#[test]
+fn publish_stopped_before_its_cosignatures_publishes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = |s: &str| tmp.path().join(s).display().to_string();
+    let feed = p("feed");
+    let vkey = ok(&["feed", "init", &feed, "--origin", "example.org/stop"])
+        .trim()
+        .to_string();
+    let wkey = ok(&["witness", "init", &p("w"), "--name", "w.example"])
+        .lines()
+        .next()
+        .unwrap()
+        .to_string();
+    let dead = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    std::fs::write(
+        p("witnesses"),
+        format!("log {vkey}\nwitness w {wkey} http://{dead}\nquorum w\n"),
+    )
+    .unwrap();
+    std::fs::write(p("main.ndb"), "Stop.One:0:*:73746f70206f6e65\n").unwrap();
+    let o = run(&[
+        "feed",
+        "publish",
+        &feed,
+        &p("main.ndb"),
+        "--policy",
+        &p("witnesses"),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        !Path::new(&feed).join("log/latest").exists(),
+        "nothing published"
+    );
+    let out = ok(&["feed", "publish", &feed, &p("main.ndb")]);
+    assert!(out.contains("version 2 published (log entry 1"), "{out}");
+}
