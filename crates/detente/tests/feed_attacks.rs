@@ -4,37 +4,12 @@
 //! feed's public tree, the attacker's) altered one way per case. Each refusal is checked by
 //! its message, and the client's installed database and state stay byte-identical.
 
-use std::net::{TcpListener, TcpStream};
+mod common;
+
+use common::*;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
-
-fn detente() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_detente"))
-}
-
-fn run(args: &[&str]) -> Output {
-    detente().args(args).output().expect("run detente")
-}
-
-fn ok(args: &[&str]) -> String {
-    let o = run(args);
-    assert!(
-        o.status.success(),
-        "detente {args:?} failed: {}\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-struct Server(Child);
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use std::process::Command;
+use std::time::Duration;
 
 /// A feed at release 1 with its witnesses, and a client that installed it.
 struct Env {
@@ -81,27 +56,8 @@ impl Env {
                 "--key",
                 &vkey,
             ]);
-            let port = TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
-            let addr = format!("127.0.0.1:{port}");
-            servers.push(Server(
-                detente()
-                    .args(["witness", "serve", &dir, "--listen", &addr])
-                    .stderr(Stdio::null())
-                    .spawn()
-                    .unwrap(),
-            ));
-            let t = Instant::now();
-            while TcpStream::connect(&addr).is_err() {
-                assert!(
-                    t.elapsed() < Duration::from_secs(20),
-                    "witness did not start"
-                );
-                std::thread::sleep(Duration::from_millis(50));
-            }
+            let (server, addr) = serve_witness(&dir);
+            servers.push(server);
             policy += &format!("witness {name} {key} http://{addr}\n");
         }
         policy += "group two-of-three 2 w1 w2 w3\nquorum two-of-three\n";
@@ -194,31 +150,6 @@ impl Env {
             .to_string();
         mirror.join("objects").join(hex)
     }
-}
-
-fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in rd {
-            let p = e.unwrap().path();
-            let md = std::fs::symlink_metadata(&p).unwrap();
-            let name = p.display().to_string();
-            if md.is_dir() {
-                stack.push(p);
-            } else if md.file_type().is_symlink() {
-                let target = std::fs::read_link(&p).unwrap();
-                out.push((name, target.display().to_string().into_bytes()));
-            } else {
-                out.push((name, std::fs::read(&p).unwrap()));
-            }
-        }
-    }
-    out.sort();
-    out
 }
 
 /// The `expect:` line `k` of case `name` (`tests/feed-attacks/<name>/case`).
@@ -417,27 +348,8 @@ fn split_view_same_size_different_roots() {
             .status()
             .unwrap()
             .success());
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let addr = format!("127.0.0.1:{port}");
-        servers.push(Server(
-            detente()
-                .args(["witness", "serve", &copy, "--listen", &addr])
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap(),
-        ));
-        let t = Instant::now();
-        while TcpStream::connect(&addr).is_err() {
-            assert!(
-                t.elapsed() < Duration::from_secs(20),
-                "witness did not start"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let (server, addr) = serve_witness(&copy);
+        servers.push(server);
         fork_policy += &format!("witness {} {} http://{addr}\n", f[1], f[2]);
         fork_url = format!("http://{addr}/witness-url/checkpoint");
     }

@@ -1,96 +1,16 @@
 //! The transparent feed end to end on loopback, every role a separate `detente` process: a
-//! publisher, two witnesses and a client. From an empty feed to a verified install and a scan
+//! publisher, three witnesses and two clients. From an empty feed to a verified install and a scan
 //! that finds the new signature's sample; a daily increment that downloads a patch, not the
 //! database; and a mirror serving a forged manifest, refused with the installed database and
 //! the state left byte-identical.
 
-use std::net::{TcpListener, TcpStream};
+mod common;
+
+use common::*;
+use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
-
-fn detente() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_detente"))
-}
-
-fn run(args: &[&str]) -> Output {
-    detente().args(args).output().expect("run detente")
-}
-
-fn ok(args: &[&str]) -> String {
-    let o = run(args);
-    assert!(
-        o.status.success(),
-        "detente {args:?} failed: {}\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-struct Server(Child);
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn serve_witness(dir: &str) -> (Server, String) {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
-    let server = Server(
-        detente()
-            .args(["witness", "serve", dir, "--listen", &addr])
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let t = Instant::now();
-    while TcpStream::connect(&addr).is_err() {
-        assert!(
-            t.elapsed() < Duration::from_secs(20),
-            "witness did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    (server, format!("http://{addr}"))
-}
-
-/// Every file below `dir` with its bytes, for before/after comparisons.
-fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in rd {
-            let p = e.unwrap().path();
-            let md = std::fs::symlink_metadata(&p).unwrap();
-            if md.is_dir() {
-                stack.push(p);
-            } else if md.file_type().is_symlink() {
-                out.push((
-                    p.display().to_string(),
-                    std::fs::read_link(&p)
-                        .unwrap()
-                        .display()
-                        .to_string()
-                        .into_bytes(),
-                ));
-            } else {
-                out.push((p.display().to_string(), std::fs::read(&p).unwrap()));
-            }
-        }
-    }
-    out.sort();
-    out
-}
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 #[test]
 fn publish_witness_update_scan_increment_and_refuse_a_forged_mirror() {
@@ -123,8 +43,8 @@ fn publish_witness_update_scan_increment_and_refuse_a_forged_mirror() {
             "--key",
             &vkey,
         ]);
-        let (server, url) = serve_witness(&dir);
-        policy += &format!("witness {name} {key} {url}\n");
+        let (server, addr) = serve_witness(&dir);
+        policy += &format!("witness {name} {key} http://{addr}\n");
         witnesses.push(server);
     }
     policy += "group two-of-three 2 w1 w2 w3\nquorum two-of-three\n";

@@ -3,32 +3,11 @@
 //! is not (the system's roots only). Needs openssl and python3, which scripts/test installs:
 //! missing tools fail the test.
 
+mod common;
+
+use common::*;
 use std::io::{BufRead, BufReader};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-struct Kill(Child);
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn detente() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_detente"))
-}
-
-fn ok(args: &[&str]) -> String {
-    let o = detente().args(args).output().unwrap();
-    assert!(
-        o.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
+use std::process::{Command, Stdio};
 
 fn sh(cmd: &str, dir: &std::path::Path) {
     let st = Command::new("sh")
@@ -74,27 +53,7 @@ fn update_over_https_trusts_only_the_configured_roots() {
         "--key",
         &vkey,
     ]);
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
-    let _w = Kill(
-        detente()
-            .args(["witness", "serve", &p("w"), "--listen", &addr])
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let t = Instant::now();
-    while TcpStream::connect(&addr).is_err() {
-        assert!(
-            t.elapsed() < Duration::from_secs(20),
-            "witness did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let (_w, addr) = serve_witness(&p("w"));
     std::fs::write(
         p("witnesses"),
         format!("log {vkey}\nwitness w {wkey} http://{addr}\nquorum w\n"),
@@ -134,7 +93,7 @@ fn update_over_https_trusts_only_the_configured_roots() {
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
-    let _https = Kill(child);
+    let _https = Server(child);
     let url = format!("https://127.0.0.1:{}/", line.trim());
     let trust = ok(&[
         "feed",

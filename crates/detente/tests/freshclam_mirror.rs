@@ -6,21 +6,12 @@
 //! installs with clamav): a missing freshclam fails the test. Left out, with a line saying so,
 //! without `../shared`.
 
+mod common;
+
+use common::*;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-
-struct Kill(Child);
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn detente() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_detente"))
-}
+use std::process::{Command, Stdio};
 
 fn info(db: &Path) -> String {
     let o = detente()
@@ -46,7 +37,7 @@ fn freshclam_from(www: &Path, db: &Path, tmp: &Path) -> String {
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
-    let _server = Kill(child);
+    let _server = Server(child);
     let addr = line
         .trim()
         .strip_prefix("listening on ")

@@ -2,64 +2,13 @@
 //! a witness started on 127.0.0.1 cosigns it, and an offline proof verifies under a policy
 //! that demands that witness, and fails when anything is off.
 
+mod common;
+
+use common::*;
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
-
-fn detente() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_detente"))
-}
-
-fn run(args: &[&str]) -> Output {
-    detente().args(args).output().expect("run detente")
-}
-
-fn ok(args: &[&str]) -> String {
-    let o = run(args);
-    assert!(
-        o.status.success(),
-        "detente {args:?} failed: {}\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-struct Server(Child);
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `detente witness serve DIR` on a free 127.0.0.1 port; returns it and its address.
-fn serve_witness(dir: &str) -> (Server, String) {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
-    let server = Server(
-        detente()
-            .args(["witness", "serve", dir, "--listen", &addr])
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let t = Instant::now();
-    while TcpStream::connect(&addr).is_err() {
-        assert!(
-            t.elapsed() < Duration::from_secs(20),
-            "witness did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    (server, addr)
-}
+use std::process::Stdio;
 
 #[test]
 fn log_witness_and_offline_proof() {
