@@ -14,6 +14,7 @@ const SANS_IO: &[(&str, &[&str])] = &[
     ("detente-policy", &[]),
     ("detente-cvd", &[]),
     ("detente-feed", &[]),
+    ("detente-stix", &[]),
     ("detente-witness", &["--no-default-features"]),
 ];
 
