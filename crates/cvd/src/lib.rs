@@ -10,8 +10,8 @@
 //!
 //! Nothing here reads files, the clock or the network: callers pass bytes and `now`. Every
 //! failure is an [`Error`] naming the file and what is wrong; work is bounded (unpacked size,
-//! member count, signature length). Formats and ClamAV's quirks are documented in
-//! `notes/cvd.md` of the research; the behaviour here follows ClamAV except where noted as
+//! member count, signature length). The behaviour follows ClamAV 1.5 (`libclamav/dsig.c`,
+//! `cvd.c`, `readdb.c`, `libclamav_rust/src/{cvd,cdiff,codesign}.rs`) except where noted as
 //! stricter (harmless for every official file).
 //!
 //! Implementation choices:

@@ -1,11 +1,10 @@
 //! `detente scan` against clamscan itself on scan limits: a member over `--max-filesize` in
 //! each container format, the scan budget running out in the middle of an archive,
 //! `--max-files` across nesting, `--max-recursion`, bombs, split zips, and what a file that is
-//! not (fully) scanned reads like in text, JSON and the summary. The experiments behind these
-//! cases are in the project's research notes on limits (clamscan 1.4.3).
+//! not (fully) scanned reads like in text, JSON and the summary, as clamscan 1.4.3 behaves.
 //!
 //! Every case runs clamscan and `detente scan` with the same flags on files generated here
-//! (python3, whose zipfile/tarfile/gzip/bz2/lzma write what the notes used) and compares the
+//! (python3's zipfile/tarfile/gzip/bz2/lzma) and compares the
 //! verdict lines and exit codes. An oracle test whose tool is missing fails: clamscan and
 //! python3 must be on PATH (`scripts/test` installs them).
 
@@ -245,7 +244,7 @@ fn set(lines: &[&str]) -> BTreeSet<String> {
 
 /// A 2 MiB member with the marker 100 bytes from its start ("head") or its end ("tail"),
 /// with `--max-filesize=1M`, with and without `--alert-exceeds-max`, with and without
-/// `--allmatch`; and `expect` = what clamscan 1.4.3 printed in the notes (head, tail, head
+/// `--allmatch`; and `expect` = what clamscan 1.4.3 prints (head, tail, head
 /// with alert, tail with alert), checked too so that the case is not vacuous.
 fn oversized(fmt: &str, ext: &str, expect: [&str; 4]) {
     let dir = corpus(&format!("oversized-{fmt}"));
