@@ -35,31 +35,8 @@ impl Env {
         let vkey = ok(&["feed", "init", &p("feed"), "--origin", "example.org/feed"])
             .trim()
             .to_string();
-        let mut servers = Vec::new();
-        let mut policy = format!("log {vkey}\n");
-        for name in ["w1", "w2", "w3"] {
-            let dir = p(name);
-            let keys = ok(&[
-                "witness",
-                "init",
-                &dir,
-                "--name",
-                &format!("{name}.example"),
-            ]);
-            let key = keys.lines().next().unwrap().to_string();
-            ok(&[
-                "witness",
-                "add-log",
-                &dir,
-                "--origin",
-                "example.org/feed",
-                "--key",
-                &vkey,
-            ]);
-            let (server, addr) = serve_witness(&dir);
-            servers.push(server);
-            policy += &format!("witness {name} {key} http://{addr}\n");
-        }
+        let (servers, mut policy) =
+            witnesses_for(tmp.path(), &["w1", "w2", "w3"], "example.org/feed", &vkey);
         policy += "group two-of-three 2 w1 w2 w3\nquorum two-of-three\n";
         std::fs::write(p("witnesses"), policy).unwrap();
         let env = Env {

@@ -22,31 +22,8 @@ fn publish_witness_update_scan_increment_and_refuse_a_forged_mirror() {
         .to_string();
 
     // Two witnesses in separate processes, following the feed's log.
-    let mut witnesses = Vec::new();
-    let mut policy = format!("log {vkey}\n");
-    for name in ["w1", "w2", "w3"] {
-        let dir = p(name);
-        let keys = ok(&[
-            "witness",
-            "init",
-            &dir,
-            "--name",
-            &format!("{name}.example"),
-        ]);
-        let key = keys.lines().next().unwrap().to_string();
-        ok(&[
-            "witness",
-            "add-log",
-            &dir,
-            "--origin",
-            "example.org/feed",
-            "--key",
-            &vkey,
-        ]);
-        let (server, addr) = serve_witness(&dir);
-        policy += &format!("witness {name} {key} http://{addr}\n");
-        witnesses.push(server);
-    }
+    let (_witnesses, mut policy) =
+        witnesses_for(tmp.path(), &["w1", "w2", "w3"], "example.org/feed", &vkey);
     policy += "group two-of-three 2 w1 w2 w3\nquorum two-of-three\n";
     std::fs::write(p("witnesses"), &policy).unwrap();
 

@@ -95,3 +95,34 @@ pub fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
     out.sort();
     out
 }
+
+/// Creates and starts one witness per name (in `root/<name>`, named `<name>.example`), each
+/// following the log `origin` with key `vkey`; returns the servers and the tlog-policy lines
+/// (`log`, then `witness NAME VKEY URL` each), without groups or quorum.
+pub fn witnesses_for(
+    root: &Path,
+    names: &[&str],
+    origin: &str,
+    vkey: &str,
+) -> (Vec<Server>, String) {
+    let mut servers = Vec::new();
+    let mut policy = format!("log {vkey}\n");
+    for name in names {
+        let dir = root.join(name).display().to_string();
+        let keys = ok(&[
+            "witness",
+            "init",
+            &dir,
+            "--name",
+            &format!("{name}.example"),
+        ]);
+        let key = keys.lines().next().unwrap_or_default().to_string();
+        ok(&[
+            "witness", "add-log", &dir, "--origin", origin, "--key", vkey,
+        ]);
+        let (server, addr) = serve_witness(&dir);
+        servers.push(server);
+        policy += &format!("witness {name} {key} http://{addr}\n");
+    }
+    (servers, policy)
+}
