@@ -129,7 +129,7 @@ fn last_logged(
     let Some(b) = detente_tlog::new_bundles(size - 1, size).pop() else {
         return Ok(None);
     };
-    let data = get(storage, &b.path(), 1 << 26)?;
+    let data = get(storage, &b.path())?;
     let entries = detente_tlog::decode_bundle_for(&b, &data)
         .with_context(|| format!("{}: {}: bad entry bundle", dir.display(), b.path()))?;
     let last = entries
@@ -304,100 +304,126 @@ fn trust(dir: &Path, url: &str, policy: Option<&Path>) -> Result<u8> {
     Ok(0)
 }
 
-/// Counts the requests and bytes a source answered, for the update's report.
-struct Counted {
-    inner: Box<dyn Storage>,
+/// The most a key of a feed's public tree may hold: a hostile mirror's oversized file is
+/// refused while it is read, never loaded whole. Objects are bounded by their manifest entry
+/// ([`FeedSource::object`]).
+fn limit_for(key: &str) -> u64 {
+    if key.starts_with("tile/entries/") {
+        // 256 entries of at most 65,535 bytes, each with its 2-byte length.
+        256 * 65_537
+    } else if key.starts_with("tile/") {
+        // 256 hashes of 32 bytes.
+        8192
+    } else if key.starts_with("objects/") {
+        MAX_OBJECT
+    } else {
+        1 << 20
+    }
+}
+
+/// A feed source (a directory or a URL) read with every response bounded, counting the
+/// requests and bytes it answered for the update's report.
+struct FeedSource {
+    source: Source,
+    http: reqwest::blocking::Client,
     requests: std::sync::atomic::AtomicU64,
     bytes: std::sync::atomic::AtomicU64,
 }
 
-impl Counted {
-    /// Counts a response fetched outside the storage interface (a streamed download).
-    fn add(&self, bytes: u64) {
-        use std::sync::atomic::Ordering::Relaxed;
-        self.requests.fetch_add(1, Relaxed);
-        self.bytes.fetch_add(bytes, Relaxed);
+impl FeedSource {
+    fn new(source: &Source) -> Result<FeedSource> {
+        let http = reqwest::blocking::Client::builder()
+            .timeout(std::time::Duration::from_secs(300))
+            .build()
+            .context("can't build the HTTP client")?;
+        Ok(FeedSource {
+            source: source.clone(),
+            http,
+            requests: Default::default(),
+            bytes: Default::default(),
+        })
     }
 
     fn report(&self) -> (u64, u64) {
         use std::sync::atomic::Ordering::Relaxed;
         (self.requests.load(Relaxed), self.bytes.load(Relaxed))
     }
+
+    /// `key`, at most `max` bytes (one more is refused while reading); None if absent.
+    /// `pb` advances as bytes arrive.
+    fn fetch(
+        &self,
+        key: &str,
+        max: u64,
+        pb: Option<&indicatif::ProgressBar>,
+    ) -> std::io::Result<Option<Vec<u8>>> {
+        use std::io::Read as _;
+        use std::sync::atomic::Ordering::Relaxed;
+        let too_big = || {
+            std::io::Error::other(format!(
+                "refused: {key}: more than the {max} bytes expected"
+            ))
+        };
+        let mut reader: Box<dyn std::io::Read> = match &self.source {
+            Source::Dir(d) => {
+                let path = Path::new(d).join(key);
+                match fs::metadata(&path) {
+                    Ok(md) if !md.is_file() => return Ok(None),
+                    Ok(md) if md.len() > max => return Err(too_big()),
+                    Ok(_) => Box::new(fs::File::open(&path)?),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                    Err(e) => return Err(e),
+                }
+            }
+            Source::Url(u) => {
+                let url = format!("{}/{key}", u.trim_end_matches('/'));
+                let resp = self.http.get(&url).send().map_err(std::io::Error::other)?;
+                match resp.status().as_u16() {
+                    404 => return Ok(None),
+                    200 => Box::new(resp),
+                    s => return Err(std::io::Error::other(format!("{url}: HTTP {s}"))),
+                }
+            }
+        };
+        self.requests.fetch_add(1, Relaxed);
+        let mut out = Vec::new();
+        let mut buf = vec![0u8; 64 << 10];
+        loop {
+            let n = reader.read(&mut buf)?;
+            if n == 0 {
+                return Ok(Some(out));
+            }
+            if (out.len() + n) as u64 > max {
+                return Err(too_big());
+            }
+            out.extend_from_slice(&buf[..n]);
+            self.bytes.fetch_add(n as u64, Relaxed);
+            if let Some(pb) = pb {
+                pb.inc(n as u64);
+            }
+        }
+    }
 }
 
-impl Storage for Counted {
+impl Storage for FeedSource {
     fn get(&self, key: &str) -> std::io::Result<Option<Vec<u8>>> {
-        use std::sync::atomic::Ordering::Relaxed;
-        let r = self.inner.get(key)?;
-        self.requests.fetch_add(1, Relaxed);
-        self.bytes
-            .fetch_add(r.as_ref().map_or(0, |d| d.len() as u64), Relaxed);
-        Ok(r)
+        self.fetch(key, limit_for(key), None)
     }
     fn put(&self, _: &str, _: &[u8]) -> std::io::Result<()> {
         Err(std::io::Error::other("a feed source is read-only"))
     }
-    fn list(&self, prefix: &str) -> std::io::Result<Vec<String>> {
-        self.inner.list(prefix)
+    fn list(&self, _: &str) -> std::io::Result<Vec<String>> {
+        Err(std::io::Error::other("a feed source is not listed"))
     }
     fn delete(&self, _: &str) -> std::io::Result<()> {
         Err(std::io::Error::other("a feed source is read-only"))
     }
 }
 
-/// A feed source, read through the log's storage contract.
-fn source(s: &Source) -> Result<Box<dyn Storage>> {
-    Ok(match s {
-        Source::Dir(d) => Box::new(DirStorage::new(PathBuf::from(d))?),
-        Source::Url(u) => Box::new(
-            detente_log_object::ObjectStorage::http(u).with_context(|| format!("{u}: bad URL"))?,
-        ),
-    })
-}
-
-fn get(src: &dyn Storage, key: &str, max: u64) -> Result<Vec<u8>> {
-    let data = src
-        .get(key)
+fn get(src: &dyn Storage, key: &str) -> Result<Vec<u8>> {
+    src.get(key)
         .with_context(|| format!("can't fetch {key}"))?
-        .with_context(|| format!("the feed has no {key}"))?;
-    if data.len() as u64 > max {
-        bail!(
-            "refused: {key}: {} bytes, more than the {max} expected",
-            data.len()
-        );
-    }
-    Ok(data)
-}
-
-/// Downloads `base/key`, at most `max` bytes (one more is an error), advancing `pb`.
-fn fetch_with_progress(
-    base: &str,
-    key: &str,
-    max: u64,
-    pb: &indicatif::ProgressBar,
-) -> Result<Vec<u8>> {
-    use std::io::Read as _;
-    let url = format!("{}/{key}", base.trim_end_matches('/'));
-    let mut resp =
-        reqwest::blocking::get(&url).with_context(|| format!("{url}: request failed"))?;
-    if !resp.status().is_success() {
-        bail!("{url}: HTTP {}", resp.status());
-    }
-    let mut out = Vec::new();
-    let mut buf = vec![0u8; 64 << 10];
-    loop {
-        let n = resp
-            .read(&mut buf)
-            .with_context(|| format!("{url}: reading"))?;
-        if n == 0 {
-            return Ok(out);
-        }
-        out.extend_from_slice(&buf[..n]);
-        pb.inc(n as u64);
-        if out.len() as u64 > max {
-            bail!("refused: {key}: more than the {max} bytes expected");
-        }
-    }
+        .with_context(|| format!("the feed has no {key}"))
 }
 
 /// Writes `data` to `path` by temporary file, fsync and rename.
@@ -456,13 +482,9 @@ fn update_from(
     dir: &Path,
     json: bool,
 ) -> Result<u8> {
-    let src = Counted {
-        inner: source(s)?,
-        requests: Default::default(),
-        bytes: Default::default(),
-    };
-    let src: &Counted = &src;
-    let checkpoint = get(src, CHECKPOINT_KEY, 1 << 20)?;
+    let src = FeedSource::new(s)?;
+    let src: &FeedSource = &src;
+    let checkpoint = get(src, CHECKPOINT_KEY)?;
     let sc = SignedCheckpoint::parse(&checkpoint).context("the feed's checkpoint")?;
     let size = sc.checkpoint.size();
     let tiles = StoredTiles(src);
@@ -501,7 +523,7 @@ fn update_from(
         );
         return Ok(0);
     }
-    let note = get(src, "latest", 1 << 20)?;
+    let note = get(src, "latest")?;
     let index = size - 1;
     let proof = prove_inclusion(size, index, &reader)?;
     let accepted = verify_update(
@@ -537,20 +559,13 @@ fn update_from(
     for f in &accepted.fetch {
         let obj = f.download();
         let key = format!("objects/{}", obj.sha256_hex());
-        let data = match (s, &bar) {
-            (Source::Url(u), Some(pb)) => {
-                pb.set_message(f.file().name().to_string());
-                let d = fetch_with_progress(u, &key, obj.size().min(MAX_OBJECT), pb)?;
-                src.add(d.len() as u64);
-                d
-            }
-            _ => get(src, &key, MAX_OBJECT.min(obj.size()))?,
-        };
         if let Some(pb) = &bar {
-            if !matches!(s, Source::Url(_)) {
-                pb.inc(data.len() as u64);
-            }
+            pb.set_message(f.file().name().to_string());
         }
+        let data = src
+            .fetch(&key, obj.size().min(MAX_OBJECT), bar.as_ref())
+            .with_context(|| format!("can't fetch {key}"))?
+            .with_context(|| format!("the feed has no {key}"))?;
         downloaded += data.len() as u64;
         let old = match (f, &installed) {
             (detente_feed::Fetch::Patch { .. }, Some(d)) => Some(
@@ -707,7 +722,7 @@ pub enum AuditCommand {
 fn releases(src: &dyn Storage, size: u64, trust: &Trust) -> Result<Vec<(u64, Manifest)>> {
     let mut out = Vec::new();
     for b in detente_tlog::new_bundles(0, size) {
-        let data = get(src, &b.path(), 1 << 26)?;
+        let data = get(src, &b.path())?;
         let entries = detente_tlog::decode_bundle_for(&b, &data)
             .with_context(|| format!("{}: bad entry bundle", b.path()))?;
         for (i, e) in entries.iter().enumerate() {
@@ -793,21 +808,21 @@ fn audit_once(
         .with_context(|| format!("{}: can't read the trust file", trust_path.display()))?;
     let trust =
         Trust::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", trust_path.display()))?;
-    let src = source(&Source::parse(&source_arg).with_context(|| {
+    let src = FeedSource::new(&Source::parse(&source_arg).with_context(|| {
         format!("{source_arg}: neither an absolute directory nor an http(s) URL")
     })?)?;
     let known = detente_note::Verifiers::new()
         .with(trust.log().clone())
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     // The whole log: checkpoint signature, every bundle and tile, the root.
-    let report = detente_log::verify_log(src.as_ref(), &known)
+    let report = detente_log::verify_log(&src, &known)
         .map_err(|e| anyhow::anyhow!("{source_arg}: the log does not verify: {e}"))?;
     let size = report.checkpoint.checkpoint.size();
-    let all = releases(src.as_ref(), size, &trust)?;
+    let all = releases(&src, size, &trust)?;
     let mut failures = 0;
     if let Some(p) = prev {
         let n = p.checkpoint.size();
-        let tiles = StoredTiles(src.as_ref());
+        let tiles = StoredTiles(&src);
         let reader = TileHashReader::new(TILE_HEIGHT, size, &tiles)?;
         if n > size || detente_tlog::tree_hash(n, &reader)? != *p.checkpoint.root() {
             println!(
@@ -830,11 +845,11 @@ fn audit_once(
         let load = |m: &Manifest, name: &str| -> Result<Vec<u8>> {
             match m.file(name) {
                 Some(e) => {
-                    let data = get(
-                        src.as_ref(),
-                        &format!("objects/{}", e.sha256_hex()),
-                        e.size(),
-                    )?;
+                    let key = format!("objects/{}", e.sha256_hex());
+                    let data = src
+                        .fetch(&key, e.size(), None)
+                        .with_context(|| format!("can't fetch {key}"))?
+                        .with_context(|| format!("the feed has no {key}"))?;
                     detente_feed::verify_file(e, &data)
                         .map_err(|r| anyhow::anyhow!("{name}: {r}"))?;
                     Ok(data)
@@ -871,10 +886,12 @@ fn audit_once(
         let mut missing = Vec::new();
         for e in m.files().iter().chain(m.patches()) {
             let key = format!("objects/{}", e.sha256_hex());
-            match src.get(&key)? {
-                Some(d) if detente_feed::verify_file(e, &d).is_ok() => {}
-                Some(_) => missing.push(format!("{} (object {key} altered)", e.name())),
-                None => missing.push(format!("{} (object {key} missing)", e.name())),
+            match src.fetch(&key, e.size(), None) {
+                Ok(Some(d)) if detente_feed::verify_file(e, &d).is_ok() => {}
+                Ok(Some(_)) | Err(_) => {
+                    missing.push(format!("{} (object {key} altered)", e.name()))
+                }
+                Ok(None) => missing.push(format!("{} (object {key} missing)", e.name())),
             }
         }
         failures += usize::from(!missing.is_empty());
@@ -919,7 +936,7 @@ fn audit_once(
         }
     }
     // Checkpoints seen elsewhere: each must be consistent with this log.
-    let tiles = StoredTiles(src.as_ref());
+    let tiles = StoredTiles(&src);
     let reader = TileHashReader::new(TILE_HEIGHT, size, &tiles)?;
     for f in &args.checkpoints {
         let bytes = read_checkpoint(f)?;
