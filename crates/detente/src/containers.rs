@@ -77,7 +77,7 @@ pub fn check_sign(path: &Path, bytes: &[u8], certs_dir: Option<&Path>) -> Result
 
 /// Writes `data` to `path` atomically: a temporary file beside it, fsync, rename, fsync of
 /// the directory. An existing file is replaced whole or not at all.
-fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
+pub(crate) fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())

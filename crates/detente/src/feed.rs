@@ -332,8 +332,11 @@ struct FeedSource {
 
 impl FeedSource {
     fn new(source: &Source) -> Result<FeedSource> {
+        // No overall deadline (a large object on a slow link may take long); every response
+        // is bounded in size, and connecting is bounded in time.
         let http = reqwest::blocking::Client::builder()
-            .timeout(std::time::Duration::from_secs(300))
+            .connect_timeout(std::time::Duration::from_secs(30))
+            .timeout(None)
             .build()
             .context("can't build the HTTP client")?;
         Ok(FeedSource {
@@ -426,18 +429,6 @@ fn get(src: &dyn Storage, key: &str) -> Result<Vec<u8>> {
         .with_context(|| format!("the feed has no {key}"))
 }
 
-/// Writes `data` to `path` by temporary file, fsync and rename.
-fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(data)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path)
-        .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.error))?;
-    fs::File::open(dir)?.sync_all()?;
-    Ok(())
-}
-
 pub fn update(args: &UpdateArgs) -> Result<u8> {
     let text = fs::read(&args.trust)
         .with_context(|| format!("{}: can't read the trust file", args.trust.display()))?;
@@ -445,6 +436,15 @@ pub fn update(args: &UpdateArgs) -> Result<u8> {
         Trust::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", args.trust.display()))?;
     fs::create_dir_all(args.dir.join("releases"))
         .with_context(|| format!("{}: can't create", args.dir.display()))?;
+    // One update at a time per directory.
+    let lock = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(args.dir.join("lock"))
+        .with_context(|| format!("{}: can't open the lock", args.dir.display()))?;
+    lock.lock()
+        .with_context(|| format!("{}: can't lock", args.dir.display()))?;
     let state_path = args.dir.join("state");
     let state = match fs::read(&state_path) {
         Ok(b) => Some(
@@ -503,6 +503,18 @@ fn update_from(
         bail!("the feed's log is empty");
     }
     if checked.unchanged {
+        // Nothing newer: the installed release must still be valid.
+        if let Ok(note) = fs::read(dir.join("db").join("release.manifest")) {
+            if let Ok(m) = Manifest::verify(&note, trust.publisher()) {
+                if now() >= m.expires() {
+                    bail!(
+                        "refused: the installed release {} expired at {} and the feed offers no newer one",
+                        m.version(),
+                        m.expires()
+                    );
+                }
+            }
+        }
         let (requests, bytes) = src.report();
         if json {
             println!(
@@ -540,7 +552,8 @@ fn update_from(
     let releases = dir.join("releases");
     let target = releases.join(version.to_string());
     // Assemble every file in memory, verified, before anything is written.
-    let installed = state.map(|st| releases.join(st.version().to_string()));
+    // The installed release is what `db` points at.
+    let installed = state.map(|_| dir.join("db"));
     let mut out = Vec::new();
     let mut downloaded = 0u64;
     // A progress bar for downloads of a MiB or more, on a terminal.
@@ -574,9 +587,32 @@ fn update_from(
             ),
             _ => None,
         };
-        let bytes = f
-            .assemble(old.as_deref(), &data)
-            .map_err(|e| anyhow::anyhow!("refused: {e}"))?;
+        // What the mirror sent must be what the manifest says; a lie is refused outright.
+        detente_feed::verify_file(obj, &data).map_err(|e| anyhow::anyhow!("refused: {e}"))?;
+        let bytes = match f.assemble(old.as_deref(), &data) {
+            Ok(b) => b,
+            // A genuine patch that does not apply (a damaged installed file, a patch over its
+            // bound): the manifest lists the whole file too, verified the same way.
+            Err(e) if matches!(f, detente_feed::Fetch::Patch { .. }) => {
+                eprintln!(
+                    "detente: {}: patch not applied ({e}); fetching the whole file",
+                    f.file().name()
+                );
+                let whole = detente_feed::Fetch::Full {
+                    file: f.file().clone(),
+                };
+                let key = format!("objects/{}", f.file().sha256_hex());
+                let data = src
+                    .fetch(&key, f.file().size().min(MAX_OBJECT), bar.as_ref())
+                    .with_context(|| format!("can't fetch {key}"))?
+                    .with_context(|| format!("the feed has no {key}"))?;
+                downloaded += data.len() as u64;
+                whole
+                    .assemble(None, &data)
+                    .map_err(|e| anyhow::anyhow!("refused: {e}"))?
+            }
+            Err(e) => bail!("refused: {e}"),
+        };
         out.push((f.file().name().to_string(), bytes));
     }
     if let Some(pb) = &bar {
@@ -600,16 +636,35 @@ fn update_from(
     )?;
     fs::File::open(tmp.path())?.sync_all()?;
     let staged = tmp.keep();
-    if target.exists() {
-        fs::remove_dir_all(&target)?;
+    // A directory `db` may still point at is never replaced: a re-install gets a new name.
+    let mut target = target;
+    let mut n = 1;
+    while target.exists() {
+        target = releases.join(format!("{version}.{n}"));
+        n += 1;
     }
     fs::rename(&staged, &target)?;
     fs::File::open(&releases)?.sync_all()?;
-    let link_tmp = dir.join(".db.new");
+    let previous = fs::read_link(dir.join("db")).ok();
+    let name = target.file_name().map(PathBuf::from).unwrap_or_default();
+    let link_tmp = dir.join(format!(".db.new-{}", std::process::id()));
     let _ = fs::remove_file(&link_tmp);
-    std::os::unix::fs::symlink(Path::new("releases").join(version.to_string()), &link_tmp)?;
+    std::os::unix::fs::symlink(Path::new("releases").join(&name), &link_tmp)?;
     fs::rename(&link_tmp, dir.join("db"))?;
-    write_atomic(&dir.join("state"), &accepted.state.to_bytes())?;
+    crate::containers::write_atomic(&dir.join("state"), &accepted.state.to_bytes())?;
+    // Keep the new release and the one before it; older ones and crashed runs' leftovers go.
+    let keep: Vec<PathBuf> = [Some(Path::new("releases").join(&name)), previous]
+        .into_iter()
+        .flatten()
+        .collect();
+    if let Ok(entries) = fs::read_dir(&releases) {
+        for e in entries.flatten() {
+            let rel = Path::new("releases").join(e.file_name());
+            if !keep.contains(&rel) {
+                let _ = fs::remove_dir_all(e.path());
+            }
+        }
+    }
     let change = match accepted.previous {
         Some(p) => format!("version {p} -> {version}"),
         None => format!("version {version} (fresh install)"),
@@ -888,9 +943,8 @@ fn audit_once(
             let key = format!("objects/{}", e.sha256_hex());
             match src.fetch(&key, e.size(), None) {
                 Ok(Some(d)) if detente_feed::verify_file(e, &d).is_ok() => {}
-                Ok(Some(_)) | Err(_) => {
-                    missing.push(format!("{} (object {key} altered)", e.name()))
-                }
+                Ok(Some(_)) => missing.push(format!("{} (object {key} altered)", e.name())),
+                Err(err) => missing.push(format!("{} (object {key} unreadable: {err})", e.name())),
                 Ok(None) => missing.push(format!("{} (object {key} missing)", e.name())),
             }
         }

@@ -455,3 +455,27 @@ fn expired_release() {
     let m = e.mirror("m");
     e.refused(&m, None, &expect("expired-release", 0));
 }
+
+/// Not an attack: an installed file damaged locally. The patch cannot apply to it, so the
+/// whole file, listed in the manifest too, is fetched and verified instead; old releases are
+/// pruned to the current one and the one before.
+#[test]
+fn damaged_installed_file_falls_back_to_the_whole_file() {
+    let e = Env::new();
+    e.publish(&two(), &[]);
+    std::fs::write(format!("{}/db/main.ndb", e.client()), "damaged\n").unwrap();
+    let out = ok(&["update", "--trust", &e.p("trust"), "--dir", &e.client()]);
+    assert!(out.contains("version 1 -> 2"), "{out}");
+    assert_eq!(
+        std::fs::read_to_string(format!("{}/db/main.ndb", e.client())).unwrap(),
+        two()
+    );
+    e.publish(&(two() + "Test.Three:0:*:7468726565\n"), &[]);
+    ok(&["update", "--trust", &e.p("trust"), "--dir", &e.client()]);
+    let mut kept: Vec<String> = std::fs::read_dir(format!("{}/releases", e.client()))
+        .unwrap()
+        .map(|d| d.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    kept.sort();
+    assert_eq!(kept, ["2", "3"]);
+}

@@ -180,7 +180,9 @@ pub use manifest::{
     is_valid_file_name, Entry, Manifest, ManifestError, ManifestErrorKind, SignError, VerifyError,
     MANIFEST_HEADER, MAX_FILES, MAX_MANIFEST_SIZE, MAX_NAME_LEN,
 };
-pub use patch::{apply_patch, compress, decompress, make_patch, PatchError, PATCH_HEADER};
+pub use patch::{
+    apply_patch, compress, decompress, make_patch, patch_bound, PatchError, PATCH_HEADER,
+};
 pub use publish::{next_manifest, Object, PublishError, Release};
 pub use state::{ClientState, StateError, STATE_HEADER};
 pub use trust::{

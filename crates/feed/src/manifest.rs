@@ -19,9 +19,11 @@ pub const MAX_NAME_LEN: usize = 128;
 
 /// Whether `name` may name a database file or patch: 1 to 128 of
 /// `[A-Za-z0-9._-]`, not starting with a dot (so never `.`, `..` or a
-/// hidden file, and never a path).
+/// hidden file, and never a path), and not one of the names an installed release keeps
+/// beside its files (`release.manifest`, `release.tlog-proof`).
 pub fn is_valid_file_name(name: &str) -> bool {
     (1..=MAX_NAME_LEN).contains(&name.len())
+        && !matches!(name, "release.manifest" | "release.tlog-proof")
         && !name.starts_with('.')
         && name
             .bytes()

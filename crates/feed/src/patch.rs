@@ -436,6 +436,13 @@ pub fn apply_patch(old: &[u8], patch: &[u8], target: &Entry) -> Result<Vec<u8>, 
     Ok(out)
 }
 
+/// The most a patch of a file of `size` bytes may decompress to: the new file's bytes and one
+/// short line per operation. The publisher sends no larger patch ([`crate::next_manifest`])
+/// and the client refuses one.
+pub fn patch_bound(size: u64) -> u64 {
+    size.saturating_mul(2).saturating_add(1 << 20)
+}
+
 /// A patch as stored and sent: gzip-compressed (the `a` blocks are signature text, which
 /// gzip roughly halves). Compression is deterministic for given input.
 pub fn compress(patch: &[u8]) -> Vec<u8> {
@@ -452,7 +459,7 @@ pub fn compress(patch: &[u8]) -> Vec<u8> {
 pub fn decompress(data: &[u8], max: u64) -> Option<Vec<u8>> {
     use std::io::Read as _;
     let mut out = Vec::new();
-    let mut d = flate2::read::GzDecoder::new(data).take(max + 1);
+    let mut d = flate2::read::GzDecoder::new(data).take(max.saturating_add(1));
     d.read_to_end(&mut out).ok()?;
     (out.len() as u64 <= max).then_some(out)
 }

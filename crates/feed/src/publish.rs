@@ -135,8 +135,11 @@ pub fn next_manifest(
         objects.entry(*e.sha256()).or_insert_with(|| bytes.to_vec());
         entries.push(e);
         if let Some(old) = base.get(name) {
-            let patch = crate::patch::compress(&make_patch(old, bytes));
-            if patch.len() < bytes.len() {
+            let raw = make_patch(old, bytes);
+            let patch = crate::patch::compress(&raw);
+            if patch.len() < bytes.len()
+                && raw.len() as u64 <= crate::patch::patch_bound(bytes.len() as u64)
+            {
                 let h = sha256(&patch);
                 patches.push(Entry::new(name, patch.len() as u64, h)?);
                 objects.entry(h).or_insert(patch);

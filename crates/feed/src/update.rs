@@ -336,9 +336,7 @@ impl Fetch {
             Fetch::Patch { file, .. } => {
                 let name = || file.name().to_owned();
                 let old = installed.ok_or_else(|| FileRefusal::MissingBase { name: name() })?;
-                // A patch carries at most the new file's bytes and one short line per
-                // operation: twice the file and a MiB bound it.
-                let max = file.size().saturating_mul(2).saturating_add(1 << 20);
+                let max = crate::patch::patch_bound(file.size());
                 let patch = crate::patch::decompress(downloaded, max)
                     .ok_or_else(|| FileRefusal::BadPatchEncoding { name: name() })?;
                 apply_patch(old, &patch, file).map_err(|error| FileRefusal::Patch {
