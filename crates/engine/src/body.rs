@@ -14,6 +14,9 @@
 
 use detente_sigs::{Boundary, ByteClass, HexPattern, Offset, Token};
 
+/// Most compiled tokens a pattern may have (each costs the verifier a stack frame).
+pub const MAX_TOKENS: usize = 1024;
+
 /// Most literal variants an atom may expand into.
 pub const MAX_EXPANSION: usize = 16;
 
@@ -306,6 +309,11 @@ pub(crate) fn compile_with(
         run = i + 1;
     }
     flush(run, tokens.len(), &mut toks, &mut lits);
+    // The verifier recurses once per token: a pattern of more tokens than this is not
+    // compiled (counted as having no usable atom) rather than risk the stack.
+    if toks.len() > MAX_TOKENS {
+        return None;
+    }
     let mut compiled = Compiled {
         toks: toks.into(),
         lits: lits.into(),

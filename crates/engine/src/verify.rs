@@ -7,9 +7,8 @@
 //! for the whole buffer, the interval of target positions already classified and the ones
 //! that matched ([`Memo`]). A later hit whose jump lands in that interval asks a binary search,
 //! not a new scan. Hits come in ascending order, so the intervals move forward with them, and
-//! every position is classified at most once per jump (a reset happens only when a jump's
-//! window leaves its interval entirely, and then the positions left behind are never asked
-//! for again but by a window as wide as the pattern allows). A repeated atom whose partner
+//! a position is classified again only after a reset (a jump's window leaving its interval
+//! entirely) or a cap (more than [`MAX_KEPT`] matches kept); the step budget bounds the rest. A repeated atom whose partner
 //! across `*` is missing thus costs one scan of the buffer, not one per hit.
 //!
 //! Work is counted in steps. A pattern has a budget per buffer proportional to the buffer's
@@ -363,10 +362,16 @@ impl Verifier<'_, '_> {
             let c = &mut self.memo.gaps[g];
             if c.lo > lo {
                 c.lo = lo;
+                // Every target classified here lies in the window: decide before capping,
+                // which may drop the lowest entries.
+                let hit = !below.is_empty();
                 for e in below {
                     c.good.push_front(e);
                 }
                 c.cap();
+                if hit {
+                    return true;
+                }
             }
             let i = c.good.partition_point(|&(p, _)| p < lo);
             if let Some(&(p, _)) = c.good.get(i) {
@@ -548,6 +553,7 @@ impl Verifier<'_, '_> {
             c.lo = q;
             if let Some(s) = r {
                 c.good.push_front((q, s));
+                c.cap();
                 return Some(s);
             }
         }
@@ -659,5 +665,14 @@ mod tests {
         assert!(run("20202020{0-0}41424344", &back, None).0);
         assert!(!run("20202020{1-3}41424344", &back, None).0);
         assert!(run("20202020{1-3}42434441", &back, None).0);
+    }
+
+    /// A pattern of more tokens than the verifier's recursion allows is not compiled.
+    #[test]
+    fn patterns_of_too_many_tokens_are_not_compiled() {
+        let many = "4142".to_string() + &"(0000|0101)".repeat(crate::body::MAX_TOKENS + 1);
+        assert!(compile(&parse_hex(&many).unwrap(), Offset::Any, false).is_none());
+        let some = "41424344".to_string() + &"(0000|0101)".repeat(100);
+        assert!(compile(&parse_hex(&some).unwrap(), Offset::Any, false).is_some());
     }
 }

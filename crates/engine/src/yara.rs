@@ -107,7 +107,14 @@ fn short(e: &boreal::compiler::AddRuleError, text: &str) -> String {
     let line = d
         .labels
         .first()
-        .map(|l| text[..l.range.start.min(text.len())].matches('\n').count() + 1);
+        // The offset may be into an included file: never slice off a character boundary.
+        .map(|l| {
+            text.get(..l.range.start)
+                .unwrap_or(text)
+                .matches('\n')
+                .count()
+                + 1
+        });
     match line {
         Some(l) => format!("line {l}: {}", d.message),
         None => d.message,

@@ -351,8 +351,10 @@ fn gzip_name(data: &[u8]) -> Option<String> {
         return None;
     }
     let rest = data.get(p..)?;
+    // Only the first KiB of the name is looked at (the reported path is capped anyway).
+    let rest = &rest[..rest.len().min(64 << 10)];
     let end = rest.iter().position(|b| *b == 0)?;
-    let name = String::from_utf8_lossy(&rest[..end]).into_owned();
+    let name = String::from_utf8_lossy(&rest[..end.min(1024)]).into_owned();
     (!name.is_empty()).then_some(name)
 }
 
@@ -761,6 +763,12 @@ fn local_headers(data: &[u8], mut at: usize, host: &mut dyn Host) {
         unzipped += 1;
         if unzipped >= host.budget().max_files() {
             host.budget().record(Limit::MaxFiles);
+            if data.get(at..at + 4) == Some(b"PK\x03\x04") {
+                host.note(
+                    Why::Limit(Limit::MaxFiles),
+                    "later members not scanned: --max-files reached".into(),
+                );
+            }
             return;
         }
         if flow != Flow::Next {
@@ -781,7 +789,19 @@ fn unpack_tar(data: &[u8], host: &mut dyn Host) {
             Err(e) => return host.note(Why::Corrupt, format!("tar: {e}")),
         };
         let t = entry.header().entry_type();
-        if !(t.is_file() || t == tar::EntryType::Continuous || t == tar::EntryType::GNUSparse) {
+        if t == tar::EntryType::GNUSparse {
+            // Its data is packed chunks, not the member's bytes: not scanned, and said so.
+            let name = entry
+                .path()
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            host.note(
+                Why::Unsupported,
+                format!("{name}: GNU sparse member not scanned"),
+            );
+            continue;
+        }
+        if !(t.is_file() || t == tar::EntryType::Continuous) {
             continue;
         }
         let name = entry

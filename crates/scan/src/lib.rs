@@ -535,7 +535,7 @@ impl Host for Ctx<'_, '_> {
         let name = if name.is_empty() {
             strip_compression_suffix(self.container.as_deref().unwrap_or(&self.top_name))
         } else {
-            name.to_string()
+            capped_name(name)
         };
         let path = match &self.container {
             Some(c) => format!("{c}!{name}"),
@@ -853,6 +853,22 @@ fn walk_error(e: &ignore::Error) -> (String, String) {
         ignore::Error::WithLineNumber { err, .. } => walk_error(err),
         other => (String::new(), other.to_string()),
     }
+}
+
+/// Longest member name kept in a reported path: archive formats allow names of megabytes
+/// (a gzip FNAME, a tar long name), and every nested member repeats its container's path.
+const MAX_NAME: usize = 1024;
+
+/// `name`, cut to [`MAX_NAME`] bytes on a character boundary and marked when cut.
+fn capped_name(name: &str) -> String {
+    if name.len() <= MAX_NAME {
+        return name.to_string();
+    }
+    let mut end = MAX_NAME;
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &name[..end])
 }
 
 #[cfg(test)]
