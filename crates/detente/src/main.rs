@@ -3,6 +3,7 @@
 mod containers;
 mod db;
 mod feed;
+mod intel;
 mod log;
 mod scan;
 mod serve;
@@ -45,6 +46,10 @@ enum Command {
     /// Audit a feed: replay and verify its whole log, list every release, check every object,
     /// detect split views from checkpoints gathered elsewhere; `audit diff` shows what changed.
     Audit(feed::AuditArgs),
+    /// Run an intel hub (init, members, collections, peers) or use one as a member (keygen,
+    /// push, pull, sync, verify a receipt).
+    #[command(subcommand)]
+    Intel(intel::IntelCommand),
     /// Serve public trees (logs, feeds) as static files over HTTP: GET and HEAD only.
     Serve(serve::ServeArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
@@ -62,6 +67,7 @@ fn main() -> ExitCode {
         Command::Log(cmd) => log::run(cmd),
         Command::Witness(cmd) => witness::run(cmd),
         Command::Serve(args) => serve::run(args),
+        Command::Intel(cmd) => intel::run(cmd),
         Command::Feed(cmd) => feed::run(cmd),
         Command::Update(args) => feed::update(&args),
         Command::Audit(args) => feed::audit(&args),

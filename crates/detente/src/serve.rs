@@ -14,8 +14,12 @@ pub struct ServeArgs {
     listen: String,
     /// Serve DIR under the URL prefix PREFIX, e.g. `/log=mylog/log` or `/=public`;
     /// repeatable. A request goes to the longest prefix that covers its path.
-    #[arg(long = "mount", value_name = "PREFIX=DIR", required = true)]
+    #[arg(long = "mount", value_name = "PREFIX=DIR", required_unless_present = "hub")]
     mounts: Vec<String>,
+    /// Also serve the intel hub in DIR (made by `detente intel init`): TAXII 2.1 under
+    /// `/taxii2/` and `/{api-root}/`, its log under `/{api-root}/log/`.
+    #[arg(long, value_name = "DIR")]
+    hub: Option<std::path::PathBuf>,
 }
 
 pub fn run(args: ServeArgs) -> Result<u8> {
@@ -24,7 +28,16 @@ pub fn run(args: ServeArgs) -> Result<u8> {
         .iter()
         .map(|spec| Mount::parse(spec).with_context(|| format!("--mount {spec}")))
         .collect::<Result<Vec<_>>>()?;
-    let site = Site::new(mounts)?;
+    let hub = args
+        .hub
+        .as_deref()
+        .map(crate::intel::router)
+        .transpose()?;
+    let site = if mounts.is_empty() {
+        None
+    } else {
+        Some(Site::new(mounts)?)
+    };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -34,11 +47,19 @@ pub fn run(args: ServeArgs) -> Result<u8> {
             .await
             .with_context(|| format!("can't listen on {}", args.listen))?;
         let addr = l.local_addr()?;
-        for m in site.mounts() {
-            eprintln!("detente serve: {} -> {}", m.prefix(), m.root().display());
+        let mut app = axum::Router::new();
+        if let Some((r, root)) = hub {
+            eprintln!("detente serve: hub at /taxii2/ and /{root}/");
+            app = app.merge(r);
+        }
+        if let Some(site) = &site {
+            for m in site.mounts() {
+                eprintln!("detente serve: {} -> {}", m.prefix(), m.root().display());
+            }
+            app = app.merge(site.router());
         }
         println!("listening on http://{addr}");
-        site.serve(l).await.context("server failed")
+        axum::serve(l, app).await.context("server failed")
     })?;
     Ok(0)
 }

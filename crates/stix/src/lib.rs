@@ -19,7 +19,7 @@ mod validate;
 
 pub use bounded::{parse_bounded, DEFAULT_MAX_DEPTH, DEFAULT_MAX_LEN};
 pub use jcs::{canonical, format_number};
-pub use validate::{validate, Reason, Violation};
+pub use validate::{timestamp_key, validate, Reason, Violation};
 
 /// Errors from canonicalisation and bounded parsing.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

@@ -520,6 +520,19 @@ fn valid_property_name(name: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_')
 }
 
+/// A STIX timestamp rewritten so that comparing strings compares instants:
+/// `YYYY-MM-DDTHH:MM:SS.fffffffff` followed by any further fraction digits, without the `Z`
+/// and without trailing zeros past the ninth digit. `None` when `s` is not a valid STIX
+/// timestamp. Stores index this form; it is never shown.
+pub fn timestamp_key(s: &str) -> Option<String> {
+    let (y, mo, d, h, mi, sec, frac) = parse_timestamp(s)?;
+    let mut out = format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{sec:02}.{frac}");
+    for _ in frac.len()..9 {
+        out.push('0');
+    }
+    Some(out)
+}
+
 /// An ordered timestamp key: (year, month, day, hour, minute, second, fraction digits
 /// without trailing zeros). Comparing keys compares instants.
 type Stamp<'a> = (u32, u32, u32, u32, u32, u32, &'a str);
@@ -599,6 +612,17 @@ mod tests {
             parse_timestamp("2016-04-06T20:03:48Z") < parse_timestamp("2016-04-06T20:03:48.001Z")
         );
         assert!(parse_timestamp("é016-04-06T20:03:48Z").is_none());
+    }
+
+    #[test]
+    fn timestamp_keys_order_as_instants() {
+        let k = |s| timestamp_key(s).unwrap();
+        assert_eq!(k("2016-04-06T20:03:48Z"), "2016-04-06T20:03:48.000000000");
+        assert_eq!(k("2016-04-06T20:03:48.5Z"), k("2016-04-06T20:03:48.500Z"));
+        assert!(k("2016-04-06T20:03:48.45Z") < k("2016-04-06T20:03:48.5Z"));
+        assert!(k("2016-04-06T20:03:48.123456789Z") < k("2016-04-06T20:03:48.1234567891Z"));
+        assert!(k("2016-04-06T20:03:48.1234567891Z") < k("2016-04-06T20:03:48.123456790Z"));
+        assert!(timestamp_key("2016-04-06T20:03:48").is_none());
     }
 
     #[test]

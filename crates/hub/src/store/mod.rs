@@ -1,0 +1,185 @@
+//! Storage behind the hub: one interface, SQLite by default ([`SqliteStore`]) and
+//! PostgreSQL for scale, run by the same tests.
+//!
+//! # Contract
+//!
+//! - [`Store::insert`] stores a batch of object versions and its status resource in one
+//!   transaction, durable when it returns: it all survives a crash, or none of it does.
+//! - A version is identified by (collection, id, version key); inserting one that exists is
+//!   refused by the store (the hub checks first, the constraint is the last word).
+//! - [`Store::query`] applies the reader's audience inside the query, before `limit`, so a
+//!   page is never short because of hidden objects and its cost does not depend on how
+//!   many hidden objects lie between visible ones beyond what the indexes bound.
+
+mod sqlite;
+
+pub use sqlite::SqliteStore;
+
+use crate::access::{Audience, Member, Principal, Tlp};
+use crate::query::Filters;
+
+/// A storage failure.
+#[derive(Debug, thiserror::Error)]
+#[error("storage: {0}")]
+pub struct StoreError(pub String);
+
+/// A member as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberRecord {
+    /// Name, organisation and groups.
+    pub member: Member,
+    /// SHA-256 of its API token (the token itself is never stored).
+    pub token_hash: [u8; 32],
+    /// Its Ed25519 public key, for signed submissions.
+    pub key: Option<[u8; 32]>,
+}
+
+/// A collection as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Collection {
+    /// TAXII collection id (a UUID).
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// Description.
+    pub description: String,
+    /// Alias, if any.
+    pub alias: Option<String>,
+    /// Level of objects that carry no TLP marking.
+    pub default_tlp: Tlp,
+    /// Who may read: principals, `*` (every member) or `anyone` (also unauthenticated).
+    pub read: Vec<Principal>,
+    /// Who may write: principals or `*`.
+    pub write: Vec<Principal>,
+}
+
+/// Provenance of an object synced from another hub.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    /// The origin hub's log name.
+    pub log: String,
+    /// The entry's index in that log.
+    pub index: u64,
+    /// The origin hub's receipt (a tlog-proof carrying the entry).
+    pub receipt: String,
+}
+
+/// One stored object version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Version {
+    /// `date_added` in microseconds: unique and strictly increasing, also the position.
+    pub seq: i64,
+    /// Collection id.
+    pub collection: String,
+    /// STIX id.
+    pub id: String,
+    /// STIX type.
+    pub typ: String,
+    /// Version as served.
+    pub version: String,
+    /// Version as a sortable key ([`detente_stix::timestamp_key`]).
+    pub version_key: String,
+    /// Canonical JSON.
+    pub body: Vec<u8>,
+    /// SHA-256 of `body`.
+    pub hash: [u8; 32],
+    /// TLP level applied.
+    pub level: Tlp,
+    /// Audience.
+    pub audience: Audience,
+    /// Submitting member.
+    pub member: String,
+    /// Its organisation.
+    pub org: String,
+    /// Its key at submission.
+    pub key: Option<[u8; 32]>,
+    /// Its verified signature.
+    pub signature: Option<[u8; 64]>,
+    /// Index of the entry in the hub's log.
+    pub log_index: u64,
+    /// For synced objects: where they came from.
+    pub origin: Option<Origin>,
+}
+
+/// A status resource as stored: only its requester may read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusRecord {
+    /// Status id (a UUID).
+    pub id: String,
+    /// Member that posted.
+    pub member: String,
+    /// The status resource's JSON.
+    pub body: String,
+}
+
+/// Who is reading.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reader {
+    /// Not signed in: only [`Audience::Anyone`].
+    Anonymous,
+    /// A member, with its principals.
+    Member(Vec<Principal>),
+}
+
+/// One query over a collection's versions.
+#[derive(Debug, Clone)]
+pub struct Query<'a> {
+    /// Collection id.
+    pub collection: &'a str,
+    /// Reader.
+    pub reader: &'a Reader,
+    /// Filters.
+    pub filters: &'a Filters,
+    /// Only versions after this position (the cursor's).
+    pub after: Option<i64>,
+    /// Return at most this many (the store returns up to `limit + 1` so the hub knows
+    /// whether there is more).
+    pub limit: usize,
+}
+
+/// The hub's storage.
+pub trait Store: Send + Sync {
+    /// The highest `date_added` stored (0 when empty).
+    fn last_seq(&self) -> Result<i64, StoreError>;
+    /// The hash of the version stored under (collection, id, version key), if any.
+    fn existing(&self, coll: &str, id: &str, vkey: &str) -> Result<Option<[u8; 32]>, StoreError>;
+    /// Stores versions and a status resource atomically and durably.
+    fn insert(&self, rows: &[Version], status: &StatusRecord) -> Result<(), StoreError>;
+    /// A status resource.
+    fn status(&self, id: &str) -> Result<Option<StatusRecord>, StoreError>;
+    /// Versions matching a query, in `date_added` order, up to `limit + 1`.
+    fn query(&self, q: &Query<'_>) -> Result<Vec<Version>, StoreError>;
+    /// Deletes versions by position; returns how many were deleted.
+    fn delete(&self, coll: &str, seqs: &[i64]) -> Result<usize, StoreError>;
+    /// All members.
+    fn members(&self) -> Result<Vec<MemberRecord>, StoreError>;
+    /// Adds or replaces a member.
+    fn put_member(&self, m: &MemberRecord) -> Result<(), StoreError>;
+    /// All collections.
+    fn collections(&self) -> Result<Vec<Collection>, StoreError>;
+    /// Adds or replaces a collection.
+    fn put_collection(&self, c: &Collection) -> Result<(), StoreError>;
+    /// Number of versions stored in a collection.
+    fn count(&self, coll: &str) -> Result<u64, StoreError>;
+}
+
+pub(crate) fn level_code(t: Tlp) -> i64 {
+    match t {
+        Tlp::Clear => 0,
+        Tlp::Green => 1,
+        Tlp::Amber => 2,
+        Tlp::AmberStrict => 3,
+        Tlp::Red => 4,
+    }
+}
+
+pub(crate) fn level_of(c: i64) -> Tlp {
+    match c {
+        0 => Tlp::Clear,
+        1 => Tlp::Green,
+        2 => Tlp::Amber,
+        3 => Tlp::AmberStrict,
+        // Unknown codes are read as the strictest level.
+        _ => Tlp::Red,
+    }
+}
