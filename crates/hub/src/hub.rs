@@ -253,6 +253,18 @@ impl Hub {
             .map_err(|e| StoreError(e.to_string()))?)
     }
 
+    /// Reads the member list again now (it is otherwise re-read every two seconds).
+    pub fn reload_members(&self) -> Result<(), HubError> {
+        let fresh = self.store.members()?;
+        if let Ok(mut m) = self.members.write() {
+            *m = MemberCache {
+                loaded: Instant::now(),
+                members: fresh,
+            };
+        }
+        Ok(())
+    }
+
     /// The member a token belongs to. Every stored hash is compared, in constant time.
     pub fn authenticate(&self, c: &Credentials) -> Result<MemberRecord, HubError> {
         let stale = self
@@ -261,13 +273,7 @@ impl Hub {
             .map(|m| m.loaded.elapsed() > MEMBER_TTL)
             .unwrap_or(true);
         if stale {
-            let fresh = self.store.members()?;
-            if let Ok(mut m) = self.members.write() {
-                *m = MemberCache {
-                    loaded: Instant::now(),
-                    members: fresh,
-                };
-            }
+            self.reload_members()?;
         }
         let h = token_hash(&c.token);
         let cache = self

@@ -12,6 +12,9 @@
 //!   many hidden objects lie between visible ones beyond what the indexes bound.
 
 mod sqlite;
+mod postgres;
+
+pub use postgres::PgStore;
 
 pub use sqlite::SqliteStore;
 
@@ -182,4 +185,91 @@ pub(crate) fn level_of(c: i64) -> Tlp {
         // Unknown codes are read as the strictest level.
         _ => Tlp::Red,
     }
+}
+
+/// A query parameter, for either SQL dialect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Param {
+    Text(String),
+    Int(i64),
+}
+
+/// Builds the SELECT of [`Store::query`] over table `object` aliased `o` (with `audience`
+/// for listed principals), shared by both stores. `mark(n)` renders the n-th placeholder
+/// (1-based). `None` when the query can match nothing.
+pub(crate) fn select_sql(
+    q: &Query<'_>,
+    columns: &str,
+    mark: impl Fn(usize) -> String,
+) -> Option<(String, Vec<Param>)> {
+    let f = q.filters;
+    if !f.spec_ok {
+        return None;
+    }
+    let mut p: Vec<Param> = Vec::new();
+    let mut push = |p: &mut Vec<Param>, v: Param| -> String {
+        p.push(v);
+        mark(p.len())
+    };
+    let list = |p: &mut Vec<Param>, push: &mut dyn FnMut(&mut Vec<Param>, Param) -> String, vs: &[String]| -> String {
+        vs.iter()
+            .map(|x| push(p, Param::Text(x.clone())))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let c = push(&mut p, Param::Text(q.collection.to_string()));
+    let mut sql = format!("SELECT {columns} FROM object o WHERE o.coll = {c}");
+    let after = match (q.after, f.added_after) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    };
+    if let Some(a) = after {
+        let m = push(&mut p, Param::Int(a));
+        sql.push_str(&format!(" AND o.seq > {m}"));
+    }
+    if !f.ids.is_empty() {
+        let l = list(&mut p, &mut push, &f.ids);
+        sql.push_str(&format!(" AND o.id IN ({l})"));
+    }
+    if !f.types.is_empty() {
+        let l = list(&mut p, &mut push, &f.types);
+        sql.push_str(&format!(" AND o.type IN ({l})"));
+    }
+    let visible = |t: &str, p: &mut Vec<Param>, push: &mut dyn FnMut(&mut Vec<Param>, Param) -> String| -> String {
+        match q.reader {
+            Reader::Anonymous => format!("{t}.aud = 0"),
+            Reader::Member(pr) => {
+                let l = list(p, push, pr);
+                format!(
+                    "({t}.aud <= 1 OR EXISTS (SELECT 1 FROM audience a WHERE a.seq = {t}.seq AND a.principal IN ({l})))"
+                )
+            }
+        }
+    };
+    let vis = visible("o", &mut p, &mut push);
+    sql.push_str(&format!(" AND {vis}"));
+    let v = &f.versions;
+    if !v.all {
+        let mut alts = Vec::new();
+        if !v.at.is_empty() {
+            let l = list(&mut p, &mut push, &v.at);
+            alts.push(format!("o.vkey IN ({l})"));
+        }
+        for (on, cmp) in [(v.last, ">"), (v.first, "<")] {
+            if on {
+                let vis = visible("o2", &mut p, &mut push);
+                alts.push(format!(
+                    "NOT EXISTS (SELECT 1 FROM object o2 WHERE o2.coll = o.coll AND o2.id = o.id \
+                     AND o2.vkey {cmp} o.vkey AND {vis})"
+                ));
+            }
+        }
+        if alts.is_empty() {
+            return None;
+        }
+        sql.push_str(&format!(" AND ({})", alts.join(" OR ")));
+    }
+    let l = push(&mut p, Param::Int(q.limit as i64 + 1));
+    sql.push_str(&format!(" ORDER BY o.seq LIMIT {l}"));
+    Some((sql, p))
 }

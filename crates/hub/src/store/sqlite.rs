@@ -9,7 +9,7 @@ use rusqlite::types::Value as Sql;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension as _};
 
 use super::{
-    level_code, level_of, Collection, MemberRecord, Origin, Query, Reader, StatusRecord, Store,
+    level_code, level_of, select_sql, Param, Collection, MemberRecord, Origin, Query, StatusRecord, Store,
     StoreError, Version,
 };
 use crate::access::{Audience, Member, Tlp};
@@ -102,20 +102,6 @@ impl SqliteStore {
 
     fn lock(&self) -> Result<std::sync::MutexGuard<'_, Connection>, StoreError> {
         self.conn.lock().map_err(|_| err("database lock poisoned"))
-    }
-}
-
-/// The visibility condition for rows aliased `t`, pushing its parameters.
-fn visible(t: &str, reader: &Reader, params: &mut Vec<Sql>) -> String {
-    match reader {
-        Reader::Anonymous => format!("{t}.aud = 0"),
-        Reader::Member(p) => {
-            let marks = vec!["?"; p.len()].join(",");
-            params.extend(p.iter().map(|x| Sql::Text(x.clone())));
-            format!(
-                "({t}.aud <= 1 OR EXISTS (SELECT 1 FROM audience a WHERE a.seq = {t}.seq AND a.principal IN ({marks})))"
-            )
-        }
     }
 }
 
@@ -214,57 +200,16 @@ impl Store for SqliteStore {
     }
 
     fn query(&self, q: &Query<'_>) -> Result<Vec<Version>, StoreError> {
-        let f = q.filters;
-        if !f.spec_ok {
+        let Some((sql, args)) = select_sql(q, COLUMNS, |_| "?".to_string()) else {
             return Ok(Vec::new());
-        }
-        let mut p: Vec<Sql> = vec![Sql::Text(q.collection.to_string())];
-        let mut sql = format!("SELECT {COLUMNS} FROM object o WHERE o.coll = ?");
-        let after = match (q.after, f.added_after) {
-            (Some(a), Some(b)) => Some(a.max(b)),
-            (a, b) => a.or(b),
         };
-        if let Some(a) = after {
-            sql.push_str(" AND o.seq > ?");
-            p.push(Sql::Integer(a));
-        }
-        if !f.ids.is_empty() {
-            sql.push_str(&format!(" AND o.id IN ({})", vec!["?"; f.ids.len()].join(",")));
-            p.extend(f.ids.iter().map(|x| Sql::Text(x.clone())));
-        }
-        if !f.types.is_empty() {
-            sql.push_str(&format!(
-                " AND o.type IN ({})",
-                vec!["?"; f.types.len()].join(",")
-            ));
-            p.extend(f.types.iter().map(|x| Sql::Text(x.clone())));
-        }
-        sql.push_str(" AND ");
-        sql.push_str(&visible("o", q.reader, &mut p));
-        let v = &f.versions;
-        if !v.all {
-            let mut alts = Vec::new();
-            if !v.at.is_empty() {
-                alts.push(format!("o.vkey IN ({})", vec!["?"; v.at.len()].join(",")));
-                p.extend(v.at.iter().map(|x| Sql::Text(x.clone())));
-            }
-            for (on, cmp) in [(v.last, ">"), (v.first, "<")] {
-                if on {
-                    let vis = visible("o2", q.reader, &mut p);
-                    alts.push(format!(
-                        "NOT EXISTS (SELECT 1 FROM object o2 WHERE o2.coll = o.coll AND o2.id = o.id \
-                         AND o2.vkey {cmp} o.vkey AND {vis})"
-                    ));
-                }
-            }
-            if alts.is_empty() {
-                return Ok(Vec::new());
-            }
-            sql.push_str(&format!(" AND ({})", alts.join(" OR ")));
-        }
-        sql.push_str(" ORDER BY o.seq LIMIT ?");
-        p.push(Sql::Integer(q.limit as i64 + 1));
-
+        let p: Vec<Sql> = args
+            .into_iter()
+            .map(|a| match a {
+                Param::Text(t) => Sql::Text(t),
+                Param::Int(i) => Sql::Integer(i),
+            })
+            .collect();
         let c = self.lock()?;
         let mut stmt = c.prepare_cached(&sql).map_err(err)?;
         let rows = stmt
