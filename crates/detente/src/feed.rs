@@ -323,7 +323,7 @@ fn limit_for(key: &str) -> u64 {
 
 /// A feed source (a directory or a URL) read with every response bounded, counting the
 /// requests and bytes it answered for the update's report.
-struct FeedSource {
+pub(crate) struct FeedSource {
     source: Source,
     http: reqwest::blocking::Client,
     requests: std::sync::atomic::AtomicU64,
@@ -331,7 +331,7 @@ struct FeedSource {
 }
 
 impl FeedSource {
-    fn new(source: &Source) -> Result<FeedSource> {
+    pub(crate) fn new(source: &Source) -> Result<FeedSource> {
         // No overall deadline (a large object on a slow link may take long); every response
         // is bounded in size, and connecting is bounded in time.
         let http = reqwest::blocking::Client::builder()

@@ -16,7 +16,7 @@ use base64::Engine as _;
 use clap::Subcommand;
 use detente_hub::access::valid_name;
 use detente_hub::entry::{hash_hex, sha256, verify_receipt};
-use detente_hub::store::{Collection, MemberRecord, SqliteStore, Store};
+use detente_hub::store::{Collection, MemberRecord, PgStore, SqliteStore, Store};
 use detente_hub::{token_hash, Hub, HubInfo, Member, Tlp, TAXII};
 use detente_policy::Policy;
 use serde_json::{json, Value};
@@ -38,6 +38,10 @@ pub enum IntelCommand {
         /// The API root's path segment.
         #[arg(long, default_value = "api")]
         api_root: String,
+        /// Store objects in this PostgreSQL database (postgres://...) instead of
+        /// `hub.sqlite`.
+        #[arg(long)]
+        database: Option<String>,
     },
     /// Add a member (or replace one of that name): prints its API token, once.
     MemberAdd {
@@ -120,6 +124,14 @@ pub enum IntelCommand {
         /// Directory to save each accepted object's receipt in (`<id>@<version>.tlog-proof`).
         #[arg(long)]
         receipts: Option<PathBuf>,
+        /// The hub log's verifier key (or a file holding it): check that the hub's log is
+        /// consistent with the last visit before pushing.
+        #[arg(long)]
+        hub_key: Option<String>,
+        /// Where checkpoints are kept between visits (default
+        /// $XDG_STATE_HOME/detente/intel).
+        #[arg(long)]
+        state: Option<PathBuf>,
         /// Input files.
         #[arg(required = true)]
         files: Vec<PathBuf>,
@@ -141,6 +153,14 @@ pub enum IntelCommand {
         /// Output file (default: standard output).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// The hub log's verifier key (or a file holding it): check that the hub's log is
+        /// consistent with the last visit.
+        #[arg(long)]
+        hub_key: Option<String>,
+        /// Where checkpoints are kept between visits (default
+        /// $XDG_STATE_HOME/detente/intel).
+        #[arg(long)]
+        state: Option<PathBuf>,
     },
     /// Copy a collection from another hub into one's own over TAXII, keeping each object's
     /// original signature, submitter and the origin hub's receipt.
@@ -182,24 +202,41 @@ fn config_path(dir: &Path) -> PathBuf {
     dir.join("config.json")
 }
 
-/// Opens a hub directory's store.
+fn read_config(dir: &Path) -> Result<Value> {
+    let p = config_path(dir);
+    let data = fs::read(&p)
+        .with_context(|| format!("{}: not a hub directory (no config.json)", dir.display()))?;
+    serde_json::from_slice(&data).with_context(|| format!("{}: bad JSON", p.display()))
+}
+
+/// Opens a hub directory's store: `hub.sqlite`, or the PostgreSQL database its
+/// configuration names.
 pub fn open_store(dir: &Path) -> Result<Box<dyn Store>> {
-    let p = dir.join("hub.sqlite");
-    if !config_path(dir).is_file() {
-        bail!("{}: not a hub directory (no config.json)", dir.display());
+    let cfg = read_config(dir)?;
+    match cfg.get("database").and_then(Value::as_str) {
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            Ok(Box::new(PgStore::connect(url).with_context(|| {
+                format!("{}: can't open the PostgreSQL store", dir.display())
+            })?))
+        }
+        Some(other) if !other.is_empty() => {
+            bail!(
+                "{}: database {other:?} is not a postgres:// URL",
+                dir.display()
+            )
+        }
+        _ => {
+            let p = dir.join("hub.sqlite");
+            Ok(Box::new(
+                SqliteStore::open(&p).with_context(|| format!("{}: can't open", p.display()))?,
+            ))
+        }
     }
-    Ok(Box::new(
-        SqliteStore::open(&p).with_context(|| format!("{}: can't open", p.display()))?,
-    ))
 }
 
 /// Opens a hub directory for serving.
 pub fn open_hub(dir: &Path) -> Result<Hub> {
-    let cfg: Value = serde_json::from_slice(
-        &fs::read(config_path(dir))
-            .with_context(|| format!("{}: not a hub directory", dir.display()))?,
-    )
-    .with_context(|| format!("{}: bad config.json", dir.display()))?;
+    let cfg = read_config(dir)?;
     let s = |k: &str| cfg.get(k).and_then(Value::as_str).unwrap_or("").to_string();
     let info = HubInfo {
         title: s("title"),
@@ -246,7 +283,13 @@ fn write_private(path: &Path, data: &[u8]) -> Result<()> {
     Ok(())
 }
 
-fn init(dir: &Path, origin: &str, title: &str, api_root: &str) -> Result<u8> {
+fn init(
+    dir: &Path,
+    origin: &str,
+    title: &str,
+    api_root: &str,
+    database: Option<&str>,
+) -> Result<u8> {
     if config_path(dir).exists() {
         bail!("{}: a hub already exists there", dir.display());
     }
@@ -264,9 +307,14 @@ fn init(dir: &Path, origin: &str, title: &str, api_root: &str) -> Result<u8> {
         &dir.join("private").join("cursor.key"),
         &crate::log::random_seed()?,
     )?;
-    SqliteStore::open(&dir.join("hub.sqlite"))?;
-    let cfg = json!({"title": title, "description": "", "api_root": api_root, "origin": origin});
-    fs::write(config_path(dir), format!("{cfg:#}\n"))?;
+    let mut cfg =
+        json!({"title": title, "description": "", "api_root": api_root, "origin": origin});
+    if let Some(db) = database {
+        cfg["database"] = json!(db);
+    }
+    crate::containers::write_atomic(&config_path(dir), format!("{cfg:#}\n").as_bytes())?;
+    // Creates the schema (and checks the database can be reached).
+    open_store(dir)?;
     Ok(0)
 }
 
@@ -378,7 +426,13 @@ const CHUNK: usize = 500;
 
 fn safe_file_name(s: &str) -> String {
     s.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "-._@".contains(c) { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-._@".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -583,7 +637,10 @@ fn verify(receipt: &Path, policy: &Path, object: Option<&Path>) -> Result<u8> {
         }
     };
     let e = &v.entry;
-    println!("log       {} (index {} of {})", v.proof.origin, v.proof.index, v.proof.tree_size);
+    println!(
+        "log       {} (index {} of {})",
+        v.proof.origin, v.proof.index, v.proof.tree_size
+    );
     println!("witnesses {}", v.proof.witnesses.join(", "));
     println!("member    {} ({})", e.member, e.org);
     println!("added     {}", e.date_added);
@@ -612,9 +669,101 @@ fn verify(receipt: &Path, policy: &Path, object: Option<&Path>) -> Result<u8> {
     Ok(0)
 }
 
+/// Checks that a hub's log only grew since this client last looked: the checkpoint
+/// verifies under `hub_key`, and a consistency proof from the tiles links it to the one kept
+/// in `state` (which it then replaces). A log that shrank or forked is refused, and both
+/// checkpoints are kept in `state` as evidence.
+fn check_log(root: &str, hub_key: &str, state: &Path) -> Result<()> {
+    use detente_log::{Storage as _, StoredTiles};
+    use detente_note::{Ed25519Verifier, SignedCheckpoint, Verifiers};
+    use detente_tlog::{prove_consistency, verify_consistency, TileHashReader, TILE_HEIGHT};
+    let key_text = if Path::new(hub_key).is_file() {
+        fs::read_to_string(hub_key).with_context(|| format!("{hub_key}: can't read"))?
+    } else {
+        hub_key.to_string()
+    };
+    let vk =
+        Ed25519Verifier::parse(key_text.trim()).map_err(|e| anyhow::anyhow!("--hub-key: {e}"))?;
+    let known = Verifiers::new()
+        .with(vk)
+        .map_err(|e| anyhow::anyhow!("--hub-key: {e}"))?;
+    let log_url = format!("{root}log");
+    let source = detente_feed::Source::parse(&log_url)
+        .with_context(|| format!("{log_url}: use https://, or http:// to a loopback host"))?;
+    let src = crate::feed::FeedSource::new(&source)?;
+    let msg = src
+        .get(detente_log::CHECKPOINT_KEY)?
+        .with_context(|| format!("{log_url}: no checkpoint"))?;
+    let (new, _) = SignedCheckpoint::open(&msg, &known)
+        .map_err(|e| anyhow::anyhow!("{log_url}/checkpoint: {e}"))?;
+    fs::create_dir_all(state).with_context(|| format!("{}: can't create", state.display()))?;
+    let file = state.join(format!(
+        "{}.checkpoint",
+        safe_file_name(new.checkpoint.origin())
+    ));
+    if let Ok(old_msg) = fs::read(&file) {
+        let (old, _) = SignedCheckpoint::open(&old_msg, &known)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+        let (o, n) = (old.checkpoint.size(), new.checkpoint.size());
+        let consistent = if o > n {
+            false
+        } else if o == 0 {
+            true
+        } else {
+            let tiles = StoredTiles(&src);
+            let reader = TileHashReader::new(TILE_HEIGHT, n, &tiles)?;
+            let proof = if o == n {
+                Vec::new()
+            } else {
+                prove_consistency(o, n, &reader)?
+            };
+            verify_consistency(o, n, old.checkpoint.root(), new.checkpoint.root(), &proof).is_ok()
+        };
+        if !consistent {
+            let ev = state.join(format!(
+                "{}.conflict-{}",
+                safe_file_name(new.checkpoint.origin()),
+                detente_hub::time::format_micros(now_micros())
+            ));
+            let mut both = old_msg.clone();
+            both.extend_from_slice(b"\n");
+            both.extend_from_slice(&msg);
+            crate::containers::write_atomic(&ev, &both)?;
+            bail!(
+                "{log_url}: the hub's log is NOT consistent with what it showed before (size {o} then {n}): both checkpoints kept in {}",
+                ev.display()
+            );
+        }
+        eprintln!("{log_url}: consistent with the last visit (size {o} -> {n})");
+    }
+    crate::containers::write_atomic(&file, &msg)?;
+    Ok(())
+}
+
+fn now_micros() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64)
+}
+
+/// Where the client keeps hub checkpoints between visits.
+fn state_dir(given: Option<&Path>) -> PathBuf {
+    given.map(Path::to_path_buf).unwrap_or_else(|| {
+        std::env::var_os("XDG_STATE_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
+            .unwrap_or_else(|| PathBuf::from("."))
+            .join("detente")
+            .join("intel")
+    })
+}
+
 /// A new random API token.
 fn new_token() -> Result<String> {
-    Ok(format!("dtk_{}", URL_SAFE_NO_PAD.encode(crate::log::random_seed()?)))
+    Ok(format!(
+        "dtk_{}",
+        URL_SAFE_NO_PAD.encode(crate::log::random_seed()?)
+    ))
 }
 
 pub fn run(cmd: IntelCommand) -> Result<u8> {
@@ -624,7 +773,8 @@ pub fn run(cmd: IntelCommand) -> Result<u8> {
             origin,
             title,
             api_root,
-        } => init(&dir, &origin, &title, &api_root),
+            database,
+        } => init(&dir, &origin, &title, &api_root, database.as_deref()),
         IntelCommand::MemberAdd {
             dir,
             name,
@@ -659,8 +809,16 @@ pub fn run(cmd: IntelCommand) -> Result<u8> {
         } => {
             let tlp = Tlp::parse(&default_tlp)
                 .with_context(|| format!("--default-tlp {default_tlp:?}: unknown level"))?;
-            let read = if read.is_empty() { vec!["*".into()] } else { read };
-            let write = if write.is_empty() { vec!["*".into()] } else { write };
+            let read = if read.is_empty() {
+                vec!["*".into()]
+            } else {
+                read
+            };
+            let write = if write.is_empty() {
+                vec!["*".into()]
+            } else {
+                write
+            };
             for p in read.iter().chain(&write) {
                 check_principal(p)?;
             }
@@ -684,7 +842,8 @@ pub fn run(cmd: IntelCommand) -> Result<u8> {
             if !valid_name(&name) {
                 bail!("{name:?}: names are 1-64 of A-Za-z0-9._-");
             }
-            let text = fs::read(&policy).with_context(|| format!("{}: can't read", policy.display()))?;
+            let text =
+                fs::read(&policy).with_context(|| format!("{}: can't read", policy.display()))?;
             Policy::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", policy.display()))?;
             let peers = dir.join("peers");
             fs::create_dir_all(&peers)?;
@@ -705,27 +864,41 @@ pub fn run(cmd: IntelCommand) -> Result<u8> {
             sign_key,
             receipts,
             files,
-        } => push(
-            &url,
-            &token,
-            &collection,
-            sign_key.as_deref(),
-            receipts.as_deref(),
-            &files,
-        ),
+            hub_key,
+            state,
+        } => {
+            if let Some(k) = &hub_key {
+                check_log(&root_url(&url), k, &state_dir(state.as_deref()))?;
+            }
+            push(
+                &url,
+                &token,
+                &collection,
+                sign_key.as_deref(),
+                receipts.as_deref(),
+                &files,
+            )
+        }
         IntelCommand::Pull {
             url,
             token,
             collection,
             added_after,
             out,
-        } => pull(
-            &url,
-            token.as_deref(),
-            &collection,
-            added_after.as_deref(),
-            out.as_deref(),
-        ),
+            hub_key,
+            state,
+        } => {
+            if let Some(k) = &hub_key {
+                check_log(&root_url(&url), k, &state_dir(state.as_deref()))?;
+            }
+            pull(
+                &url,
+                token.as_deref(),
+                &collection,
+                added_after.as_deref(),
+                out.as_deref(),
+            )
+        }
         IntelCommand::Sync {
             from,
             from_token,
@@ -733,7 +906,14 @@ pub fn run(cmd: IntelCommand) -> Result<u8> {
             into,
             token,
             collection,
-        } => sync(&from, &from_token, &from_collection, &into, &token, &collection),
+        } => sync(
+            &from,
+            &from_token,
+            &from_collection,
+            &into,
+            &token,
+            &collection,
+        ),
         IntelCommand::Verify {
             receipt,
             policy,
@@ -742,9 +922,45 @@ pub fn run(cmd: IntelCommand) -> Result<u8> {
     }
 }
 
-/// The hub's router for `detente serve --hub`.
-pub fn router(dir: &Path) -> Result<(axum::Router, String)> {
-    let hub = open_hub(dir)?;
+/// The hub's router for `detente serve --hub`. With `witnesses` (a tlog-policy whose
+/// witness lines carry URLs), every append is followed by a cosigning round in the
+/// background: appends wake one worker, which cosigns the latest checkpoint (several
+/// appends during a round are covered by the next one).
+pub fn router(dir: &Path, witnesses: Option<&Path>) -> Result<(axum::Router, String)> {
+    let mut hub = open_hub(dir)?;
+    if let Some(policy) = witnesses {
+        let policy = policy.to_path_buf();
+        let log_dir = dir.join("log");
+        // Starts pending: what is already logged is cosigned first.
+        let wake = Arc::new((std::sync::Mutex::new(true), std::sync::Condvar::new()));
+        let w2 = wake.clone();
+        std::thread::Builder::new()
+            .name("hub-cosign".into())
+            .spawn(move || loop {
+                {
+                    let (m, cv) = &*w2;
+                    let Ok(mut pending) = m.lock() else { return };
+                    while !*pending {
+                        pending = match cv.wait(pending) {
+                            Ok(p) => p,
+                            Err(_) => return,
+                        };
+                    }
+                    *pending = false;
+                }
+                if let Err(e) = crate::log::cosign(&log_dir, &policy, &[]) {
+                    eprintln!("detente serve: hub cosigning: {e:#}");
+                }
+            })
+            .context("can't start the cosigning worker")?;
+        hub = hub.on_append(move || {
+            let (m, cv) = &*wake;
+            if let Ok(mut p) = m.lock() {
+                *p = true;
+                cv.notify_one();
+            }
+        });
+    }
     let root = hub.info().api_root.clone();
     Ok((detente_hub::http::router(Arc::new(hub)), root))
 }

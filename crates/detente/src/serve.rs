@@ -14,12 +14,20 @@ pub struct ServeArgs {
     listen: String,
     /// Serve DIR under the URL prefix PREFIX, e.g. `/log=mylog/log` or `/=public`;
     /// repeatable. A request goes to the longest prefix that covers its path.
-    #[arg(long = "mount", value_name = "PREFIX=DIR", required_unless_present = "hub")]
+    #[arg(
+        long = "mount",
+        value_name = "PREFIX=DIR",
+        required_unless_present = "hub"
+    )]
     mounts: Vec<String>,
     /// Also serve the intel hub in DIR (made by `detente intel init`): TAXII 2.1 under
     /// `/taxii2/` and `/{api-root}/`, its log under `/{api-root}/log/`.
     #[arg(long, value_name = "DIR")]
     hub: Option<std::path::PathBuf>,
+    /// Have the witnesses of this tlog-policy cosign the hub's checkpoint after every append
+    /// (the policy's `witness NAME VKEY URL` lines).
+    #[arg(long, value_name = "POLICY", requires = "hub")]
+    hub_witnesses: Option<std::path::PathBuf>,
 }
 
 pub fn run(args: ServeArgs) -> Result<u8> {
@@ -31,7 +39,7 @@ pub fn run(args: ServeArgs) -> Result<u8> {
     let hub = args
         .hub
         .as_deref()
-        .map(crate::intel::router)
+        .map(|d| crate::intel::router(d, args.hub_witnesses.as_deref()))
         .transpose()?;
     let site = if mounts.is_empty() {
         None

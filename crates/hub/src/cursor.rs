@@ -87,7 +87,10 @@ mod tests {
         assert_eq!(c.check(&t, "alice", b"type=indicator"), Some(42));
         assert_eq!(c.check(&t, "bob", b"type=indicator"), None);
         assert_eq!(c.check(&t, "alice", b"type=malware"), None);
-        assert_eq!(Cursors::new([8; 32]).check(&t, "alice", b"type=indicator"), None);
+        assert_eq!(
+            Cursors::new([8; 32]).check(&t, "alice", b"type=indicator"),
+            None
+        );
         // Change the position bytes: refused.
         let mut raw = URL_SAFE_NO_PAD.decode(&t).unwrap();
         raw[7] ^= 1;

@@ -31,6 +31,7 @@ pub fn router(hub: Arc<Hub>) -> Router {
         .route(&format!("/{root}"), any(handle))
         .route(&format!("/{root}/"), any(handle))
         .route(&format!("/{root}/{{*rest}}"), any(handle))
+        .merge(crate::web::router(hub.clone()))
         .with_state(hub)
 }
 
@@ -100,7 +101,11 @@ fn accept_ok(h: &HeaderMap) -> bool {
         .iter()
         .filter_map(|v| v.to_str().ok())
         .collect();
-    vals.is_empty() || vals.iter().flat_map(|v| v.split(',')).any(|i| is_taxii(i, true))
+    vals.is_empty()
+        || vals
+            .iter()
+            .flat_map(|v| v.split(','))
+            .any(|i| is_taxii(i, true))
 }
 
 fn credentials(h: &HeaderMap) -> Result<Option<Credentials>, HubError> {
@@ -132,12 +137,14 @@ fn credentials(h: &HeaderMap) -> Result<Option<Credentials>, HubError> {
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, HubError> + Send + 'static,
 ) -> Result<T, HubError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .unwrap_or_else(|e| {
-            eprintln!("detente hub: task failed: {e}");
-            Err(herr(500, "Internal Error", "the hub could not complete the request"))
-        })
+    tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| {
+        eprintln!("detente hub: task failed: {e}");
+        Err(herr(
+            500,
+            "Internal Error",
+            "the hub could not complete the request",
+        ))
+    })
 }
 
 async fn handle(State(hub): State<Arc<Hub>>, req: Request) -> Response {
@@ -358,10 +365,9 @@ async fn dispatch(hub: Arc<Hub>, req: Request) -> Result<Response, HubError> {
             if !is(&Method::GET) {
                 return Err(method_not_allowed());
             }
-            let page = blocking(move || {
-                h.read(member.as_ref(), &cid, &ReadKind::Object(oid), &raw_query)
-            })
-            .await?;
+            let page =
+                blocking(move || h.read(member.as_ref(), &cid, &ReadKind::Object(oid), &raw_query))
+                    .await?;
             let body = envelope(&page);
             Ok(page_reply(&page, body))
         }
@@ -386,8 +392,7 @@ async fn dispatch(hub: Arc<Hub>, req: Request) -> Result<Response, HubError> {
                 return Err(method_not_allowed());
             }
             let (h, cid, oid) = (hub.clone(), cid.to_string(), oid.to_string());
-            let v = blocking(move || h.provenance(member.as_ref(), &cid, &oid, &raw_query))
-                .await?;
+            let v = blocking(move || h.provenance(member.as_ref(), &cid, &oid, &raw_query)).await?;
             Ok(json_reply(StatusCode::OK, &v))
         }
         _ => Err(HubError::not_found()),
@@ -395,7 +400,11 @@ async fn dispatch(hub: Arc<Hub>, req: Request) -> Result<Response, HubError> {
 }
 
 fn method_not_allowed() -> HubError {
-    herr(405, "Method Not Allowed", "this resource does not take that method")
+    herr(
+        405,
+        "Method Not Allowed",
+        "this resource does not take that method",
+    )
 }
 
 fn too_large() -> HubError {
@@ -444,9 +453,11 @@ pub fn new_uuid() -> String {
 async fn serve_log(hub: Arc<Hub>, key: String) -> Result<Response, HubError> {
     let ok = !key.is_empty()
         && key.len() <= 256
-        && key
-            .split('/')
-            .all(|s| !s.is_empty() && !s.starts_with('.') && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.'));
+        && key.split('/').all(|s| {
+            !s.is_empty()
+                && !s.starts_with('.')
+                && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.')
+        });
     if !ok {
         return Err(HubError::not_found());
     }

@@ -17,12 +17,12 @@ use subtle::ConstantTimeEq as _;
 
 use crate::access::{allows, Member};
 use crate::cursor::Cursors;
+use crate::entry::{hash_hex, verify_receipt};
 use crate::entry::{sha256, Entry, Kind};
 use crate::query::{self, Filters};
 use crate::store::{
     Collection, MemberRecord, Origin, Query, Reader, StatusRecord, Store, StoreError, Version,
 };
-use crate::entry::{hash_hex, verify_receipt};
 use crate::submit::{prepare, Failure, Prepared};
 
 /// Envelope property mapping an object's canonical SHA-256 to its origin hub's receipt.
@@ -55,11 +55,7 @@ impl HubError {
     }
     /// 404 with the one text used for anything missing or hidden.
     pub fn not_found() -> HubError {
-        HubError::new(
-            404,
-            "Not Found",
-            "no such resource, or not visible to you",
-        )
+        HubError::new(404, "Not Found", "no such resource, or not visible to you")
     }
     /// 401.
     pub fn unauthorized() -> HubError {
@@ -79,7 +75,11 @@ impl From<StoreError> for HubError {
     fn from(e: StoreError) -> HubError {
         // The detail goes to the operator's log, not to the client.
         eprintln!("detente hub: {e}");
-        HubError::new(500, "Internal Error", "the hub could not complete the request")
+        HubError::new(
+            500,
+            "Internal Error",
+            "the hub could not complete the request",
+        )
     }
 }
 
@@ -376,9 +376,12 @@ impl Hub {
         let name = who.map_or("", |m| m.name.as_str());
         let after = match &req.next {
             None => None,
-            Some(n) => Some(self.cursors.check(n, name, &digest).ok_or_else(|| {
-                bad("next is not a cursor this hub gave for this request")
-            })? as i64),
+            Some(n) => Some(
+                self.cursors
+                    .check(n, name, &digest)
+                    .ok_or_else(|| bad("next is not a cursor this hub gave for this request"))?
+                    as i64,
+            ),
         };
         let reader = match who {
             None => Reader::Anonymous,
@@ -395,7 +398,10 @@ impl Hub {
         versions.retain(|v| allows(&v.audience, who));
         let more = versions.len() > req.limit;
         versions.truncate(req.limit);
-        if versions.is_empty() && matches!(kind, ReadKind::Object(_) | ReadKind::Versions(_)) && after.is_none() {
+        if versions.is_empty()
+            && matches!(kind, ReadKind::Object(_) | ReadKind::Versions(_))
+            && after.is_none()
+        {
             return Err(HubError::not_found());
         }
         let next = match (more, versions.last()) {
@@ -513,8 +519,8 @@ impl Hub {
             Some(Value::Object(o)) => o,
             Some(_) => return Err(bad("x_detente_origins is not an object")),
         };
-        let (ready, mut failures) = prepare(env, m, who.key.as_ref(), c.default_tlp)
-            .map_err(|e| bad(e.to_string()))?;
+        let (ready, mut failures) =
+            prepare(env, m, who.key.as_ref(), c.default_tlp).map_err(|e| bad(e.to_string()))?;
         let total = ready.len() + failures.len();
         let mut successes: Vec<(String, String, String)> = Vec::new();
         let mut items: Vec<(Entry, Option<Version>)> = Vec::new();
@@ -562,25 +568,24 @@ impl Hub {
                     }
                 },
             };
-            let (origin, entry_origin, member, org, key, signature) =
-                match from_peer {
-                    Some((o, e)) => (
-                        Some(o.clone()),
-                        Some((o.log.clone(), o.index)),
-                        e.member,
-                        e.org,
-                        e.key,
-                        e.signature,
-                    ),
-                    None => (
-                        None,
-                        None,
-                        m.name.clone(),
-                        m.org.clone(),
-                        who.key,
-                        p.signature,
-                    ),
-                };
+            let (origin, entry_origin, member, org, key, signature) = match from_peer {
+                Some((o, e)) => (
+                    Some(o.clone()),
+                    Some((o.log.clone(), o.index)),
+                    e.member,
+                    e.org,
+                    e.key,
+                    e.signature,
+                ),
+                None => (
+                    None,
+                    None,
+                    m.name.clone(),
+                    m.org.clone(),
+                    who.key,
+                    p.signature,
+                ),
+            };
             let entry = Entry {
                 kind: Kind::Submit,
                 collection: c.id.clone(),

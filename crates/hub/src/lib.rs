@@ -29,6 +29,8 @@ pub mod http;
 mod hub;
 #[cfg(feature = "server")]
 pub mod store;
+#[cfg(feature = "server")]
+pub mod web;
 
 pub use access::{Audience, Member, Tlp};
 #[cfg(feature = "server")]

@@ -131,12 +131,13 @@ pub fn parse(query: &str, default_all: bool) -> Result<Request, QueryError> {
                         "all" => sel.all = true,
                         "first" => sel.first = true,
                         "last" => sel.last = true,
-                        t => sel
-                            .at
-                            .push(detente_stix::timestamp_key(t).ok_or(QueryError::Bad {
-                                param: "match[version]",
-                                what: "not first, last, all or a timestamp",
-                            })?),
+                        t => {
+                            sel.at
+                                .push(detente_stix::timestamp_key(t).ok_or(QueryError::Bad {
+                                    param: "match[version]",
+                                    what: "not first, last, all or a timestamp",
+                                })?)
+                        }
                     }
                 }
             }
@@ -210,8 +211,18 @@ mod tests {
         let d = parse("", false).unwrap();
         assert!(d.filters.versions.last && d.filters.spec_ok);
         assert!(parse("", true).unwrap().filters.versions.all);
-        assert!(!parse("match[spec_version]=2.0", false).unwrap().filters.spec_ok);
-        for bad in ["limit=0", "limit=-1", "added_after=yesterday", "match[version]=newest"] {
+        assert!(
+            !parse("match[spec_version]=2.0", false)
+                .unwrap()
+                .filters
+                .spec_ok
+        );
+        for bad in [
+            "limit=0",
+            "limit=-1",
+            "added_after=yesterday",
+            "match[version]=newest",
+        ] {
             assert!(parse(bad, false).is_err(), "{bad}");
         }
         let many = format!("match[id]={}", vec!["a"; 300].join(","));

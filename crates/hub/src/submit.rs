@@ -93,7 +93,11 @@ pub fn prepare(
     let sigs = match env.remove(SIGNATURES) {
         None => Map::new(),
         Some(Value::Object(m)) => m,
-        Some(_) => return Err(EnvelopeError::NotEnvelope("x_detente_signatures is not an object")),
+        Some(_) => {
+            return Err(EnvelopeError::NotEnvelope(
+                "x_detente_signatures is not an object",
+            ))
+        }
     };
     let mut ok = Vec::new();
     let mut failed = Vec::new();

@@ -64,7 +64,13 @@ mod tests {
 
     #[test]
     fn round_trip() {
-        for us in [0, 1, 1_764_605_000_123_456, 951_782_400_000_000, 4_102_444_799_999_999] {
+        for us in [
+            0,
+            1,
+            1_764_605_000_123_456,
+            951_782_400_000_000,
+            4_102_444_799_999_999,
+        ] {
             assert_eq!(parse_micros(&format_micros(us)), Some(us), "{us}");
         }
         assert_eq!(format_micros(0), "1970-01-01T00:00:00.000000Z");

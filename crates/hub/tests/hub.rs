@@ -56,11 +56,26 @@ fn envelope_keeps_valid_objects_and_reports_each_invalid_one() {
             "created": "2020-01-01T00:00:00Z", "modified": "2020-01-01T00:00:00Z", "name": "x",
             "is_family": false});
         let st = h
-            .submit(&a, C, &envelope(&[good.clone(), no_pattern, bad_id]), 1_000, "s1".into())
+            .submit(
+                &a,
+                C,
+                &envelope(&[good.clone(), no_pattern, bad_id]),
+                1_000,
+                "s1".into(),
+            )
             .unwrap();
         assert_eq!(st["status"], "complete");
-        assert_eq!((st["success_count"].as_u64(), st["failure_count"].as_u64()), (Some(1), Some(2)), "{st}");
-        let msgs: Vec<&str> = st["failures"].as_array().unwrap().iter().map(|f| f["message"].as_str().unwrap()).collect();
+        assert_eq!(
+            (st["success_count"].as_u64(), st["failure_count"].as_u64()),
+            (Some(1), Some(2)),
+            "{st}"
+        );
+        let msgs: Vec<&str> = st["failures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["message"].as_str().unwrap())
+            .collect();
         assert!(msgs.iter().any(|m| m.contains("pattern")), "{msgs:?}");
         assert!(msgs.iter().any(|m| m.contains("identifier")), "{msgs:?}");
         assert_eq!(h.store().count(C).unwrap(), 1);
@@ -71,14 +86,18 @@ fn envelope_keeps_valid_objects_and_reports_each_invalid_one() {
 
         // Exact duplicate: success, no new version, no new log entry.
         let size = log_size(&h);
-        let st = h.submit(&a, C, &envelope(&[good.clone()]), 2_000, "s2".into()).unwrap();
+        let st = h
+            .submit(&a, C, &envelope(&[good.clone()]), 2_000, "s2".into())
+            .unwrap();
         assert_eq!(st["success_count"], 1);
         assert_eq!(st["successes"][0]["message"], "already present");
         assert_eq!(log_size(&h), size);
         // Same id and version, different content: refused.
         let mut other = good.clone();
         other["name"] = json!("changed");
-        let st = h.submit(&a, C, &envelope(&[other]), 3_000, "s3".into()).unwrap();
+        let st = h
+            .submit(&a, C, &envelope(&[other]), 3_000, "s3".into())
+            .unwrap();
         assert_eq!(st["failure_count"], 1);
         assert_eq!(h.store().count(C).unwrap(), 1);
         // The object comes back exactly (canonical JSON, same value).
@@ -90,7 +109,10 @@ fn envelope_keeps_valid_objects_and_reports_each_invalid_one() {
 
 fn log_size(h: &Hub) -> u64 {
     let cp = h.checkpoint().unwrap();
-    detente_note::SignedCheckpoint::parse(&cp).unwrap().checkpoint.size()
+    detente_note::SignedCheckpoint::parse(&cp)
+        .unwrap()
+        .checkpoint
+        .size()
 }
 
 #[test]
@@ -98,10 +120,16 @@ fn date_added_strictly_increases_even_with_a_clock_that_stands_still_or_goes_bac
     for b in backends() {
         let (_d, h) = setup(b);
         let a = member(&h, "alice", "acme", &[], None);
-        let objs: Vec<Value> = (0..50).map(|i| indicator(i, "2021-01-01T00:00:00Z", None, &[])).collect();
-        h.submit(&a, C, &envelope(&objs[..25]), 5_000_000, "a".into()).unwrap();
-        h.submit(&a, C, &envelope(&objs[25..]), 1_000, "b".into()).unwrap();
-        let p = h.read(Some(&a.member), C, &ReadKind::Objects, "limit=1000").unwrap();
+        let objs: Vec<Value> = (0..50)
+            .map(|i| indicator(i, "2021-01-01T00:00:00Z", None, &[]))
+            .collect();
+        h.submit(&a, C, &envelope(&objs[..25]), 5_000_000, "a".into())
+            .unwrap();
+        h.submit(&a, C, &envelope(&objs[25..]), 1_000, "b".into())
+            .unwrap();
+        let p = h
+            .read(Some(&a.member), C, &ReadKind::Objects, "limit=1000")
+            .unwrap();
         let seqs: Vec<i64> = p.versions.iter().map(|v| v.seq).collect();
         assert_eq!(seqs.len(), 50);
         assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
@@ -118,7 +146,11 @@ fn filters_versions_and_paging() {
         let a = member(&h, "alice", "acme", &[], None);
         let mut objs = Vec::new();
         for i in 0..30u64 {
-            for m in ["2021-01-01T00:00:00Z", "2021-06-01T00:00:00.5Z", "2022-01-01T00:00:00Z"] {
+            for m in [
+                "2021-01-01T00:00:00Z",
+                "2021-06-01T00:00:00.5Z",
+                "2022-01-01T00:00:00Z",
+            ] {
                 objs.push(indicator(i, m, None, &[]));
             }
         }
@@ -126,49 +158,119 @@ fn filters_versions_and_paging() {
             "id": "malware--31b940d4-6f7f-459a-80ea-9c1f17b5891b", "created": "2020-01-01T00:00:00Z",
             "modified": "2020-01-01T00:00:00Z", "name": "m", "is_family": false});
         objs.push(malware);
-        h.submit(&a, C, &envelope(&objs), 10_000_000, "s".into()).unwrap();
+        h.submit(&a, C, &envelope(&objs), 10_000_000, "s".into())
+            .unwrap();
         let who = Some(&a.member);
         // Default: last version of each object.
         let last = ids(&h, who, &ReadKind::Objects, "limit=7");
         assert_eq!(last.len(), 31);
-        assert!(last.iter().filter(|s| s.starts_with("indicator")).all(|s| s.ends_with("2022-01-01T00:00:00Z")));
+        assert!(last
+            .iter()
+            .filter(|s| s.starts_with("indicator"))
+            .all(|s| s.ends_with("2022-01-01T00:00:00Z")));
         let all = ids(&h, who, &ReadKind::Objects, "limit=10&match[version]=all");
         assert_eq!(all.len(), 91);
-        let first = ids(&h, who, &ReadKind::Objects, "match[version]=first&match[type]=indicator");
+        let first = ids(
+            &h,
+            who,
+            &ReadKind::Objects,
+            "match[version]=first&match[type]=indicator",
+        );
         assert_eq!(first.len(), 30);
         assert!(first.iter().all(|s| s.ends_with("2021-01-01T00:00:00Z")));
-        let at = ids(&h, who, &ReadKind::Objects, "match[version]=2021-06-01T00:00:00.500Z");
-        assert_eq!(at.len(), 30, "a timestamp matches by instant, whatever its precision");
-        let both = ids(&h, who, &ReadKind::Objects, "match[version]=first,last&match[type]=indicator");
+        let at = ids(
+            &h,
+            who,
+            &ReadKind::Objects,
+            "match[version]=2021-06-01T00:00:00.500Z",
+        );
+        assert_eq!(
+            at.len(),
+            30,
+            "a timestamp matches by instant, whatever its precision"
+        );
+        let both = ids(
+            &h,
+            who,
+            &ReadKind::Objects,
+            "match[version]=first,last&match[type]=indicator",
+        );
         assert_eq!(both.len(), 60);
-        assert_eq!(ids(&h, who, &ReadKind::Objects, "match[type]=malware").len(), 1);
-        assert_eq!(ids(&h, who, &ReadKind::Objects, "match[spec_version]=2.0").len(), 0);
+        assert_eq!(
+            ids(&h, who, &ReadKind::Objects, "match[type]=malware").len(),
+            1
+        );
+        assert_eq!(
+            ids(&h, who, &ReadKind::Objects, "match[spec_version]=2.0").len(),
+            0
+        );
         let one = "indicator--00000000-0000-4000-8000-000000000005";
         assert_eq!(ids(&h, who, &ReadKind::Object(one.into()), "").len(), 1);
         assert_eq!(ids(&h, who, &ReadKind::Versions(one.into()), "").len(), 3);
-        assert_eq!(ids(&h, who, &ReadKind::Objects, &format!("match[id]={one}&match[version]=all")).len(), 3);
+        assert_eq!(
+            ids(
+                &h,
+                who,
+                &ReadKind::Objects,
+                &format!("match[id]={one}&match[version]=all")
+            )
+            .len(),
+            3
+        );
 
         // added_after is exclusive.
-        let p = h.read(who, C, &ReadKind::Objects, "match[version]=all&limit=10").unwrap();
+        let p = h
+            .read(who, C, &ReadKind::Objects, "match[version]=all&limit=10")
+            .unwrap();
         let tenth = detente_hub::time::format_micros(p.versions[9].seq);
-        let rest = ids(&h, who, &ReadKind::Objects, &format!("match[version]=all&added_after={tenth}"));
+        let rest = ids(
+            &h,
+            who,
+            &ReadKind::Objects,
+            &format!("match[version]=all&added_after={tenth}"),
+        );
         assert_eq!(rest.len(), 81);
 
         // Cursors: bound to the member, the filters and the position.
         let p = h.read(who, C, &ReadKind::Objects, "limit=5").unwrap();
         let n = p.next.clone().unwrap();
         let bob = member(&h, "bob", "beta", &[], None);
-        let e = h.read(Some(&bob.member), C, &ReadKind::Objects, &format!("limit=5&next={n}")).unwrap_err();
+        let e = h
+            .read(
+                Some(&bob.member),
+                C,
+                &ReadKind::Objects,
+                &format!("limit=5&next={n}"),
+            )
+            .unwrap_err();
         assert_eq!(e.status, 400);
-        let e = h.read(who, C, &ReadKind::Objects, &format!("limit=5&match[type]=malware&next={n}")).unwrap_err();
+        let e = h
+            .read(
+                who,
+                C,
+                &ReadKind::Objects,
+                &format!("limit=5&match[type]=malware&next={n}"),
+            )
+            .unwrap_err();
         assert_eq!(e.status, 400);
         let mut t = n.into_bytes();
         t[3] = if t[3] == b'A' { b'B' } else { b'A' };
-        let e = h.read(who, C, &ReadKind::Objects, &format!("limit=5&next={}", String::from_utf8(t).unwrap())).unwrap_err();
+        let e = h
+            .read(
+                who,
+                C,
+                &ReadKind::Objects,
+                &format!("limit=5&next={}", String::from_utf8(t).unwrap()),
+            )
+            .unwrap_err();
         assert_eq!(e.status, 400);
         // Bad parameters.
         for q in ["limit=0", "added_after=yesterday", "match[version]=newest"] {
-            assert_eq!(h.read(who, C, &ReadKind::Objects, q).unwrap_err().status, 400, "{q}");
+            assert_eq!(
+                h.read(who, C, &ReadKind::Objects, q).unwrap_err().status,
+                400,
+                "{q}"
+            );
         }
     }
 }
@@ -178,7 +280,13 @@ fn signatures_are_verified_and_receipts_prove_them_offline() {
     for b in backends() {
         let (_d, h) = setup(b);
         let sk = ed25519_dalek::SigningKey::from_bytes(&[5; 32]);
-        let a = member(&h, "alice", "acme", &[], Some(sk.verifying_key().to_bytes()));
+        let a = member(
+            &h,
+            "alice",
+            "acme",
+            &[],
+            Some(sk.verifying_key().to_bytes()),
+        );
         let nokey = member(&h, "nokey", "acme", &[], None);
         let o = indicator(1, "2021-01-01T00:00:00Z", None, &[]);
         let canon = detente_stix::canonical(&o).unwrap();
@@ -186,10 +294,17 @@ fn signatures_are_verified_and_receipts_prove_them_offline() {
         let sig = base64_encode(&sk.sign(&canon).to_bytes());
         // Forged: a signature over something else.
         let forged = base64_encode(&sk.sign(b"something else").to_bytes());
-        let env = |s: &str| json!({"objects": [o.clone()], "x_detente_signatures": {h_hex.clone(): s}}).to_string().into_bytes();
+        let env = |s: &str| {
+            json!({"objects": [o.clone()], "x_detente_signatures": {h_hex.clone(): s}})
+                .to_string()
+                .into_bytes()
+        };
         let st = h.submit(&a, C, &env(&forged), 1, "f".into()).unwrap();
         assert_eq!(st["failure_count"], 1, "{st}");
-        assert!(st["failures"][0]["message"].as_str().unwrap().contains("signature"));
+        assert!(st["failures"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("signature"));
         let st = h.submit(&nokey, C, &env(&sig), 2, "n".into()).unwrap();
         assert_eq!(st["failure_count"], 1, "{st}");
         assert_eq!(h.store().count(C).unwrap(), 0);
@@ -200,7 +315,10 @@ fn signatures_are_verified_and_receipts_prove_them_offline() {
         let v = &p.versions[0];
         assert!(v.signature.is_some());
         let receipt = h.receipt(v).unwrap();
-        let vkey = detente_note::Ed25519Signer::from_seed("hub.test/log", [3; 32]).unwrap().verifier().to_string();
+        let vkey = detente_note::Ed25519Signer::from_seed("hub.test/log", [3; 32])
+            .unwrap()
+            .verifier()
+            .to_string();
         let policy = Policy::parse(format!("log {vkey}\nquorum none\n").as_bytes()).unwrap();
         let r = verify_receipt(receipt.as_bytes(), &policy, Some(&canon)).unwrap();
         assert_eq!(r.entry.member, "alice");
@@ -208,11 +326,15 @@ fn signatures_are_verified_and_receipts_prove_them_offline() {
         let chk = r.object.unwrap();
         assert!(chk.hash_matches && chk.signature_verifies);
         // Another object is not the one the receipt is for.
-        let other = detente_stix::canonical(&indicator(2, "2021-01-01T00:00:00Z", None, &[])).unwrap();
+        let other =
+            detente_stix::canonical(&indicator(2, "2021-01-01T00:00:00Z", None, &[])).unwrap();
         let r = verify_receipt(receipt.as_bytes(), &policy, Some(&other)).unwrap();
         assert!(!r.object.unwrap().hash_matches);
         // A receipt under another log key does not verify.
-        let k2 = detente_note::Ed25519Signer::from_seed("hub.test/log", [4; 32]).unwrap().verifier().to_string();
+        let k2 = detente_note::Ed25519Signer::from_seed("hub.test/log", [4; 32])
+            .unwrap()
+            .verifier()
+            .to_string();
         let p2 = Policy::parse(format!("log {k2}\nquorum none\n").as_bytes()).unwrap();
         assert!(verify_receipt(receipt.as_bytes(), &p2, None).is_err());
     }
@@ -237,29 +359,57 @@ fn hostile_envelopes_are_refused_and_nothing_is_stored() {
             ("not json", b"{\"objects\": [".to_vec()),
             ("not an envelope", b"[1,2]".to_vec()),
             ("objects not a list", b"{\"objects\": {}}".to_vec()),
-            ("signatures not an object", b"{\"objects\": [], \"x_detente_signatures\": 1}".to_vec()),
+            (
+                "signatures not an object",
+                b"{\"objects\": [], \"x_detente_signatures\": 1}".to_vec(),
+            ),
         ];
         for (name, body) in cases {
             let e = h.submit(&a, C, &body, 1, format!("s-{name}")).unwrap_err();
             assert_eq!(e.status, 400, "{name}: {e:?}");
         }
         // Malformed STIX inside a good envelope: each refused, nothing stored.
-        let bad = vec![json!(1), json!({"type": "indicator"}), json!({"type": "x", "id": "x--1"}),
-            indicator(1, "not a time", None, &[]), indicator(2, "2021-01-01T00:00:00Z", None, &["nobody"])];
+        let bad = vec![
+            json!(1),
+            json!({"type": "indicator"}),
+            json!({"type": "x", "id": "x--1"}),
+            indicator(1, "not a time", None, &[]),
+            indicator(2, "2021-01-01T00:00:00Z", None, &["nobody"]),
+        ];
         let st = h.submit(&a, C, &envelope(&bad), 2, "m".into()).unwrap();
         assert_eq!(st["failure_count"], 5, "{st}");
         assert_eq!(h.store().count(C).unwrap(), 0);
         assert_eq!(log_size(&h), size, "nothing refused reaches the log");
         // No write right: 403; unknown collection: 404.
         collection(&h, "ro", Tlp::Green, &["*"], &["org:other"]);
-        assert_eq!(h.submit(&a, "ro", &envelope(&[]), 3, "x".into()).unwrap_err().status, 403);
-        assert_eq!(h.submit(&a, "nope", &envelope(&[]), 3, "y".into()).unwrap_err().status, 404);
+        assert_eq!(
+            h.submit(&a, "ro", &envelope(&[]), 3, "x".into())
+                .unwrap_err()
+                .status,
+            403
+        );
+        assert_eq!(
+            h.submit(&a, "nope", &envelope(&[]), 3, "y".into())
+                .unwrap_err()
+                .status,
+            404
+        );
         // Bad tokens.
-        for (user, tok) in [(None, "tok-mallory"), (Some("bob"), "tok-alice"), (None, "")] {
-            let c = detente_hub::Credentials { user: user.map(str::to_string), token: tok.into() };
+        for (user, tok) in [
+            (None, "tok-mallory"),
+            (Some("bob"), "tok-alice"),
+            (None, ""),
+        ] {
+            let c = detente_hub::Credentials {
+                user: user.map(str::to_string),
+                token: tok.into(),
+            };
             assert_eq!(h.authenticate(&c).unwrap_err().status, 401);
         }
-        let c = detente_hub::Credentials { user: Some("alice".into()), token: "tok-alice".into() };
+        let c = detente_hub::Credentials {
+            user: Some("alice".into()),
+            token: "tok-alice".into(),
+        };
         assert_eq!(h.authenticate(&c).unwrap().member.name, "alice");
     }
 }
@@ -273,13 +423,17 @@ fn deletion_is_the_submitters_and_is_logged() {
         let bob = member(&h, "bob", "beta", &[], None);
         let o1 = indicator(1, "2021-01-01T00:00:00Z", None, &[]);
         let o2 = indicator(1, "2022-01-01T00:00:00Z", None, &[]);
-        h.submit(&a, C, &envelope(&[o1, o2]), 1, "s".into()).unwrap();
+        h.submit(&a, C, &envelope(&[o1, o2]), 1, "s".into())
+            .unwrap();
         let id = "indicator--00000000-0000-4000-8000-000000000001";
         assert_eq!(h.delete(&bob, C, id, "", 2).unwrap_err().status, 403);
         let size = log_size(&h);
         assert_eq!(h.delete(&a2, C, id, "match[version]=first", 3).unwrap(), 1);
         assert_eq!(log_size(&h), size + 1);
-        assert_eq!(ids(&h, Some(&a.member), &ReadKind::Versions(id.into()), "").len(), 1);
+        assert_eq!(
+            ids(&h, Some(&a.member), &ReadKind::Versions(id.into()), "").len(),
+            1
+        );
         assert_eq!(h.delete(&a, C, id, "", 4).unwrap(), 1);
         assert_eq!(h.delete(&a, C, id, "", 5).unwrap_err().status, 404);
     }
@@ -298,10 +452,21 @@ fn no_read_path_returns_an_object_its_marking_does_not_allow() {
         let mut members = Vec::new();
         for i in 0..9 {
             let org = orgs[i % 3];
-            let g: Vec<&str> = groups.iter().copied().filter(|_| rng.below(2) == 0).collect();
+            let g: Vec<&str> = groups
+                .iter()
+                .copied()
+                .filter(|_| rng.below(2) == 0)
+                .collect();
             members.push(member(&h, &format!("m{i}"), org, &g, None));
         }
-        let levels = [None, Some(Tlp::Clear), Some(Tlp::Green), Some(Tlp::Amber), Some(Tlp::AmberStrict), Some(Tlp::Red)];
+        let levels = [
+            None,
+            Some(Tlp::Clear),
+            Some(Tlp::Green),
+            Some(Tlp::Amber),
+            Some(Tlp::AmberStrict),
+            Some(Tlp::Red),
+        ];
         // (id, version, level, sender, recipients)
         let mut model: Vec<(String, String, Option<Tlp>, usize, Vec<String>)> = Vec::new();
         for n in 0..120u64 {
@@ -321,9 +486,26 @@ fn no_read_path_returns_an_object_its_marking_does_not_allow() {
                 let modified = format!("2021-01-0{}T00:00:00Z", v + 1);
                 let refs: Vec<&str> = rec.iter().map(String::as_str).collect();
                 objs.push(indicator(n, &modified, lvl, &refs));
-                model.push((indicator(n, &modified, None, &[])["id"].as_str().unwrap().to_string(), modified, lvl, sender, rec));
+                model.push((
+                    indicator(n, &modified, None, &[])["id"]
+                        .as_str()
+                        .unwrap()
+                        .to_string(),
+                    modified,
+                    lvl,
+                    sender,
+                    rec,
+                ));
             }
-            let st = h.submit(&members[sender], C, &envelope(&objs), n as i64, format!("s{n}")).unwrap();
+            let st = h
+                .submit(
+                    &members[sender],
+                    C,
+                    &envelope(&objs),
+                    n as i64,
+                    format!("s{n}"),
+                )
+                .unwrap();
             assert_eq!(st["failure_count"], 0, "{st}");
         }
         let sees = |m: &Member, lvl: Option<Tlp>, sender: usize, rec: &[String]| -> bool {
@@ -331,12 +513,21 @@ fn no_read_path_returns_an_object_its_marking_does_not_allow() {
             let p = m.principals();
             match lvl.unwrap_or(Tlp::Green) {
                 Tlp::Clear | Tlp::Green => true,
-                Tlp::Amber => m.org == s.org || m.name == s.name || rec.iter().any(|r| p.contains(r)),
+                Tlp::Amber => {
+                    m.org == s.org || m.name == s.name || rec.iter().any(|r| p.contains(r))
+                }
                 Tlp::AmberStrict => m.org == s.org,
-                Tlp::Red => m.name == s.name || rec.iter().any(|r| r.starts_with("member:") && p.contains(r)),
+                Tlp::Red => {
+                    m.name == s.name
+                        || rec
+                            .iter()
+                            .any(|r| r.starts_with("member:") && p.contains(r))
+                }
             }
         };
-        let readers: Vec<Option<&Member>> = std::iter::once(None).chain(members.iter().map(|m| Some(&m.member))).collect();
+        let readers: Vec<Option<&Member>> = std::iter::once(None)
+            .chain(members.iter().map(|m| Some(&m.member)))
+            .collect();
         for who in readers {
             let allowed = |lvl: Option<Tlp>, sender: usize, rec: &[String]| match who {
                 None => false, // the collection is readable by members only
@@ -349,7 +540,10 @@ fn no_read_path_returns_an_object_its_marking_does_not_allow() {
                 .collect();
             want_all.sort();
             if who.is_none() {
-                assert_eq!(h.read(None, C, &ReadKind::Objects, "").unwrap_err().status, 401);
+                assert_eq!(
+                    h.read(None, C, &ReadKind::Objects, "").unwrap_err().status,
+                    401
+                );
                 continue;
             }
             let mut got = ids(&h, who, &ReadKind::Objects, "match[version]=all&limit=13");
@@ -373,8 +567,15 @@ fn no_read_path_returns_an_object_its_marking_does_not_allow() {
             assert_eq!(got, want_last, "objects, last version, for {who:?}");
             // Per object: object fetch, versions and provenance.
             for n in (0..120u64).step_by(7) {
-                let id = indicator(n, "2021-01-01T00:00:00Z", None, &[])["id"].as_str().unwrap().to_string();
-                let mut want: Vec<String> = want_all.iter().filter(|s| s.starts_with(&format!("{id}@"))).cloned().collect();
+                let id = indicator(n, "2021-01-01T00:00:00Z", None, &[])["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_string();
+                let mut want: Vec<String> = want_all
+                    .iter()
+                    .filter(|s| s.starts_with(&format!("{id}@")))
+                    .cloned()
+                    .collect();
                 want.sort();
                 let mut got = ids(&h, who, &ReadKind::Versions(id.clone()), "");
                 got.sort();
@@ -388,7 +589,14 @@ fn no_read_path_returns_an_object_its_marking_does_not_allow() {
                         assert_eq!(e.status, 404);
                         assert!(want.is_empty());
                         // Hidden and missing look the same.
-                        let missing = h.provenance(who, C, "indicator--ffffffff-0000-4000-8000-000000000000", "").unwrap_err();
+                        let missing = h
+                            .provenance(
+                                who,
+                                C,
+                                "indicator--ffffffff-0000-4000-8000-000000000000",
+                                "",
+                            )
+                            .unwrap_err();
                         assert_eq!(e, missing);
                     }
                 }
@@ -406,7 +614,9 @@ fn everything_acknowledged_survives_a_reopen_and_the_log_matches() {
             let h = hub(b, d.path());
             collection(&h, C, Tlp::Green, &["*"], &["*"]);
             let a = member(&h, "alice", "acme", &[], None);
-            let objs: Vec<Value> = (0..40).map(|i| indicator(i, "2021-01-01T00:00:00Z", None, &[])).collect();
+            let objs: Vec<Value> = (0..40)
+                .map(|i| indicator(i, "2021-01-01T00:00:00Z", None, &[]))
+                .collect();
             h.submit(&a, C, &envelope(&objs), 1, "s".into()).unwrap();
             url = match b {
                 Backend::Postgres => None,
@@ -420,12 +630,28 @@ fn everything_acknowledged_survives_a_reopen_and_the_log_matches() {
         }
         let st = store(b, d.path());
         let h = reopen(st, d.path());
-        let a = h.authenticate(&detente_hub::Credentials { user: None, token: "tok-alice".into() }).unwrap();
-        let p = h.read(Some(&a.member), C, &ReadKind::Objects, "limit=1000").unwrap();
+        let a = h
+            .authenticate(&detente_hub::Credentials {
+                user: None,
+                token: "tok-alice".into(),
+            })
+            .unwrap();
+        let p = h
+            .read(Some(&a.member), C, &ReadKind::Objects, "limit=1000")
+            .unwrap();
         assert_eq!(p.versions.len(), 40);
         // New submissions continue after the old ones, in the log and in date_added.
-        h.submit(&a, C, &envelope(&[indicator(99, "2021-01-01T00:00:00Z", None, &[])]), 0, "t".into()).unwrap();
-        let p = h.read(Some(&a.member), C, &ReadKind::Objects, "limit=1000").unwrap();
+        h.submit(
+            &a,
+            C,
+            &envelope(&[indicator(99, "2021-01-01T00:00:00Z", None, &[])]),
+            0,
+            "t".into(),
+        )
+        .unwrap();
+        let p = h
+            .read(Some(&a.member), C, &ReadKind::Objects, "limit=1000")
+            .unwrap();
         assert_eq!(p.versions.last().unwrap().log_index, 40);
         assert!(p.versions.windows(2).all(|w| w[0].seq < w[1].seq));
     }

@@ -11,8 +11,8 @@
 //!   page is never short because of hidden objects and its cost does not depend on how
 //!   many hidden objects lie between visible ones beyond what the indexes bound.
 
-mod sqlite;
 mod postgres;
+mod sqlite;
 
 pub use postgres::PgStore;
 
@@ -211,7 +211,10 @@ pub(crate) fn select_sql(
         p.push(v);
         mark(p.len())
     };
-    let list = |p: &mut Vec<Param>, push: &mut dyn FnMut(&mut Vec<Param>, Param) -> String, vs: &[String]| -> String {
+    let list = |p: &mut Vec<Param>,
+                push: &mut dyn FnMut(&mut Vec<Param>, Param) -> String,
+                vs: &[String]|
+     -> String {
         vs.iter()
             .map(|x| push(p, Param::Text(x.clone())))
             .collect::<Vec<_>>()
@@ -235,7 +238,10 @@ pub(crate) fn select_sql(
         let l = list(&mut p, &mut push, &f.types);
         sql.push_str(&format!(" AND o.type IN ({l})"));
     }
-    let visible = |t: &str, p: &mut Vec<Param>, push: &mut dyn FnMut(&mut Vec<Param>, Param) -> String| -> String {
+    let visible = |t: &str,
+                   p: &mut Vec<Param>,
+                   push: &mut dyn FnMut(&mut Vec<Param>, Param) -> String|
+     -> String {
         match q.reader {
             Reader::Anonymous => format!("{t}.aud = 0"),
             Reader::Member(pr) => {

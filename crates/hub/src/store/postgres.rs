@@ -8,8 +8,8 @@ use postgres::types::ToSql;
 use postgres::{Client, NoTls, Row};
 
 use super::{
-    level_code, level_of, select_sql, Collection, MemberRecord, Origin, Param, Query,
-    StatusRecord, Store, StoreError, Version,
+    level_code, level_of, select_sql, Collection, MemberRecord, Origin, Param, Query, StatusRecord,
+    Store, StoreError, Version,
 };
 use crate::access::{Audience, Member, Tlp};
 
@@ -114,7 +114,9 @@ impl PgStore {
                 return Ok(g);
             }
         }
-        self.pool[0].lock().map_err(|_| err("connection lock poisoned"))
+        self.pool[0]
+            .lock()
+            .map_err(|_| err("connection lock poisoned"))
     }
 
     fn version(&self, c: &mut Client, r: &Row) -> Result<Version, StoreError> {
@@ -387,7 +389,10 @@ impl Store for PgStore {
     fn count(&self, coll: &str) -> Result<u64, StoreError> {
         let r = self
             .conn()?
-            .query_one("SELECT COUNT(*)::BIGINT FROM object WHERE coll = $1", &[&coll])
+            .query_one(
+                "SELECT COUNT(*)::BIGINT FROM object WHERE coll = $1",
+                &[&coll],
+            )
             .map_err(err)?;
         Ok(r.get::<_, i64>(0) as u64)
     }

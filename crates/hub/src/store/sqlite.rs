@@ -9,8 +9,8 @@ use rusqlite::types::Value as Sql;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension as _};
 
 use super::{
-    level_code, level_of, select_sql, Param, Collection, MemberRecord, Origin, Query, StatusRecord, Store,
-    StoreError, Version,
+    level_code, level_of, select_sql, Collection, MemberRecord, Origin, Param, Query, StatusRecord,
+    Store, StoreError, Version,
 };
 use crate::access::{Audience, Member, Tlp};
 
@@ -92,8 +92,10 @@ impl SqliteStore {
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
         let conn = Connection::open(path).map_err(|e| err(format!("{}: {e}", path.display())))?;
         conn.busy_timeout(Duration::from_secs(10)).map_err(err)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
-        conn.pragma_update(None, "synchronous", "FULL").map_err(err)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(err)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(err)?;
         conn.execute_batch(SCHEMA).map_err(err)?;
         Ok(SqliteStore {
             conn: Mutex::new(conn),
@@ -243,8 +245,24 @@ impl Store for SqliteStore {
             .prepare_cached("SELECT principal FROM audience WHERE seq = ?1 ORDER BY principal")
             .map_err(err)?;
         for row in rows {
-            let (seq, coll, id, typ, version, vkey, body, hash, level, aud, member, org, mkey, sig, li, o) =
-                row.map_err(err)?;
+            let (
+                seq,
+                coll,
+                id,
+                typ,
+                version,
+                vkey,
+                body,
+                hash,
+                level,
+                aud,
+                member,
+                org,
+                mkey,
+                sig,
+                li,
+                o,
+            ) = row.map_err(err)?;
             let audience = match aud {
                 0 => Audience::Anyone,
                 1 => Audience::Members,
@@ -292,7 +310,10 @@ impl Store for SqliteStore {
         let mut n = 0;
         for s in seqs {
             n += tx
-                .execute("DELETE FROM object WHERE coll = ?1 AND seq = ?2", params![coll, s])
+                .execute(
+                    "DELETE FROM object WHERE coll = ?1 AND seq = ?2",
+                    params![coll, s],
+                )
                 .map_err(err)?;
             tx.execute("DELETE FROM audience WHERE seq = ?1", [s])
                 .map_err(err)?;

@@ -65,8 +65,11 @@ pub fn hub(b: Backend, dir: &Path) -> Hub {
     let log = dir.join("log");
     std::fs::create_dir_all(log.join("private")).expect("mkdir");
     if !log.join("log").join("checkpoint").exists() {
-        LogWriter::create(DirStorage::new(log.join("log")).expect("dir"), Ed25519Signer::from_seed("hub.test/log", [3; 32]).expect("signer"))
-            .expect("log");
+        LogWriter::create(
+            DirStorage::new(log.join("log")).expect("dir"),
+            Ed25519Signer::from_seed("hub.test/log", [3; 32]).expect("signer"),
+        )
+        .expect("log");
     }
     Hub::open(
         store(b, dir),
@@ -100,7 +103,13 @@ pub fn reopen(st: Box<dyn Store>, dir: &Path) -> Hub {
 }
 
 /// Adds a member with token `tok-NAME`.
-pub fn member(h: &Hub, name: &str, org: &str, groups: &[&str], key: Option<[u8; 32]>) -> MemberRecord {
+pub fn member(
+    h: &Hub,
+    name: &str,
+    org: &str,
+    groups: &[&str],
+    key: Option<[u8; 32]>,
+) -> MemberRecord {
     let m = MemberRecord {
         member: Member {
             name: name.into(),
