@@ -136,6 +136,19 @@ pub enum IntelCommand {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Upload evidence files (content-addressed; readable by those who may read an
+    /// `artifact` or `file` object whose hashes name them): prints each SHA-256.
+    Upload {
+        /// The hub's API root URL.
+        #[arg(long)]
+        url: String,
+        /// API token.
+        #[arg(long)]
+        token: String,
+        /// Files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
     /// Fetch every object of a collection the token may read, as a STIX bundle.
     Pull {
         /// The hub's API root URL.
@@ -267,7 +280,9 @@ pub fn open_hub(dir: &Path) -> Result<Hub> {
     }
     let hub = Hub::open(open_store(dir)?, &log_dir, signer, key, info)
         .with_context(|| format!("{}: can't open the hub", dir.display()))?;
-    Ok(hub.with_peers(peers))
+    Ok(hub
+        .with_peers(peers)
+        .with_evidence(dir.join("evidence"), MAX_EVIDENCE))
 }
 
 fn write_private(path: &Path, data: &[u8]) -> Result<()> {
@@ -359,6 +374,9 @@ fn client() -> Result<reqwest::blocking::Client> {
         .build()
         .context("can't build the HTTP client")
 }
+
+/// Largest evidence file a hub keeps.
+pub const MAX_EVIDENCE: usize = 32 << 20;
 
 /// Longest reply read from a hub.
 const MAX_REPLY: u64 = 64 * 1024 * 1024;
@@ -878,6 +896,24 @@ pub fn run(cmd: IntelCommand) -> Result<u8> {
                 receipts.as_deref(),
                 &files,
             )
+        }
+        IntelCommand::Upload { url, token, files } => {
+            let c = client()?;
+            let endpoint = format!("{}evidence/", root_url(&url));
+            for f in &files {
+                let data = fs::read(f).with_context(|| format!("{}: can't read", f.display()))?;
+                let resp = c
+                    .post(&endpoint)
+                    .header("Accept", TAXII)
+                    .header("Content-Type", "application/octet-stream")
+                    .bearer_auth(&token)
+                    .body(data)
+                    .send()
+                    .with_context(|| format!("{endpoint}: request failed"))?;
+                let v = reply_json(&endpoint, resp)?;
+                println!("{}\t{}", v["sha256"].as_str().unwrap_or(""), f.display());
+            }
+            Ok(0)
         }
         IntelCommand::Pull {
             url,

@@ -395,6 +395,34 @@ async fn dispatch(hub: Arc<Hub>, req: Request) -> Result<Response, HubError> {
             let v = blocking(move || h.provenance(member.as_ref(), &cid, &oid, &raw_query)).await?;
             Ok(json_reply(StatusCode::OK, &v))
         }
+        ["evidence"] if is(&Method::POST) => {
+            let w = who.ok_or_else(HubError::unauthorized)?;
+            let max = hub.evidence_limit();
+            let body = to_bytes(req.into_body(), max)
+                .await
+                .map_err(|_| too_large())?;
+            let h = hub.clone();
+            let v = blocking(move || h.put_evidence(&w.member, &body)).await?;
+            Ok(json_reply(StatusCode::CREATED, &v))
+        }
+        ["evidence", sha] if is(&Method::GET) => {
+            let (h, sha) = (hub.clone(), sha.to_string());
+            let data = blocking(move || h.get_evidence(member.as_ref(), &sha)).await?;
+            let mut r = Response::new(Body::from(data));
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/octet-stream"),
+            );
+            r.headers_mut().insert(
+                header::CONTENT_DISPOSITION,
+                HeaderValue::from_static("attachment"),
+            );
+            r.headers_mut().insert(
+                "x-content-type-options",
+                HeaderValue::from_static("nosniff"),
+            );
+            Ok(r)
+        }
         _ => Err(HubError::not_found()),
     }
 }

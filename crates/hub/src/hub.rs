@@ -156,6 +156,7 @@ pub struct Hub {
     members: RwLock<MemberCache>,
     on_append: Option<Box<dyn Fn() + Send + Sync>>,
     peers: Vec<detente_policy::Policy>,
+    evidence: Option<(PathBuf, usize)>,
 }
 
 impl std::fmt::Debug for Hub {
@@ -210,6 +211,7 @@ impl Hub {
             }),
             on_append: None,
             peers: Vec::new(),
+            evidence: None,
         })
     }
 
@@ -225,6 +227,84 @@ impl Hub {
     pub fn with_peers(mut self, peers: Vec<detente_policy::Policy>) -> Hub {
         self.peers = peers;
         self
+    }
+
+    /// Keeps evidence files (content-addressed by SHA-256) in `dir`, each at most `max`
+    /// bytes.
+    pub fn with_evidence(mut self, dir: PathBuf, max: usize) -> Hub {
+        self.evidence = Some((dir, max));
+        self
+    }
+
+    /// The most bytes one evidence file may hold (0 when evidence files are off).
+    pub fn evidence_limit(&self) -> usize {
+        self.evidence.as_ref().map_or(0, |(_, m)| *m)
+    }
+
+    /// Stores an evidence file uploaded by `who` (who must be able to write to some
+    /// collection). Answers its SHA-256 and size. Stored once; an upload of a file already
+    /// there changes nothing. Readable only through objects that reference it.
+    pub fn put_evidence(&self, who: &Member, data: &[u8]) -> Result<Value, HubError> {
+        let Some((dir, max)) = &self.evidence else {
+            return Err(HubError::not_found());
+        };
+        if data.len() > *max {
+            return Err(HubError::new(
+                413,
+                "Payload Too Large",
+                format!("evidence files are limited to {max} bytes"),
+            ));
+        }
+        if !self.collections(Some(who))?.iter().any(|(_, _, w)| *w) {
+            return Err(HubError::new(
+                403,
+                "Forbidden",
+                "you may not write to any collection",
+            ));
+        }
+        let h = hash_hex(&sha256(data));
+        let path = dir.join(&h);
+        if !path.exists() {
+            write_durably(dir, &path, data).map_err(|e| StoreError(format!("evidence: {e}")))?;
+        }
+        Ok(json!({"sha256": h, "size": data.len()}))
+    }
+
+    /// An evidence file, if some object `who` may read references it (404 otherwise, the
+    /// same as for a file that is not there).
+    pub fn get_evidence(&self, who: Option<&Member>, sha: &str) -> Result<Vec<u8>, HubError> {
+        let Some((dir, max)) = &self.evidence else {
+            return Err(HubError::not_found());
+        };
+        if crate::entry::parse_hash(sha).is_none() {
+            return Err(HubError::not_found());
+        }
+        let colls: Vec<String> = self
+            .collections(who)?
+            .into_iter()
+            .filter(|(_, r, _)| *r)
+            .map(|(c, _, _)| c.id)
+            .collect();
+        let reader = match who {
+            None => Reader::Anonymous,
+            Some(m) => Reader::Member(m.principals()),
+        };
+        if !self.store.evidence_visible(sha, &reader, &colls)? {
+            return Err(HubError::not_found());
+        }
+        let path = dir.join(sha);
+        let data = match std::fs::read(&path) {
+            Ok(d) => d,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(HubError::not_found())
+            }
+            Err(e) => return Err(StoreError(format!("{}: {e}", path.display())).into()),
+        };
+        // What is served is what the hash names, never a file changed on disk.
+        if data.len() > *max || hash_hex(&sha256(&data)) != sha {
+            return Err(StoreError(format!("{}: does not match its hash", path.display())).into());
+        }
+        Ok(data)
     }
 
     /// Static hub facts.
@@ -614,6 +694,7 @@ impl Hub {
                 signature: entry.signature,
                 log_index: 0,
                 origin,
+                refs: p.refs,
             };
             items.push((entry, Some(v)));
         }
@@ -849,4 +930,21 @@ pub fn provenance_json(v: &Version, receipt: &str) -> Value {
         o["origin"] = json!({"log": orig.log, "index": orig.index, "receipt": orig.receipt});
     }
     o
+}
+
+/// Writes `data` to `path` in `dir` atomically and durably: a temporary file, fsync,
+/// rename, fsync of the directory.
+fn write_durably(dir: &Path, path: &Path, data: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(
+        ".tmp-{}-{}",
+        std::process::id(),
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("x")
+    ));
+    let mut f = File::create(&tmp)?;
+    f.write_all(data)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    File::open(dir)?.sync_all()
 }

@@ -35,6 +35,24 @@ pub struct Prepared {
     pub audience: Audience,
     /// The verified signature, if one was sent.
     pub signature: Option<[u8; 64]>,
+    /// Evidence files referenced ([`evidence_refs`]).
+    pub refs: Vec<String>,
+}
+
+/// The evidence files an object references: the SHA-256 in `hashes` of an `artifact` or
+/// `file` object, as lowercase hex.
+pub fn evidence_refs(obj: &Value) -> Vec<String> {
+    let ty = obj.get("type").and_then(Value::as_str);
+    if !matches!(ty, Some("artifact" | "file")) {
+        return Vec::new();
+    }
+    obj.get("hashes")
+        .and_then(Value::as_object)
+        .and_then(|h| h.get("SHA-256").or_else(|| h.get("sha256")))
+        .and_then(Value::as_str)
+        .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+        .map(|h| vec![h.to_ascii_lowercase()])
+        .unwrap_or_default()
 }
 
 /// One refused object, for the status resource's `failures`.
@@ -167,7 +185,9 @@ pub fn prepare(
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string();
+        let refs = evidence_refs(&obj);
         ok.push(Prepared {
+            refs,
             id: obj
                 .get("id")
                 .and_then(Value::as_str)

@@ -102,6 +102,9 @@ pub struct Version {
     pub log_index: u64,
     /// For synced objects: where they came from.
     pub origin: Option<Origin>,
+    /// Evidence files the object references: the lowercase hex SHA-256 values in the
+    /// `hashes` of an `artifact` or `file` object.
+    pub refs: Vec<String>,
 }
 
 /// A status resource as stored: only its requester may read it.
@@ -164,6 +167,55 @@ pub trait Store: Send + Sync {
     fn put_collection(&self, c: &Collection) -> Result<(), StoreError>;
     /// Number of versions stored in a collection.
     fn count(&self, coll: &str) -> Result<u64, StoreError>;
+    /// Whether some version in one of `colls` that `reader` may see references the evidence
+    /// file with this SHA-256 (lowercase hex).
+    fn evidence_visible(
+        &self,
+        sha256: &str,
+        reader: &Reader,
+        colls: &[String],
+    ) -> Result<bool, StoreError>;
+}
+
+/// The query of [`Store::evidence_visible`], for either dialect.
+pub(crate) fn evidence_sql(
+    sha256: &str,
+    reader: &Reader,
+    colls: &[String],
+    mark: impl Fn(usize) -> String,
+) -> Option<(String, Vec<Param>)> {
+    if colls.is_empty() {
+        return None;
+    }
+    let mut p = vec![Param::Text(sha256.to_string())];
+    let h = mark(1);
+    let mut cs = Vec::new();
+    for c in colls {
+        p.push(Param::Text(c.clone()));
+        cs.push(mark(p.len()));
+    }
+    let vis = match reader {
+        Reader::Anonymous => "o.aud = 0".to_string(),
+        Reader::Member(pr) => {
+            let mut l = Vec::new();
+            for x in pr {
+                p.push(Param::Text(x.clone()));
+                l.push(mark(p.len()));
+            }
+            format!(
+                "(o.aud <= 1 OR EXISTS (SELECT 1 FROM audience a WHERE a.seq = o.seq AND a.principal IN ({})))",
+                l.join(",")
+            )
+        }
+    };
+    Some((
+        format!(
+            "SELECT 1 FROM evidence_ref r JOIN object o ON o.seq = r.seq WHERE r.sha256 = {h} \
+             AND o.coll IN ({}) AND {vis} LIMIT 1",
+            cs.join(",")
+        ),
+        p,
+    ))
 }
 
 pub(crate) fn level_code(t: Tlp) -> i64 {

@@ -42,6 +42,11 @@ CREATE TABLE IF NOT EXISTS audience (
     principal TEXT NOT NULL,
     PRIMARY KEY (seq, principal)
 );
+CREATE TABLE IF NOT EXISTS evidence_ref (
+    sha256 TEXT NOT NULL,
+    seq    BIGINT NOT NULL,
+    PRIMARY KEY (sha256, seq)
+);
 CREATE TABLE IF NOT EXISTS status (
     id     TEXT PRIMARY KEY,
     member TEXT NOT NULL,
@@ -165,6 +170,7 @@ impl PgStore {
             signature: arr(r.get(13))?,
             log_index: r.get::<_, i64>(14) as u64,
             origin,
+            refs: Vec::new(),
         })
     }
 }
@@ -241,6 +247,13 @@ impl Store for PgStore {
                 )
                 .map_err(err)?;
             }
+            for r in &v.refs {
+                tx.execute(
+                    "INSERT INTO evidence_ref (sha256, seq) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                    &[r, &v.seq],
+                )
+                .map_err(err)?;
+            }
         }
         tx.execute(
             "INSERT INTO status (id, member, body) VALUES ($1, $2, $3)",
@@ -297,6 +310,8 @@ impl Store for PgStore {
                 )
                 .map_err(err)? as usize;
             tx.execute("DELETE FROM audience WHERE seq = $1", &[s])
+                .map_err(err)?;
+            tx.execute("DELETE FROM evidence_ref WHERE seq = $1", &[s])
                 .map_err(err)?;
         }
         tx.commit().map_err(err)?;
@@ -395,5 +410,32 @@ impl Store for PgStore {
             )
             .map_err(err)?;
         Ok(r.get::<_, i64>(0) as u64)
+    }
+
+    fn evidence_visible(
+        &self,
+        sha256: &str,
+        reader: &super::Reader,
+        colls: &[String],
+    ) -> Result<bool, StoreError> {
+        let Some((sql, args)) = super::evidence_sql(sha256, reader, colls, |n| format!("${n}"))
+        else {
+            return Ok(false);
+        };
+        let owned: Vec<Box<dyn ToSql + Sync>> = args
+            .into_iter()
+            .map(|a| -> Box<dyn ToSql + Sync> {
+                match a {
+                    Param::Text(t) => Box::new(t),
+                    Param::Int(i) => Box::new(i),
+                }
+            })
+            .collect();
+        let refs: Vec<&(dyn ToSql + Sync)> = owned.iter().map(|b| b.as_ref()).collect();
+        Ok(self
+            .conn()?
+            .query_opt(sql.as_str(), &refs)
+            .map_err(err)?
+            .is_some())
     }
 }

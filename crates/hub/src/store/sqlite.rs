@@ -43,6 +43,11 @@ CREATE TABLE IF NOT EXISTS audience (
     principal TEXT NOT NULL,
     PRIMARY KEY (seq, principal)
 ) STRICT, WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS evidence_ref (
+    sha256 TEXT NOT NULL,                -- lowercase hex SHA-256 of an evidence file
+    seq    INTEGER NOT NULL,
+    PRIMARY KEY (sha256, seq)
+) STRICT, WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS status (
     id     TEXT PRIMARY KEY,
     member TEXT NOT NULL,
@@ -174,6 +179,13 @@ impl Store for SqliteStore {
                 for p in list {
                     aud.execute(params![v.seq, p]).map_err(err)?;
                 }
+                for r in &v.refs {
+                    tx.execute(
+                        "INSERT OR IGNORE INTO evidence_ref (sha256, seq) VALUES (?1, ?2)",
+                        params![r, v.seq],
+                    )
+                    .map_err(err)?;
+                }
             }
             tx.execute(
                 "INSERT INTO status (id, member, body) VALUES (?1, ?2, ?3)",
@@ -299,6 +311,7 @@ impl Store for SqliteStore {
                 signature: arr(sig)?,
                 log_index: li as u64,
                 origin,
+                refs: Vec::new(),
             });
         }
         Ok(out)
@@ -316,6 +329,8 @@ impl Store for SqliteStore {
                 )
                 .map_err(err)?;
             tx.execute("DELETE FROM audience WHERE seq = ?1", [s])
+                .map_err(err)?;
+            tx.execute("DELETE FROM evidence_ref WHERE seq = ?1", [s])
                 .map_err(err)?;
         }
         tx.commit().map_err(err)?;
@@ -431,6 +446,29 @@ impl Store for SqliteStore {
                 r.get::<_, i64>(0)
             })
             .map(|n| n as u64)
+            .map_err(err)
+    }
+
+    fn evidence_visible(
+        &self,
+        sha256: &str,
+        reader: &super::Reader,
+        colls: &[String],
+    ) -> Result<bool, StoreError> {
+        let Some((sql, args)) = super::evidence_sql(sha256, reader, colls, |_| "?".into()) else {
+            return Ok(false);
+        };
+        let p: Vec<Sql> = args
+            .into_iter()
+            .map(|a| match a {
+                Param::Text(t) => Sql::Text(t),
+                Param::Int(i) => Sql::Integer(i),
+            })
+            .collect();
+        self.lock()?
+            .query_row(&sql, params_from_iter(p), |_| Ok(()))
+            .optional()
+            .map(|r| r.is_some())
             .map_err(err)
     }
 }
