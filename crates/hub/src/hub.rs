@@ -633,6 +633,37 @@ impl Hub {
                     }
                     None => {}
                 }
+            } else {
+                // No version (an SCO): the same object again is a duplicate, not a new
+                // version; only versions the submitter may see are compared.
+                if !seen.insert((p.id.clone(), hash_hex(&p.hash))) {
+                    successes.push((p.id, shown, "duplicate in this envelope".into()));
+                    continue;
+                }
+                let f = Filters {
+                    ids: vec![p.id.clone()],
+                    versions: query::Versions {
+                        all: true,
+                        ..Default::default()
+                    },
+                    spec_ok: true,
+                    ..Default::default()
+                };
+                let same = self
+                    .store
+                    .query(&Query {
+                        collection: &c.id,
+                        reader: &Reader::Member(m.principals()),
+                        filters: &f,
+                        after: None,
+                        limit: query::MAX_LIMIT,
+                    })?
+                    .into_iter()
+                    .find(|v| v.hash == p.hash);
+                if let Some(v) = same {
+                    successes.push((p.id, v.version, "already present".into()));
+                    continue;
+                }
             }
             let from_peer = match origins.get(&hash_hex(&p.hash)) {
                 None => None,

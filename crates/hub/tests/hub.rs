@@ -719,3 +719,20 @@ fn sightings_and_the_oasis_examples_are_accepted() {
         assert!(!sightings.is_empty());
     }
 }
+
+#[test]
+fn an_observable_sent_twice_is_one_version() {
+    for b in backends() {
+        let (_d, h) = setup(b);
+        let a = member(&h, "alice", "acme", &[], None);
+        let ip = json!({"type": "ipv4-addr", "spec_version": "2.1",
+            "id": "ipv4-addr--ff26c055-6336-5bc5-b98d-13d6226742dd", "value": "198.51.100.3"});
+        h.submit(&a, C, &envelope(&[ip.clone(), ip.clone()]), 1, "a".into()).unwrap();
+        let st = h.submit(&a, C, &envelope(&[ip.clone()]), 2, "b".into()).unwrap();
+        assert_eq!(st["successes"][0]["message"], "already present", "{st}");
+        let v = ids(&h, Some(&a.member), &ReadKind::Versions("ipv4-addr--ff26c055-6336-5bc5-b98d-13d6226742dd".into()), "");
+        assert_eq!(v.len(), 1, "{v:?}");
+        // Its version is its date_added.
+        assert!(v[0].ends_with('Z'));
+    }
+}
