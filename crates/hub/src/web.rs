@@ -69,12 +69,17 @@ pub const MAX_FORM: usize = 4096;
 pub const PAGE: usize = 50;
 /// Most visible objects one page of search results scans.
 pub const SEARCH_SCAN: usize = 5000;
+/// Most bytes of canonical JSON one page of search results scans (a few huge objects
+/// bound it before [`SEARCH_SCAN`] does).
+pub const SEARCH_BYTES: usize = 64 << 20;
 /// Objects read from the hub per step of a search.
 const SEARCH_BATCH: usize = 500;
 /// Longest search term kept (characters).
 const MAX_TERM: usize = 256;
 /// Longest query string accepted on a page.
 const MAX_QUERY: usize = 16 * 1024;
+/// Longest token the sign-in form accepts (the hub's are far shorter).
+const MAX_TOKEN: usize = 1024;
 /// Longest name shown in a table cell (characters).
 const MAX_NAME: usize = 200;
 
@@ -258,6 +263,11 @@ pub fn router<S: Clone + Send + Sync + 'static>(hub: Arc<Hub>) -> Router<S> {
         "default-src 'none'; style-src 'sha256-{style_hash}'; img-src 'self'; \
          form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
     );
+    if hub.info().api_root == "web" {
+        // Its routes would be TAXII's: the API root wins, the web view is left out.
+        eprintln!("detente hub: the API root is named \"web\": the web view is not served");
+        return Router::new();
+    }
     let web = Arc::new(Web {
         hub,
         sessions: Mutex::new(HashMap::new()),
@@ -281,7 +291,7 @@ async fn handle(State(web): State<Arc<Web>>, req: Request) -> Response {
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(
@@ -388,14 +398,14 @@ fn download(content_type: &'static str, name: &str, data: Vec<u8>) -> Response {
     r
 }
 
-/// Whether a form post comes from this site, as far as the browser tells: refused when
-/// `Sec-Fetch-Site` says another site, or `Origin` names another host than `Host`.
+/// Whether a form post comes from this site, as far as the browser tells. `Sec-Fetch-Site`
+/// (set by the browser only) decides when present: `same-origin`, or `none` (typed by the
+/// user). Without it, an `Origin` must name the `Host` (`null` is refused). A request with
+/// neither is not from a browser that could be made to post across sites.
 fn same_origin(h: &HeaderMap) -> bool {
     if let Some(s) = h.get("sec-fetch-site") {
         let s = s.to_str().unwrap_or("");
-        if s != "same-origin" && s != "none" {
-            return false;
-        }
+        return s == "same-origin" || s == "none";
     }
     if let Some(o) = h.get(header::ORIGIN) {
         let o = o.to_str().unwrap_or("");
@@ -584,7 +594,7 @@ impl Web {
         format!(
             "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
              <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-             <meta name=\"referrer\" content=\"no-referrer\">\
+             <meta name=\"referrer\" content=\"same-origin\">\
              <title>{t} · {hub_title}</title><style>{CSS}</style></head><body>\
              <header><strong><a href=\"/web/\">{hub_title}</a></strong>\
              <a href=\"/web/\">Collections</a><a href=\"/web/search\">Search</a>\
@@ -702,6 +712,13 @@ impl Web {
             .unwrap_or_default();
         if token.is_empty() {
             return self.login_page(v, Some("paste your API token"), StatusCode::BAD_REQUEST);
+        }
+        if token.len() > MAX_TOKEN {
+            return self.login_page(
+                v,
+                Some("that token is not valid on this hub"),
+                StatusCode::UNAUTHORIZED,
+            );
         }
         match self.hub.authenticate(&Credentials {
             user: None,
@@ -1148,9 +1165,10 @@ impl Web {
             escape(&receipt)
         );
         body.push_str(
-            "<h2>The checkpoint</h2><p class=\"muted\">The log's signed statement of its size \
-             and root hash, with the cosignatures of the witnesses that checked it is \
-             consistent with everything they saw before.</p>\
+            "<h2>The checkpoint</h2><p class=\"muted\">The latest checkpoint, which the receipt \
+             proves inclusion in: the log's signed statement of its size and root hash, with \
+             the cosignatures of the witnesses that checked it is consistent with everything \
+             they saw before.</p>\
              <table id=\"checkpoint\"><thead><tr><th>Line</th><th>What it is</th></tr></thead>\
              <tbody>",
         );
@@ -1331,6 +1349,7 @@ impl Web {
             .min(SEARCH_BATCH);
         let resumed = ci > 0 || cursor.is_some() || skip > 0;
         let mut scanned = 0usize;
+        let mut bytes = 0usize;
         let mut found: Vec<Version> = Vec::new();
         let mut cont: Option<(usize, Option<String>, usize)> = None;
         'colls: while ci < colls.len() {
@@ -1347,10 +1366,11 @@ impl Web {
             let n = page.versions.len();
             for (i, x) in page.versions.iter().enumerate().skip(skip) {
                 scanned += 1;
+                bytes = bytes.saturating_add(x.body.len());
                 if matches(x) {
                     found.push(x.clone());
                 }
-                if found.len() >= PAGE || scanned >= SEARCH_SCAN {
+                if found.len() >= PAGE || scanned >= SEARCH_SCAN || bytes >= SEARCH_BYTES {
                     cont = if i + 1 < n {
                         Some((ci, cursor.clone(), i + 1))
                     } else if page.more {
@@ -1411,8 +1431,11 @@ impl Web {
                 let _ = write!(
                     body,
                     "<p class=\"note\" id=\"bound\">This search stopped after scanning \
-                     {SEARCH_SCAN} objects, to bound the work one page costs; there are more to \
-                     scan. <a href=\"/web/search{}\" id=\"continue\">Continue the search</a></p>",
+                     {scanned} objects ({} KiB of JSON; at most {SEARCH_SCAN} objects or {} MiB \
+                     per page), to bound the work one page costs; there are more to scan. \
+                     <a href=\"/web/search{}\" id=\"continue\">Continue the search</a></p>",
+                    bytes / 1024,
+                    SEARCH_BYTES >> 20,
                     escape(&href)
                 );
             }

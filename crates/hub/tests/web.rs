@@ -99,13 +99,23 @@ fn obj(n: u64, name: &str, tlp: Option<Tlp>, recipients: &[&str]) -> Value {
 }
 
 fn id(n: u64) -> String {
-    format!("indicator--{:08x}-0000-4000-8000-{:012x}", n >> 16, n & 0xffff_ffff_ffff)
+    format!(
+        "indicator--{:08x}-0000-4000-8000-{:012x}",
+        n >> 16,
+        n & 0xffff_ffff_ffff
+    )
 }
 
 fn submit(h: &Hub, who: &str, org: &str, coll: &str, objects: &[Value], at: i64) {
     let body = json!({ "objects": objects }).to_string();
     let st = h
-        .submit(&rec(who, org), coll, body.as_bytes(), at, format!("st-{at}"))
+        .submit(
+            &rec(who, org),
+            coll,
+            body.as_bytes(),
+            at,
+            format!("st-{at}"),
+        )
         .expect("submit");
     assert_eq!(
         st["failure_count"].as_u64(),
@@ -186,7 +196,10 @@ fn request(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body:
         let mut out = Vec::new();
         let mut rest = &body[..];
         loop {
-            let nl = rest.windows(2).position(|w| w == b"\r\n").expect("chunk size");
+            let nl = rest
+                .windows(2)
+                .position(|w| w == b"\r\n")
+                .expect("chunk size");
             let size = usize::from_str_radix(std::str::from_utf8(&rest[..nl]).unwrap().trim(), 16)
                 .expect("chunk size");
             if size == 0 {
@@ -290,10 +303,16 @@ fn hostile_object_values_are_escaped_everywhere() {
                 "<i>test",
                 "\" autofocus",
             ] {
-                assert!(!b.contains(raw), "{p} ({cookie:?}) lets {raw:?} through:\n{b}");
+                assert!(
+                    !b.contains(raw),
+                    "{p} ({cookie:?}) lets {raw:?} through:\n{b}"
+                );
             }
             let csp = r.header("content-security-policy").expect("CSP");
-            assert!(csp.contains("default-src 'none'") && !csp.contains("unsafe"), "{csp}");
+            assert!(
+                csp.contains("default-src 'none'") && !csp.contains("unsafe"),
+                "{csp}"
+            );
             assert!(!csp.contains("script-src"), "{csp}");
             assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
             assert_eq!(
@@ -304,19 +323,30 @@ fn hostile_object_values_are_escaped_everywhere() {
         }
     }
     let page = get(&addr, &format!("/web/c/{C}"), Some(&alice)).body;
-    assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(2)&gt;"));
+    assert!(
+        page.contains("&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(2)&gt;")
+    );
     assert!(page.contains("&lt;iframe src=javascript:alert(5)&gt;.example"));
     assert!(page.contains("Shared &lt;b&gt;evidence&lt;/b&gt; &amp; &quot;more&quot;"));
     let page = get(&addr, &format!("/web/c/{C}/o/{oid}"), None).body;
-    assert!(page.contains("&quot;&gt;&lt;svg onload=alert(3)&gt; &#39; &amp; &lt;/pre&gt;&lt;/td&gt;"));
+    assert!(
+        page.contains("&quot;&gt;&lt;svg onload=alert(3)&gt; &#39; &amp; &lt;/pre&gt;&lt;/td&gt;")
+    );
     assert!(page.contains("<span class=\"label\">&lt;b&gt;bold&lt;/b&gt;</span>"));
     // The search that matched by the hostile label found the object, still escaped.
-    let r = get(&addr, "/web/search?label=%3Cb%3Ebold%3C%2Fb%3E&q=%3Cscript%3E", None);
+    let r = get(
+        &addr,
+        "/web/search?label=%3Cb%3Ebold%3C%2Fb%3E&q=%3Cscript%3E",
+        None,
+    );
     assert!(r.body.contains("data-found=\"1\""), "{}", r.body);
     // Downloads are served as attachments, never as HTML.
     let r = get(&addr, &format!("/web/c/{C}/o/{oid}/json"), None);
     assert_eq!(r.header("content-type"), Some("application/json"));
-    assert!(r.header("content-disposition").unwrap().starts_with("attachment"));
+    assert!(r
+        .header("content-disposition")
+        .unwrap()
+        .starts_with("attachment"));
     let v: Value = serde_json::from_str(&r.body).unwrap();
     assert_eq!(v["name"], evil_name);
 }
@@ -347,7 +377,10 @@ fn sessions_cookies_and_sign_in_limits() {
 
     let home = get(&addr, "/web/", Some(&alice)).body;
     assert!(home.contains("data-member=\"alice\""), "{home}");
-    assert!(home.contains("acme only"), "alice (acme) sees acme's collection");
+    assert!(
+        home.contains("acme only"),
+        "alice (acme) sees acme's collection"
+    );
     let anon = get(&addr, "/web/", None).body;
     assert!(anon.contains("data-member=\"\"") && !anon.contains("acme only"));
     // A made-up or malformed session is just anonymous.
@@ -371,6 +404,19 @@ fn sessions_cookies_and_sign_in_limits() {
     assert_eq!(r.status, 403);
     let r = login_form(&addr, "tok-alice", &[("Origin", "null")]);
     assert_eq!(r.status, 403);
+    let r = login_form(
+        &addr,
+        "tok-alice",
+        &[("Origin", &origin), ("Sec-Fetch-Site", "same-site")],
+    );
+    assert_eq!(r.status, 403, "a sibling subdomain is another site's page");
+    // The browser's own word wins: same-origin with an opaque Origin is this site's form.
+    let r = login_form(
+        &addr,
+        "tok-alice",
+        &[("Origin", "null"), ("Sec-Fetch-Site", "same-origin")],
+    );
+    assert_eq!(r.status, 303);
     let big = format!("token=tok-alice&pad={}", "a".repeat(5000));
     let r = request(
         &addr,
@@ -408,7 +454,10 @@ fn sessions_cookies_and_sign_in_limits() {
     let b = get(&addr, "/web/", Some(&alice)).body;
     assert!(b.contains("data-member=\"\""), "the old cookie is dead");
     let b = get(&addr, "/web/", Some(&again)).body;
-    assert!(b.contains("data-member=\"alice\""), "the other session lives");
+    assert!(
+        b.contains("data-member=\"alice\""),
+        "the other session lives"
+    );
     // A cross-site sign-out is refused.
     let r = request(
         &addr,
@@ -418,7 +467,9 @@ fn sessions_cookies_and_sign_in_limits() {
         b"",
     );
     assert_eq!(r.status, 403);
-    assert!(get(&addr, "/web/", Some(&again)).body.contains("data-member=\"alice\""));
+    assert!(get(&addr, "/web/", Some(&again))
+        .body
+        .contains("data-member=\"alice\""));
     // /web redirects to /web/.
     let r = get(&addr, "/web", None);
     assert_eq!((r.status, r.header("location")), (303, Some("/web/")));
@@ -437,18 +488,35 @@ fn tlp_decides_what_each_visitor_sees() {
             obj(1, "clear-object", Some(Tlp::Clear), &[]),
             obj(2, "green-object", Some(Tlp::Green), &[]),
             obj(3, "amber-object", Some(Tlp::Amber), &["org:beta"]),
-            obj(4, "crimson-red-object", Some(Tlp::Red), &["member:bob", "org:gamma"]),
+            obj(
+                4,
+                "crimson-red-object",
+                Some(Tlp::Red),
+                &["member:bob", "org:gamma"],
+            ),
         ],
         1_000_000,
     );
-    submit(&h, "alice", "acme", PRIVATE, &[obj(9, "acme-internal", None, &[])], 2_000_000);
+    submit(
+        &h,
+        "alice",
+        "acme",
+        PRIVATE,
+        &[obj(9, "acme-internal", None, &[])],
+        2_000_000,
+    );
     let addr = serve(h);
     let (alice, bob, carol) = (
         sign_in(&addr, "alice"),
         sign_in(&addr, "bob"),
         sign_in(&addr, "carol"),
     );
-    let names = ["clear-object", "green-object", "amber-object", "crimson-red-object"];
+    let names = [
+        "clear-object",
+        "green-object",
+        "amber-object",
+        "crimson-red-object",
+    ];
     let cases: [(Option<&str>, [bool; 4]); 4] = [
         (None, [true, false, false, false]),
         (Some(&alice), [true, true, true, true]),
@@ -467,7 +535,11 @@ fn tlp_decides_what_each_visitor_sees() {
             let r = get(&addr, &format!("/web/c/{C}/o/{}", id(i as u64 + 1)), cookie);
             assert_eq!(r.status == 200, sees[i], "{cookie:?} object {n}");
             for tail in ["/verify", "/receipt", "/json"] {
-                let r = get(&addr, &format!("/web/c/{C}/o/{}{tail}", id(i as u64 + 1)), cookie);
+                let r = get(
+                    &addr,
+                    &format!("/web/c/{C}/o/{}{tail}", id(i as u64 + 1)),
+                    cookie,
+                );
                 assert_eq!(r.status == 200, sees[i], "{cookie:?} {tail} {n}");
             }
         }
@@ -477,7 +549,10 @@ fn tlp_decides_what_each_visitor_sees() {
         let red = get(&addr, &format!("/web/c/{C}/o/{}", id(4)), cookie);
         if !sees[3] {
             assert_eq!(red.status, 404);
-            assert_eq!(red.body, missing.body, "hidden and missing must look the same");
+            assert_eq!(
+                red.body, missing.body,
+                "hidden and missing must look the same"
+            );
             assert!(!red.body.contains("crimson") && !red.body.contains(&id(4)));
         }
         // Collections: acme's only for alice; a hidden collection is a missing one.
@@ -489,13 +564,24 @@ fn tlp_decides_what_each_visitor_sees() {
             assert_eq!(private.body, nowhere.body);
         }
         let all = get(&addr, "/web/search?q=acme-internal", cookie).body;
-        assert_eq!(all.contains("data-found=\"1\""), cookie == Some(alice.as_str()));
+        assert_eq!(
+            all.contains("data-found=\"1\""),
+            cookie == Some(alice.as_str())
+        );
     }
     // The row of a visible object: type, TLP badge, submitter and org, signature, log index.
     let list = get(&addr, &format!("/web/c/{C}"), Some(&bob)).body;
     let row_start = list.find(&format!("data-id=\"{}\"", id(4))).unwrap();
     let row = &list[row_start..row_start + list[row_start..].find("</tr>").unwrap()];
-    for want in ["indicator", "tlp-red", "TLP:RED", "alice", "(acme)", "unsigned", ">3</a>"] {
+    for want in [
+        "indicator",
+        "tlp-red",
+        "TLP:RED",
+        "alice",
+        "(acme)",
+        "unsigned",
+        ">3</a>",
+    ] {
         assert!(row.contains(want), "{want} in {row}");
     }
     // The object page: provenance and the JSON; the verify page: proof and checkpoint.
@@ -508,7 +594,10 @@ fn tlp_decides_what_each_visitor_sees() {
     assert!(main_of(&v).contains("web.test/log"));
     // Status.
     let s = get(&addr, "/web/status", Some(&carol)).body;
-    assert!(s.contains("<td class=\"mono\" id=\"origin\">web.test/log</td>"), "{s}");
+    assert!(
+        s.contains("<td class=\"mono\" id=\"origin\">web.test/log</td>"),
+        "{s}"
+    );
     assert!(s.contains("<td id=\"treesize\">5</td>"), "{s}");
     assert!(s.contains("<td id=\"ncollections\">1</td>"), "{s}");
     let s = get(&addr, "/web/status", Some(&alice)).body;
@@ -565,8 +654,15 @@ fn search_work_is_bounded_and_continues() {
     submit(&h, "alice", "acme", C, &objects, 1_000_000);
     let addr = serve(h);
     let b = get(&addr, "/web/search?q=NEEDLE", None).body;
-    assert!(b.contains("data-scanned=\"5000\" data-found=\"0\""), "{}", main_of(&b));
-    assert!(b.contains("id=\"bound\""), "the page says the bound was hit");
+    assert!(
+        b.contains("data-scanned=\"5000\" data-found=\"0\""),
+        "{}",
+        main_of(&b)
+    );
+    assert!(
+        b.contains("id=\"bound\""),
+        "the page says the bound was hit"
+    );
     let href = |b: &str, id: &str| {
         let end = b.find(&format!("\" id=\"{id}\"")).unwrap();
         let start = b[..end].rfind("href=\"").unwrap() + 6;
@@ -583,5 +679,9 @@ fn search_work_is_bounded_and_continues() {
     assert!(!b.contains("id=\"more\"") && !b.contains("id=\"bound\""));
     // A search that finds enough early stops early.
     let b = get(&addr, "/web/search?q=hay", None).body;
-    assert!(b.contains("data-scanned=\"50\" data-found=\"50\""), "{}", main_of(&b));
+    assert!(
+        b.contains("data-scanned=\"50\" data-found=\"50\""),
+        "{}",
+        main_of(&b)
+    );
 }
