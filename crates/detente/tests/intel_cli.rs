@@ -567,12 +567,14 @@ fn nothing_acknowledged_is_lost_when_the_hub_is_killed() {
         .trim()
         .to_string();
     let addr = free_addr();
-    let mut server = detente()
-        .args(["serve", "--listen", &addr, "--hub", &h.dir])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut server = Server(
+        detente()
+            .args(["serve", "--listen", &addr, "--hub", &h.dir])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     wait_for(&addr);
     let url = format!("http://{addr}/api/");
     let c = http();
@@ -585,7 +587,7 @@ fn nothing_acknowledged_is_lost_when_the_hub_is_killed() {
         n += 1;
         if n == 15 && !killed {
             // Kill while the next envelopes are in flight.
-            let pid = server.id().to_string();
+            let pid = server.0.id().to_string();
             let c2 = c.clone();
             let (u2, t2, coll2) = (url.clone(), tok.clone(), coll.clone());
             let late: Vec<Value> = (0..20)
@@ -606,7 +608,7 @@ fn nothing_acknowledged_is_lost_when_the_hub_is_killed() {
                 .args(["-9", &pid])
                 .status()
                 .unwrap();
-            let _ = server.wait();
+            let _ = server.0.wait();
             killed = true;
             if h.join().unwrap().is_some() {
                 acked.extend((0..20).map(|i| {

@@ -299,10 +299,7 @@ mod tests {
         let mut bad = b.clone();
         bad.extend_from_slice(b"x\n");
         assert!(Entry::parse(&bad).is_err());
-        let upper = String::from_utf8(b)
-            .unwrap()
-            .replace("0909", "0909")
-            .replace("09", "0A");
+        let upper = String::from_utf8(b).unwrap().replace("0909", "0A0A");
         assert!(Entry::parse(upper.as_bytes()).is_err());
         assert!(Entry::parse(b"").is_err());
     }

@@ -87,7 +87,13 @@ fn envelope_keeps_valid_objects_and_reports_each_invalid_one() {
         // Exact duplicate: success, no new version, no new log entry.
         let size = log_size(&h);
         let st = h
-            .submit(&a, C, &envelope(&[good.clone()]), 2_000, "s2".into())
+            .submit(
+                &a,
+                C,
+                &envelope(std::slice::from_ref(&good)),
+                2_000,
+                "s2".into(),
+            )
             .unwrap();
         assert_eq!(st["success_count"], 1);
         assert_eq!(st["successes"][0]["message"], "already present");
@@ -439,6 +445,9 @@ fn deletion_is_the_submitters_and_is_logged() {
     }
 }
 
+/// (id, version, level, sender index, recipients) of a submitted version.
+type Modelled = (String, String, Option<Tlp>, usize, Vec<String>);
+
 /// The access property: over random members (organisations, groups), random objects
 /// (levels, recipients, several versions), every read path returns to each reader exactly
 /// the versions the model allows, and nothing else.
@@ -468,7 +477,7 @@ fn no_read_path_returns_an_object_its_marking_does_not_allow() {
             Some(Tlp::Red),
         ];
         // (id, version, level, sender, recipients)
-        let mut model: Vec<(String, String, Option<Tlp>, usize, Vec<String>)> = Vec::new();
+        let mut model: Vec<Modelled> = Vec::new();
         for n in 0..120u64 {
             let sender = rng.below(9) as usize;
             let versions = 1 + rng.below(3);
@@ -669,9 +678,17 @@ fn evidence_files_are_content_addressed_bounded_and_follow_the_objects_markings(
         let sha = hash_hex(&sha256(&sample));
         let put = h.put_evidence(&a.member, &sample).unwrap();
         assert_eq!(put["sha256"], sha.as_str());
-        assert_eq!(h.put_evidence(&a.member, &vec![0; 1025]).unwrap_err().status, 413);
+        assert_eq!(
+            h.put_evidence(&a.member, &vec![0; 1025])
+                .unwrap_err()
+                .status,
+            413
+        );
         // Not referenced yet: nobody reads it.
-        assert_eq!(h.get_evidence(Some(&a.member), &sha).unwrap_err().status, 404);
+        assert_eq!(
+            h.get_evidence(Some(&a.member), &sha).unwrap_err().status,
+            404
+        );
         let artifact = json!({"type": "artifact", "spec_version": "2.1",
             "id": "artifact--6f437177-6e48-4f14-9bd6-9e1fe8b43a4b",
             "mime_type": "application/octet-stream",
@@ -679,26 +696,42 @@ fn evidence_files_are_content_addressed_bounded_and_follow_the_objects_markings(
             "hashes": {"SHA-256": sha.to_uppercase()},
             "object_marking_refs": [Tlp::Red.marking_id()],
             "x_detente_recipients": ["member:bob"]});
-        let st = h.submit(&a, C, &envelope(&[artifact]), 1, "s".into()).unwrap();
+        let st = h
+            .submit(&a, C, &envelope(&[artifact]), 1, "s".into())
+            .unwrap();
         assert_eq!(st["success_count"], 1, "{st}");
         assert_eq!(h.get_evidence(Some(&bob.member), &sha).unwrap(), sample);
         assert_eq!(h.get_evidence(Some(&a.member), &sha).unwrap(), sample);
         let hidden = h.get_evidence(Some(&carol.member), &sha).unwrap_err();
-        let missing = h.get_evidence(Some(&carol.member), &"0".repeat(64)).unwrap_err();
+        let missing = h
+            .get_evidence(Some(&carol.member), &"0".repeat(64))
+            .unwrap_err();
         assert_eq!(hidden, missing);
         assert_eq!(h.get_evidence(None, &sha).unwrap_err().status, 404);
-        assert_eq!(h.get_evidence(Some(&bob.member), "../../etc/passwd").unwrap_err().status, 404);
+        assert_eq!(
+            h.get_evidence(Some(&bob.member), "../../etc/passwd")
+                .unwrap_err()
+                .status,
+            404
+        );
         // A file changed on disk is never served as the hash it is stored under.
         std::fs::write(d.path().join("evidence").join(&sha), b"tampered").unwrap();
-        assert_eq!(h.get_evidence(Some(&bob.member), &sha).unwrap_err().status, 500);
+        assert_eq!(
+            h.get_evidence(Some(&bob.member), &sha).unwrap_err().status,
+            500
+        );
     }
 }
 
 #[test]
 fn sightings_and_the_oasis_examples_are_accepted() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata/stix");
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata/stix");
     if !dir.is_dir() {
-        eprintln!("{}: not here, the OASIS examples suite is left out", dir.display());
+        eprintln!(
+            "{}: not here, the OASIS examples suite is left out",
+            dir.display()
+        );
         return;
     }
     for b in backends() {
@@ -711,11 +744,23 @@ fn sightings_and_the_oasis_examples_are_accepted() {
             }
             let v: Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
             let objs = v["objects"].as_array().cloned().unwrap_or_default();
-            let st = h.submit(&a, C, &envelope(&objs), 1, format!("{}", p.display())).unwrap();
+            let st = h
+                .submit(&a, C, &envelope(&objs), 1, format!("{}", p.display()))
+                .unwrap();
             assert_eq!(st["failure_count"], 0, "{}: {st}", p.display());
-            assert_eq!(st["success_count"].as_u64(), Some(objs.len() as u64), "{}", p.display());
+            assert_eq!(
+                st["success_count"].as_u64(),
+                Some(objs.len() as u64),
+                "{}",
+                p.display()
+            );
         }
-        let sightings = ids(&h, Some(&a.member), &ReadKind::Objects, "match[type]=sighting");
+        let sightings = ids(
+            &h,
+            Some(&a.member),
+            &ReadKind::Objects,
+            "match[type]=sighting",
+        );
         assert!(!sightings.is_empty());
     }
 }
@@ -727,10 +772,18 @@ fn an_observable_sent_twice_is_one_version() {
         let a = member(&h, "alice", "acme", &[], None);
         let ip = json!({"type": "ipv4-addr", "spec_version": "2.1",
             "id": "ipv4-addr--ff26c055-6336-5bc5-b98d-13d6226742dd", "value": "198.51.100.3"});
-        h.submit(&a, C, &envelope(&[ip.clone(), ip.clone()]), 1, "a".into()).unwrap();
-        let st = h.submit(&a, C, &envelope(&[ip.clone()]), 2, "b".into()).unwrap();
+        h.submit(&a, C, &envelope(&[ip.clone(), ip.clone()]), 1, "a".into())
+            .unwrap();
+        let st = h
+            .submit(&a, C, &envelope(std::slice::from_ref(&ip)), 2, "b".into())
+            .unwrap();
         assert_eq!(st["successes"][0]["message"], "already present", "{st}");
-        let v = ids(&h, Some(&a.member), &ReadKind::Versions("ipv4-addr--ff26c055-6336-5bc5-b98d-13d6226742dd".into()), "");
+        let v = ids(
+            &h,
+            Some(&a.member),
+            &ReadKind::Versions("ipv4-addr--ff26c055-6336-5bc5-b98d-13d6226742dd".into()),
+            "",
+        );
         assert_eq!(v.len(), 1, "{v:?}");
         // Its version is its date_added.
         assert!(v[0].ends_with('Z'));
