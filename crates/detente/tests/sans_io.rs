@@ -16,6 +16,7 @@ const SANS_IO: &[(&str, &[&str])] = &[
     ("detente-feed", &[]),
     ("detente-stix", &[]),
     ("detente-witness", &["--no-default-features"]),
+    ("detente-hub", &["--no-default-features"]),
 ];
 
 /// Crates that would give a sans-IO crate I/O, a clock source or randomness.
@@ -169,6 +170,16 @@ fn sans_io_sources_name_no_file_socket_or_clock() {
                 "server.rs",
                 "store.rs",
                 "detente-witness-testd.rs",
+            ]
+        } else if *krate == "detente-hub" {
+            // The hub's I/O edge (feature `server`): the operations over store and log,
+            // the stores, HTTP and the web view.
+            &[
+                "hub.rs",
+                "http.rs",
+                "web.rs",
+                "sqlite.rs",
+                "postgres.rs",
             ]
         } else {
             &[]
