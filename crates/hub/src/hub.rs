@@ -15,7 +15,7 @@ use detente_tlog::{TileHashReader, TILE_HEIGHT};
 use serde_json::{json, Map, Value};
 use subtle::ConstantTimeEq as _;
 
-use crate::access::{allows, Member};
+use crate::access::{allows, Audience, Member};
 use crate::cursor::Cursors;
 use crate::entry::{hash_hex, verify_receipt};
 use crate::entry::{sha256, Entry, Kind};
@@ -295,9 +295,7 @@ impl Hub {
         let path = dir.join(sha);
         let data = match std::fs::read(&path) {
             Ok(d) => d,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(HubError::not_found())
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(HubError::not_found()),
             Err(e) => return Err(StoreError(format!("{}: {e}", path.display())).into()),
         };
         // What is served is what the hash names, never a file changed on disk.
@@ -708,6 +706,15 @@ impl Hub {
                 date_added: String::new(),
                 origin: entry_origin,
             };
+            // A synced object's recipients name principals of the origin hub, which mean
+            // nothing here: AMBER and AMBER+STRICT go to the organisation that received it
+            // (the syncing member's), and nobody else.
+            let audience = match (&origin, p.level) {
+                (Some(_), crate::access::Tlp::Amber | crate::access::Tlp::AmberStrict) => {
+                    Audience::Only(vec![format!("org:{}", m.org)])
+                }
+                _ => p.audience,
+            };
             let v = Version {
                 seq: 0,
                 collection: c.id.clone(),
@@ -718,7 +725,7 @@ impl Hub {
                 body: p.canonical,
                 hash: p.hash,
                 level: p.level,
-                audience: p.audience,
+                audience,
                 member,
                 org,
                 key: entry.key,

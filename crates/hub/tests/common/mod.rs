@@ -61,20 +61,29 @@ pub fn store(b: Backend, dir: &Path) -> Box<dyn Store> {
 
 /// A hub over a fresh store, its log in `dir/log`.
 pub fn hub(b: Backend, dir: &Path) -> Hub {
-    let signer = Ed25519Signer::from_seed("hub.test/log", [3; 32]).expect("signer");
+    hub_named(b, dir, "hub.test/log", 3)
+}
+
+/// The verifier key of a test hub's log.
+pub fn hub_vkey(origin: &str, seed: u8) -> String {
+    Ed25519Signer::from_seed(origin, [seed; 32])
+        .expect("signer")
+        .verifier()
+        .to_string()
+}
+
+/// A hub with its own log origin and key.
+pub fn hub_named(b: Backend, dir: &Path, origin: &str, seed: u8) -> Hub {
+    let signer = || Ed25519Signer::from_seed(origin, [seed; 32]).expect("signer");
     let log = dir.join("log");
     std::fs::create_dir_all(log.join("private")).expect("mkdir");
     if !log.join("log").join("checkpoint").exists() {
-        LogWriter::create(
-            DirStorage::new(log.join("log")).expect("dir"),
-            Ed25519Signer::from_seed("hub.test/log", [3; 32]).expect("signer"),
-        )
-        .expect("log");
+        LogWriter::create(DirStorage::new(log.join("log")).expect("dir"), signer()).expect("log");
     }
     Hub::open(
         store(b, dir),
         &log,
-        signer,
+        signer(),
         [9; 32],
         HubInfo {
             title: "test hub".into(),
