@@ -556,12 +556,61 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// A fresh database on the test PostgreSQL server (scripts/test starts one).
+fn fresh_pg_url() -> String {
+    let admin = std::env::var("DETENTE_TEST_POSTGRES")
+        .expect("DETENTE_TEST_POSTGRES is not set: run scripts/test, which starts PostgreSQL");
+    let mut b = [0u8; 8];
+    getrandom::fill(&mut b).unwrap();
+    let name: String = std::iter::once("k_".to_string())
+        .chain(b.iter().map(|x| format!("{x:02x}")))
+        .collect();
+    let o = std::process::Command::new("psql")
+        .args([
+            admin.as_str(),
+            "-q",
+            "-c",
+            &format!("CREATE DATABASE {name}"),
+        ])
+        .output()
+        .expect("run psql");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    format!("{}/{name}", admin.rsplit_once('/').unwrap().0)
+}
+
 /// kill -9 while members post: every object acknowledged (its status resource received)
-/// is there after a restart, and the log still verifies.
+/// is there after a restart, and the log still verifies. SQLite.
 #[test]
 fn nothing_acknowledged_is_lost_when_the_hub_is_killed() {
+    killed_hub_keeps_what_it_acknowledged(None);
+}
+
+/// The same on PostgreSQL.
+#[test]
+fn nothing_acknowledged_is_lost_when_a_postgres_hub_is_killed() {
+    killed_hub_keeps_what_it_acknowledged(Some(fresh_pg_url()));
+}
+
+fn killed_hub_keeps_what_it_acknowledged(database: Option<String>) {
     let t = tempfile::tempdir().unwrap();
-    let h = init_hub(t.path(), "hub", "hub.example/log");
+    let h = match &database {
+        None => init_hub(t.path(), "hub", "hub.example/log"),
+        Some(url) => {
+            let dir = t.path().join("hub").display().to_string();
+            let vkey = ok(&[
+                "intel",
+                "init",
+                &dir,
+                "--origin",
+                "hub.example/log",
+                "--database",
+                url,
+            ])
+            .trim()
+            .to_string();
+            HubDir { dir, vkey }
+        }
+    };
     let tok = add_member(&h, "alice", "acme", None);
     let coll = ok(&["intel", "collection-add", &h.dir, "--title", "E"])
         .trim()
@@ -577,60 +626,64 @@ fn nothing_acknowledged_is_lost_when_the_hub_is_killed() {
     );
     wait_for(&addr);
     let url = format!("http://{addr}/api/");
-    let c = http();
-    let mut acked: Vec<String> = Vec::new();
-    let started = Instant::now();
-    let mut n = 0u32;
-    let mut killed = false;
-    while started.elapsed() < Duration::from_secs(20) {
-        let objs: Vec<Value> = (0..20).map(|i| obj(n * 100 + i, "k", None, &[])).collect();
-        n += 1;
-        if n == 15 && !killed {
-            // Kill while the next envelopes are in flight.
-            let pid = server.0.id().to_string();
-            let c2 = c.clone();
-            let (u2, t2, coll2) = (url.clone(), tok.clone(), coll.clone());
-            let late: Vec<Value> = (0..20)
-                .map(|i| obj(99_000 + i, "late", None, &[]))
-                .collect();
-            let h = std::thread::spawn(move || {
-                c2.post(format!("{u2}collections/{coll2}/objects/"))
+    // Four members' clients post continuously; the hub is killed while they do.
+    let acked = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut posters = Vec::new();
+    for w in 0..4u32 {
+        let (acked, stop, url, tok, coll) = (
+            acked.clone(),
+            stop.clone(),
+            url.clone(),
+            tok.clone(),
+            coll.clone(),
+        );
+        posters.push(std::thread::spawn(move || {
+            let c = http();
+            let mut n = 0u32;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let objs: Vec<Value> = (0..10)
+                    .map(|i| obj(w * 10_000_000 + n * 100 + i, "k", None, &[]))
+                    .collect();
+                n += 1;
+                let r = c
+                    .post(format!("{url}collections/{coll}/objects/"))
                     .header("Content-Type", TAXII)
-                    .bearer_auth(&t2)
-                    .body(json!({"objects": late}).to_string())
-                    .send()
-                    .ok()
-                    .filter(|r| r.status().as_u16() == 202)
-                    .map(|_| ())
-            });
-            std::thread::sleep(Duration::from_millis(2));
-            std::process::Command::new("kill")
-                .args(["-9", &pid])
-                .status()
-                .unwrap();
-            let _ = server.0.wait();
-            killed = true;
-            if h.join().unwrap().is_some() {
-                acked.extend((0..20).map(|i| {
-                    obj(99_000 + i, "late", None, &[])["id"]
-                        .as_str()
-                        .unwrap()
-                        .to_string()
-                }));
+                    .bearer_auth(&tok)
+                    .body(json!({"objects": objs}).to_string())
+                    .send();
+                match r {
+                    Ok(r) if r.status().as_u16() == 202 => {
+                        let st: Value = serde_json::from_slice(&r.bytes().unwrap_or_default())
+                            .unwrap_or(Value::Null);
+                        if st["success_count"] == json!(10) {
+                            acked
+                                .lock()
+                                .unwrap()
+                                .extend(objs.iter().map(|o| o["id"].as_str().unwrap().to_string()));
+                        }
+                    }
+                    _ => break,
+                }
             }
-            break;
-        }
-        let r = c
-            .post(format!("{url}collections/{coll}/objects/"))
-            .header("Content-Type", TAXII)
-            .bearer_auth(&tok)
-            .body(json!({"objects": objs}).to_string())
-            .send()
-            .unwrap();
-        assert_eq!(r.status().as_u16(), 202);
-        acked.extend(objs.iter().map(|o| o["id"].as_str().unwrap().to_string()));
+        }));
     }
-    assert!(killed);
+    std::thread::sleep(Duration::from_millis(1500));
+    let pid = server.0.id().to_string();
+    std::process::Command::new("kill")
+        .args(["-9", &pid])
+        .status()
+        .unwrap();
+    let _ = server.0.wait();
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    for p in posters {
+        p.join().unwrap();
+    }
+    let acked = acked.lock().unwrap().clone();
+    assert!(
+        acked.len() >= 40,
+        "the posters made progress before the kill"
+    );
     // Restart on the same directory.
     let (_s, url) = serve_hub(Path::new(&h.dir), &[]);
     let pulled = t.path().join("pulled.json");
