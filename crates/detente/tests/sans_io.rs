@@ -174,13 +174,7 @@ fn sans_io_sources_name_no_file_socket_or_clock() {
         } else if *krate == "detente-hub" {
             // The hub's I/O edge (feature `server`): the operations over store and log,
             // the stores, HTTP and the web view.
-            &[
-                "hub.rs",
-                "http.rs",
-                "web.rs",
-                "sqlite.rs",
-                "postgres.rs",
-            ]
+            &["hub.rs", "http.rs", "web.rs", "sqlite.rs", "postgres.rs"]
         } else {
             &[]
         };
