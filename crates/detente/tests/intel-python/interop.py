@@ -523,6 +523,15 @@ def scenario_stix2(hub):
         eq(http_status(hub.coll("evidence", who).get_object, oid), want, f"{who} gets {oid}")
     step("TLP audiences")
 
+    # The same bundle again adds nothing: every object, observables (no version of their
+    # own) included, is already present.
+    again = col.add_objects(stix2.Bundle(everything, allow_custom=True).serialize())
+    eq((again.success_count, again.failure_count), (len(everything), 0), "the bundle again")
+    eq(sorted({x["message"] for x in again.successes}), ["already present"], "the bundle again: messages")
+    for sco in (ip, f):
+        eq(len(col.object_versions(sco.id)["versions"]), 1, f"versions of {sco.id} sent twice")
+    step("the same bundle again: already present")
+
     # Every version the hub holds, validated; equal to what stix2 serialised.
     allv = [o for p in as_pages(col.get_objects, per_request=10, version="all") for o in objects_of(p)]
     want = sorted((d["id"], d.get("modified", "")) for ds in as_dicts.values() for d in ds)
