@@ -631,6 +631,15 @@ impl Hub {
                     }
                     None => {}
                 }
+                // STIX 2.1 (3.6): a new version keeps `created` and `created_by_ref`.
+                if let Some(msg) = self.version_conflict(&c.id, m, &p)? {
+                    failures.push(Failure {
+                        id: p.id,
+                        version: p.version,
+                        message: msg,
+                    });
+                    continue;
+                }
             } else {
                 // No version (an SCO): the same object again is a duplicate, not a new
                 // version; only versions the submitter may see are compared.
@@ -787,6 +796,56 @@ impl Hub {
             self.after_append();
         }
         serde_json::from_str(&st.body).map_err(|e| StoreError(e.to_string()).into())
+    }
+
+    /// Whether `p` contradicts the versions of its object that `who` may see: a new version
+    /// must keep `created` and `created_by_ref` (STIX 2.1 section 3.6).
+    fn version_conflict(
+        &self,
+        coll: &str,
+        who: &Member,
+        p: &Prepared,
+    ) -> Result<Option<String>, HubError> {
+        let f = Filters {
+            ids: vec![p.id.clone()],
+            versions: query::Versions {
+                last: true,
+                ..Default::default()
+            },
+            spec_ok: true,
+            ..Default::default()
+        };
+        let last = self.store.query(&Query {
+            collection: coll,
+            reader: &Reader::Member(who.principals()),
+            filters: &f,
+            after: None,
+            limit: 1,
+        })?;
+        let Some(prev) = last.first() else {
+            return Ok(None);
+        };
+        let (Ok(old), Ok(new)) = (
+            serde_json::from_slice::<Value>(&prev.body),
+            serde_json::from_slice::<Value>(&p.canonical),
+        ) else {
+            return Ok(None);
+        };
+        for k in ["created", "created_by_ref"] {
+            let (a, b) = (old.get(k), new.get(k));
+            let same = match (a.and_then(Value::as_str), b.and_then(Value::as_str)) {
+                (Some(x), Some(y)) if k == "created" => {
+                    detente_stix::timestamp_key(x) == detente_stix::timestamp_key(y)
+                }
+                _ => a == b,
+            };
+            if !same {
+                return Ok(Some(format!(
+                    "a new version must keep {k} (STIX 2.1 section 3.6)"
+                )));
+            }
+        }
+        Ok(None)
     }
 
     /// Verifies an origin receipt for a prepared object against the peer policies.
