@@ -71,10 +71,15 @@ CREATE TABLE IF NOT EXISTS collection (
 ) STRICT;
 ";
 
-/// The SQLite store (see the module documentation).
+/// The SQLite store (see the module documentation): one connection writes, a few more
+/// read (WAL lets readers run beside the writer, each statement on a committed snapshot).
 pub struct SqliteStore {
     conn: Mutex<Connection>,
+    readers: Vec<Mutex<Connection>>,
 }
+
+/// Read connections kept open.
+const READERS: usize = 4;
 
 fn err(e: impl std::fmt::Display) -> StoreError {
     StoreError(e.to_string())
@@ -102,13 +107,37 @@ impl SqliteStore {
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(err)?;
         conn.execute_batch(SCHEMA).map_err(err)?;
+        let mut readers = Vec::with_capacity(READERS);
+        for _ in 0..READERS {
+            let r = Connection::open_with_flags(
+                path,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+            .map_err(|e| err(format!("{}: {e}", path.display())))?;
+            r.busy_timeout(Duration::from_secs(10)).map_err(err)?;
+            readers.push(Mutex::new(r));
+        }
         Ok(SqliteStore {
             conn: Mutex::new(conn),
+            readers,
         })
     }
 
     fn lock(&self) -> Result<std::sync::MutexGuard<'_, Connection>, StoreError> {
         self.conn.lock().map_err(|_| err("database lock poisoned"))
+    }
+
+    /// A free read connection, or the first one when all are busy.
+    fn read(&self) -> Result<std::sync::MutexGuard<'_, Connection>, StoreError> {
+        for r in &self.readers {
+            if let Ok(g) = r.try_lock() {
+                return Ok(g);
+            }
+        }
+        self.readers[0]
+            .lock()
+            .map_err(|_| err("database lock poisoned"))
     }
 }
 
@@ -117,14 +146,14 @@ const COLUMNS: &str = "o.seq, o.coll, o.id, o.type, o.version, o.vkey, o.body, o
 
 impl Store for SqliteStore {
     fn last_seq(&self) -> Result<i64, StoreError> {
-        self.lock()?
+        self.read()?
             .query_row("SELECT COALESCE(MAX(seq), 0) FROM object", [], |r| r.get(0))
             .map_err(err)
     }
 
     fn existing(&self, coll: &str, id: &str, vkey: &str) -> Result<Option<[u8; 32]>, StoreError> {
         let h: Option<Vec<u8>> = self
-            .lock()?
+            .read()?
             .query_row(
                 "SELECT hash FROM object WHERE coll = ?1 AND id = ?2 AND vkey = ?3",
                 params![coll, id, vkey],
@@ -197,7 +226,7 @@ impl Store for SqliteStore {
     }
 
     fn status(&self, id: &str) -> Result<Option<StatusRecord>, StoreError> {
-        self.lock()?
+        self.read()?
             .query_row(
                 "SELECT id, member, body FROM status WHERE id = ?1",
                 [id],
@@ -224,7 +253,7 @@ impl Store for SqliteStore {
                 Param::Int(i) => Sql::Integer(i),
             })
             .collect();
-        let c = self.lock()?;
+        let c = self.read()?;
         let mut stmt = c.prepare_cached(&sql).map_err(err)?;
         let rows = stmt
             .query_map(params_from_iter(p), |r| {
@@ -338,7 +367,7 @@ impl Store for SqliteStore {
     }
 
     fn members(&self) -> Result<Vec<MemberRecord>, StoreError> {
-        let c = self.lock()?;
+        let c = self.read()?;
         let mut s = c
             .prepare_cached("SELECT name, org, groups, token_hash, key FROM member ORDER BY name")
             .map_err(err)?;
@@ -386,7 +415,7 @@ impl Store for SqliteStore {
     }
 
     fn collections(&self) -> Result<Vec<Collection>, StoreError> {
-        let c = self.lock()?;
+        let c = self.read()?;
         let mut s = c
             .prepare_cached(
                 "SELECT id, title, description, alias, default_tlp, can_read, can_write FROM collection ORDER BY title, id",
@@ -441,7 +470,7 @@ impl Store for SqliteStore {
     }
 
     fn count(&self, coll: &str) -> Result<u64, StoreError> {
-        self.lock()?
+        self.read()?
             .query_row("SELECT COUNT(*) FROM object WHERE coll = ?1", [coll], |r| {
                 r.get::<_, i64>(0)
             })
@@ -465,7 +494,7 @@ impl Store for SqliteStore {
                 Param::Int(i) => Sql::Integer(i),
             })
             .collect();
-        self.lock()?
+        self.read()?
             .query_row(&sql, params_from_iter(p), |_| Ok(()))
             .optional()
             .map(|r| r.is_some())
