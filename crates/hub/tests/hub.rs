@@ -802,8 +802,23 @@ fn a_new_version_keeps_created_and_created_by_ref() {
         let mut other_creator = indicator(1, "2023-01-01T00:00:00Z", None, &[]);
         other_creator["created_by_ref"] = json!("identity--d2916708-57b9-5636-8689-62f049e9f727");
         let fine = indicator(1, "2024-01-01T00:00:00.000Z", None, &[]);
-        let st = h.submit(&a, C, &envelope(&[moved, other_creator, fine]), 2, "b".into()).unwrap();
-        assert_eq!((st["success_count"].as_u64(), st["failure_count"].as_u64()), (Some(1), Some(2)), "{st}");
-        assert!(st["failures"][0]["message"].as_str().unwrap().contains("created"));
+        let st = h
+            .submit(
+                &a,
+                C,
+                &envelope(&[moved, other_creator, fine]),
+                2,
+                "b".into(),
+            )
+            .unwrap();
+        assert_eq!(
+            (st["success_count"].as_u64(), st["failure_count"].as_u64()),
+            (Some(1), Some(2)),
+            "{st}"
+        );
+        assert!(st["failures"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("created"));
     }
 }
