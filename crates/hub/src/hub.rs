@@ -603,6 +603,7 @@ impl Hub {
         let mut successes: Vec<(String, String, String)> = Vec::new();
         let mut items: Vec<(Entry, Option<Version>)> = Vec::new();
         let mut seen: HashSet<(String, String)> = HashSet::new();
+        let known = self.known_versions(&c.id, m, &ready)?;
         for p in ready {
             let vkey = p
                 .version
@@ -615,8 +616,8 @@ impl Hub {
                     successes.push((p.id, shown, "duplicate in this envelope".into()));
                     continue;
                 }
-                match self.store.existing(&c.id, &p.id, &vkey)? {
-                    Some(h) if h == p.hash => {
+                match known.taken.get(&(p.id.clone(), vkey.clone())) {
+                    Some(h) if *h == p.hash => {
                         successes.push((p.id, shown, "already present".into()));
                         continue;
                     }
@@ -632,7 +633,11 @@ impl Hub {
                     None => {}
                 }
                 // STIX 2.1 (3.6): a new version keeps `created` and `created_by_ref`.
-                if let Some(msg) = self.version_conflict(&c.id, m, &p)? {
+                if let Some(msg) = known
+                    .last
+                    .get(&p.id)
+                    .and_then(|prev| version_conflict(prev, &p))
+                {
                     failures.push(Failure {
                         id: p.id,
                         version: p.version,
@@ -647,28 +652,8 @@ impl Hub {
                     successes.push((p.id, shown, "duplicate in this envelope".into()));
                     continue;
                 }
-                let f = Filters {
-                    ids: vec![p.id.clone()],
-                    versions: query::Versions {
-                        all: true,
-                        ..Default::default()
-                    },
-                    spec_ok: true,
-                    ..Default::default()
-                };
-                let same = self
-                    .store
-                    .query(&Query {
-                        collection: &c.id,
-                        reader: &Reader::Member(m.principals()),
-                        filters: &f,
-                        after: None,
-                        limit: query::MAX_LIMIT,
-                    })?
-                    .into_iter()
-                    .find(|v| v.hash == p.hash);
-                if let Some(v) = same {
-                    successes.push((p.id, v.version, "already present".into()));
+                if let Some(v) = known.observables.get(&(p.id.clone(), p.hash)) {
+                    successes.push((p.id, v.clone(), "already present".into()));
                     continue;
                 }
             }
@@ -798,54 +783,66 @@ impl Hub {
         serde_json::from_str(&st.body).map_err(|e| StoreError(e.to_string()).into())
     }
 
-    /// Whether `p` contradicts the versions of its object that `who` may see: a new version
-    /// must keep `created` and `created_by_ref` (STIX 2.1 section 3.6).
-    fn version_conflict(
+    /// What the store already holds for the objects of an envelope, looked up in a few
+    /// statements per envelope (not per object): every taken (id, version), the latest
+    /// version `who` may see of each id, and the observables (no version) `who` may see.
+    fn known_versions(
         &self,
         coll: &str,
         who: &Member,
-        p: &Prepared,
-    ) -> Result<Option<String>, HubError> {
-        let f = Filters {
-            ids: vec![p.id.clone()],
-            versions: query::Versions {
-                last: true,
-                ..Default::default()
-            },
-            spec_ok: true,
-            ..Default::default()
-        };
-        let last = self.store.query(&Query {
-            collection: coll,
-            reader: &Reader::Member(who.principals()),
-            filters: &f,
-            after: None,
-            limit: 1,
-        })?;
-        let Some(prev) = last.first() else {
-            return Ok(None);
-        };
-        let (Ok(old), Ok(new)) = (
-            serde_json::from_slice::<Value>(&prev.body),
-            serde_json::from_slice::<Value>(&p.canonical),
-        ) else {
-            return Ok(None);
-        };
-        for k in ["created", "created_by_ref"] {
-            let (a, b) = (old.get(k), new.get(k));
-            let same = match (a.and_then(Value::as_str), b.and_then(Value::as_str)) {
-                (Some(x), Some(y)) if k == "created" => {
-                    detente_stix::timestamp_key(x) == detente_stix::timestamp_key(y)
+        ready: &[Prepared],
+    ) -> Result<Known, HubError> {
+        let mut known = Known::default();
+        let mut keys: Vec<(String, String)> = Vec::new();
+        let mut ids: Vec<String> = Vec::new();
+        let mut observables: Vec<String> = Vec::new();
+        for p in ready {
+            match p.version.as_deref().and_then(detente_stix::timestamp_key) {
+                Some(k) => {
+                    keys.push((p.id.clone(), k));
+                    ids.push(p.id.clone());
                 }
-                _ => a == b,
-            };
-            if !same {
-                return Ok(Some(format!(
-                    "a new version must keep {k} (STIX 2.1 section 3.6)"
-                )));
+                None => observables.push(p.id.clone()),
             }
         }
-        Ok(None)
+        for chunk in keys.chunks(LOOKUP_CHUNK) {
+            for (id, vkey, h) in self.store.existing_many(coll, chunk)? {
+                known.taken.insert((id, vkey), h);
+            }
+        }
+        let reader = Reader::Member(who.principals());
+        for (list, last) in [(&mut ids, true), (&mut observables, false)] {
+            list.sort();
+            list.dedup();
+            for chunk in list.chunks(LOOKUP_CHUNK) {
+                let f = Filters {
+                    ids: chunk.to_vec(),
+                    versions: query::Versions {
+                        last,
+                        all: !last,
+                        ..Default::default()
+                    },
+                    spec_ok: true,
+                    ..Default::default()
+                };
+                let limit = if last { chunk.len() } else { query::MAX_LIMIT };
+                let rows = self.store.query(&Query {
+                    collection: coll,
+                    reader: &reader,
+                    filters: &f,
+                    after: None,
+                    limit,
+                })?;
+                for v in rows {
+                    if last {
+                        known.last.insert(v.id.clone(), v);
+                    } else {
+                        known.observables.insert((v.id.clone(), v.hash), v.version);
+                    }
+                }
+            }
+        }
+        Ok(known)
     }
 
     /// Verifies an origin receipt for a prepared object against the peer policies.
@@ -1044,4 +1041,44 @@ fn write_durably(dir: &Path, path: &Path, data: &[u8]) -> std::io::Result<()> {
     f.sync_all()?;
     std::fs::rename(&tmp, path)?;
     File::open(dir)?.sync_all()
+}
+
+/// Ids per lookup statement.
+const LOOKUP_CHUNK: usize = 400;
+
+/// What the store holds for an envelope's objects ([`Hub::known_versions`]).
+#[derive(Default)]
+struct Known {
+    /// (id, version key) → hash, whoever may see it.
+    taken: std::collections::HashMap<(String, String), [u8; 32]>,
+    /// id → latest version the submitter may see.
+    last: std::collections::HashMap<String, Version>,
+    /// (id, hash) → version, for observables the submitter may see.
+    observables: std::collections::HashMap<(String, [u8; 32]), String>,
+}
+
+/// Whether `p` contradicts `prev`, the latest version of its object the submitter may see:
+/// a new version must keep `created` and `created_by_ref` (STIX 2.1 section 3.6).
+fn version_conflict(prev: &Version, p: &Prepared) -> Option<String> {
+    let (Ok(old), Ok(new)) = (
+        serde_json::from_slice::<Value>(&prev.body),
+        serde_json::from_slice::<Value>(&p.canonical),
+    ) else {
+        return None;
+    };
+    for k in ["created", "created_by_ref"] {
+        let (a, b) = (old.get(k), new.get(k));
+        let same = match (a.and_then(Value::as_str), b.and_then(Value::as_str)) {
+            (Some(x), Some(y)) if k == "created" => {
+                detente_stix::timestamp_key(x) == detente_stix::timestamp_key(y)
+            }
+            _ => a == b,
+        };
+        if !same {
+            return Some(format!(
+                "a new version must keep {k} (STIX 2.1 section 3.6)"
+            ));
+        }
+    }
+    None
 }

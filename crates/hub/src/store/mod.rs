@@ -149,6 +149,20 @@ pub trait Store: Send + Sync {
     fn last_seq(&self) -> Result<i64, StoreError>;
     /// The hash of the version stored under (collection, id, version key), if any.
     fn existing(&self, coll: &str, id: &str, vkey: &str) -> Result<Option<[u8; 32]>, StoreError>;
+    /// Which of these (id, version key) pairs are taken, with their hashes.
+    fn existing_many(
+        &self,
+        coll: &str,
+        keys: &[(String, String)],
+    ) -> Result<Vec<(String, String, [u8; 32])>, StoreError> {
+        let mut out = Vec::new();
+        for (id, vkey) in keys {
+            if let Some(h) = self.existing(coll, id, vkey)? {
+                out.push((id.clone(), vkey.clone(), h));
+            }
+        }
+        Ok(out)
+    }
     /// Stores versions and a status resource atomically and durably.
     fn insert(&self, rows: &[Version], status: &StatusRecord) -> Result<(), StoreError>;
     /// A status resource.
@@ -328,6 +342,38 @@ pub(crate) fn select_sql(
         sql.push_str(&format!(" AND ({})", alts.join(" OR ")));
     }
     let l = push(&mut p, Param::Int(q.limit as i64 + 1));
-    sql.push_str(&format!(" ORDER BY o.seq LIMIT {l}"));
+    // With ids given, the (coll, id, vkey) index must drive the search: ordering by the bare
+    // column would let the planner walk the whole collection in seq order instead.
+    let order = if f.ids.is_empty() {
+        "o.seq"
+    } else {
+        "(o.seq + 0)"
+    };
+    sql.push_str(&format!(" ORDER BY {order} LIMIT {l}"));
     Some((sql, p))
+}
+
+/// The query of [`Store::existing_many`] (row values, one statement), for either dialect.
+pub(crate) fn existing_sql(
+    coll: &str,
+    keys: &[(String, String)],
+    mark: impl Fn(usize) -> String,
+) -> (String, Vec<Param>) {
+    let mut p = vec![Param::Text(coll.to_string())];
+    let c = mark(1);
+    let mut rows = Vec::with_capacity(keys.len());
+    for (id, vkey) in keys {
+        p.push(Param::Text(id.clone()));
+        let a = mark(p.len());
+        p.push(Param::Text(vkey.clone()));
+        let b = mark(p.len());
+        rows.push(format!("({a}, {b})"));
+    }
+    (
+        format!(
+            "SELECT id, vkey, hash FROM object WHERE coll = {c} AND (id, vkey) IN (VALUES {})",
+            rows.join(", ")
+        ),
+        p,
+    )
 }

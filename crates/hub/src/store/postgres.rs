@@ -195,6 +195,37 @@ impl Store for PgStore {
         arr(r.map(|r| r.get(0)))
     }
 
+    fn existing_many(
+        &self,
+        coll: &str,
+        keys: &[(String, String)],
+    ) -> Result<Vec<(String, String, [u8; 32])>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (sql, args) = super::existing_sql(coll, keys, |n| format!("${n}"));
+        let owned: Vec<Box<dyn ToSql + Sync>> = args
+            .into_iter()
+            .map(|a| -> Box<dyn ToSql + Sync> {
+                match a {
+                    Param::Text(t) => Box::new(t),
+                    Param::Int(i) => Box::new(i),
+                }
+            })
+            .collect();
+        let refs: Vec<&(dyn ToSql + Sync)> = owned.iter().map(|b| b.as_ref()).collect();
+        let rows = self.conn()?.query(sql.as_str(), &refs).map_err(err)?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.get::<_, String>(0),
+                    r.get::<_, String>(1),
+                    arr(Some(r.get(2)))?.unwrap_or([0; 32]),
+                ))
+            })
+            .collect()
+    }
+
     fn insert(&self, rows: &[Version], status: &StatusRecord) -> Result<(), StoreError> {
         let mut c = self.conn()?;
         let mut tx = c.transaction().map_err(err)?;

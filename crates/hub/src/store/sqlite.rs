@@ -97,6 +97,19 @@ fn arr<const N: usize>(v: Option<Vec<u8>>) -> Result<Option<[u8; N]>, StoreError
         .transpose()
 }
 
+/// Keeps each prepared statement's plan: with STAT4 (on in the bundled SQLite) a statement
+/// is otherwise parsed and planned again whenever a bound value changes, which costs more
+/// than running it. The queries are written so the indexes drive them (see `select_sql`).
+fn stable_plans(c: &Connection) -> Result<(), StoreError> {
+    c.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )
+    .map_err(err)?;
+    c.set_prepared_statement_cache_capacity(256);
+    Ok(())
+}
+
 impl SqliteStore {
     /// Opens (creating) the database file.
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
@@ -106,6 +119,7 @@ impl SqliteStore {
             .map_err(err)?;
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(err)?;
+        stable_plans(&conn)?;
         conn.execute_batch(SCHEMA).map_err(err)?;
         let mut readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
@@ -116,6 +130,7 @@ impl SqliteStore {
             )
             .map_err(|e| err(format!("{}: {e}", path.display())))?;
             r.busy_timeout(Duration::from_secs(10)).map_err(err)?;
+            stable_plans(&r)?;
             readers.push(Mutex::new(r));
         }
         Ok(SqliteStore {
@@ -152,16 +167,50 @@ impl Store for SqliteStore {
     }
 
     fn existing(&self, coll: &str, id: &str, vkey: &str) -> Result<Option<[u8; 32]>, StoreError> {
-        let h: Option<Vec<u8>> = self
-            .read()?
-            .query_row(
-                "SELECT hash FROM object WHERE coll = ?1 AND id = ?2 AND vkey = ?3",
-                params![coll, id, vkey],
-                |r| r.get(0),
-            )
+        let c = self.read()?;
+        let mut stmt = c
+            .prepare_cached("SELECT hash FROM object WHERE coll = ?1 AND id = ?2 AND vkey = ?3")
+            .map_err(err)?;
+        let h: Option<Vec<u8>> = stmt
+            .query_row(params![coll, id, vkey], |r| r.get(0))
             .optional()
             .map_err(err)?;
         arr(h)
+    }
+
+    fn existing_many(
+        &self,
+        coll: &str,
+        keys: &[(String, String)],
+    ) -> Result<Vec<(String, String, [u8; 32])>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (sql, args) = super::existing_sql(coll, keys, |_| "?".into());
+        let p: Vec<Sql> = args
+            .into_iter()
+            .map(|a| match a {
+                Param::Text(t) => Sql::Text(t),
+                Param::Int(i) => Sql::Integer(i),
+            })
+            .collect();
+        let c = self.read()?;
+        let mut stmt = c.prepare_cached(&sql).map_err(err)?;
+        let rows = stmt
+            .query_map(params_from_iter(p), |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Vec<u8>>(2)?,
+                ))
+            })
+            .map_err(err)?;
+        let mut out = Vec::new();
+        for r in rows {
+            let (id, vkey, h) = r.map_err(err)?;
+            out.push((id, vkey, arr(Some(h))?.unwrap_or([0; 32])));
+        }
+        Ok(out)
     }
 
     fn insert(&self, rows: &[Version], status: &StatusRecord) -> Result<(), StoreError> {
