@@ -149,6 +149,12 @@ const MEMBER_TTL: Duration = Duration::from_secs(2);
 pub struct Hub {
     store: Box<dyn Store>,
     writer: Mutex<Writer>,
+    queue: Mutex<
+        Vec<(
+            Job,
+            std::sync::mpsc::SyncSender<Result<Option<StatusRecord>, HubError>>,
+        )>,
+    >,
     lock_path: PathBuf,
     public: DirStorage,
     cursors: Cursors,
@@ -201,6 +207,7 @@ impl Hub {
         Ok(Hub {
             store,
             writer: Mutex::new(Writer { log, last }),
+            queue: Mutex::new(Vec::new()),
             lock_path: log_dir.join("private").join("lock"),
             public: DirStorage::new(&public)?,
             cursors: Cursors::new(cursor_key),
@@ -515,50 +522,143 @@ impl Hub {
         Ok(f)
     }
 
-    /// Appends entries and stores the versions built from their positions, under the
-    /// writer lock: the log first (durable), then the store in one transaction.
-    fn commit(
+    /// Commits one submission's entries and versions (and its status resource) as part of
+    /// a group: whoever holds the writer lock takes every job queued so far, re-checks their
+    /// versions against each other and the store, appends all their entries to the log in
+    /// one batch (durable), then stores all versions and statuses in one transaction. Each
+    /// submitter waits for its own job's result.
+    fn commit(&self, job: Job) -> Result<Option<StatusRecord>, HubError> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let poisoned = || HubError::from(StoreError("writer lock poisoned".into()));
+        self.queue.lock().map_err(|_| poisoned())?.push((job, tx));
+        {
+            let mut w = self.writer.lock().map_err(|_| poisoned())?;
+            let jobs = std::mem::take(&mut *self.queue.lock().map_err(|_| poisoned())?);
+            if !jobs.is_empty() {
+                let (jobs, senders): (Vec<Job>, Vec<_>) = jobs.into_iter().unzip();
+                let results = match self.run_group(&mut w, jobs) {
+                    Ok(r) => r.into_iter().map(Ok).collect(),
+                    Err(e) => vec![Err(e); senders.len()],
+                };
+                for (s, r) in senders.into_iter().zip(results) {
+                    // Capacity 1, one message per job: never blocks.
+                    let _ = s.send(r);
+                }
+            }
+        }
+        rx.recv()
+            .map_err(|_| HubError::from(StoreError("group commit lost a job".into())))?
+    }
+
+    fn run_group(
         &self,
-        now_us: i64,
-        items: Vec<(Entry, Option<Version>)>,
-        status: impl FnOnce(&[(Entry, Option<Version>)], u64) -> StatusRecord,
-    ) -> Result<StatusRecord, HubError> {
-        let mut w = self
-            .writer
-            .lock()
-            .map_err(|_| StoreError("writer lock poisoned".into()))?;
+        w: &mut Writer,
+        mut jobs: Vec<Job>,
+    ) -> Result<Vec<Option<StatusRecord>>, HubError> {
         let _file_lock = self.lock_log()?;
-        let mut items = items;
-        for (e, v) in items.iter_mut() {
-            let seq = now_us.max(w.last + 1);
-            w.last = seq;
-            e.date_added = format_micros(seq);
-            if let Some(v) = v {
-                v.seq = seq;
-                if v.version.is_empty() {
-                    v.version = e.date_added.clone();
-                    v.version_key = detente_stix::timestamp_key(&v.version).unwrap_or_default();
+        // Versions taken meanwhile, by an earlier group or by another job of this one.
+        let mut by_coll: std::collections::HashMap<String, Vec<(String, String)>> =
+            Default::default();
+        for j in &jobs {
+            for (_, v) in &j.items {
+                if let Some(v) = v.as_ref().filter(|v| !v.version_key.is_empty()) {
+                    by_coll
+                        .entry(v.collection.clone())
+                        .or_default()
+                        .push((v.id.clone(), v.version_key.clone()));
+                }
+            }
+        }
+        let mut taken: std::collections::HashMap<(String, String, String), [u8; 32]> =
+            Default::default();
+        for (coll, keys) in &by_coll {
+            for chunk in keys.chunks(LOOKUP_CHUNK) {
+                for (id, vkey, h) in self.store.existing_many(coll, chunk)? {
+                    taken.insert((coll.clone(), id, vkey), h);
+                }
+            }
+        }
+        for j in jobs.iter_mut() {
+            let items = std::mem::take(&mut j.items);
+            for (e, v) in items {
+                if let Some(ver) = v.as_ref().filter(|v| !v.version_key.is_empty()) {
+                    let key = (
+                        ver.collection.clone(),
+                        ver.id.clone(),
+                        ver.version_key.clone(),
+                    );
+                    match taken.get(&key) {
+                        Some(h) if *h == ver.hash => {
+                            j.successes.push((
+                                ver.id.clone(),
+                                ver.version.clone(),
+                                "already present".into(),
+                            ));
+                            continue;
+                        }
+                        Some(_) => {
+                            j.failures.push(Failure {
+                                id: ver.id.clone(),
+                                version: Some(ver.version.clone()),
+                                message: "refused: this id and version are taken by another object"
+                                    .into(),
+                            });
+                            continue;
+                        }
+                        None => {
+                            taken.insert(key, ver.hash);
+                        }
+                    }
+                }
+                j.items.push((e, v));
+            }
+        }
+        // Positions: date_added strictly increasing across the group.
+        for j in jobs.iter_mut() {
+            for (e, v) in j.items.iter_mut() {
+                let seq = j.now_us.max(w.last + 1);
+                w.last = seq;
+                e.date_added = format_micros(seq);
+                if let Some(v) = v {
+                    v.seq = seq;
+                    if v.version.is_empty() {
+                        v.version = e.date_added.clone();
+                        v.version_key = detente_stix::timestamp_key(&v.version).unwrap_or_default();
+                    }
                 }
             }
         }
         let first = w.log.size();
-        let bytes: Vec<Vec<u8>> = items.iter().map(|(e, _)| e.to_bytes()).collect();
+        let bytes: Vec<Vec<u8>> = jobs
+            .iter()
+            .flat_map(|j| j.items.iter().map(|(e, _)| e.to_bytes()))
+            .collect();
         if !bytes.is_empty() {
             let refs: Vec<&[u8]> = bytes.iter().map(Vec::as_slice).collect();
             w.log
                 .append(&refs)
                 .map_err(|e| StoreError(format!("log append: {e}")))?;
         }
+        let mut index = first;
         let mut rows = Vec::new();
-        for (i, (_, v)) in items.iter_mut().enumerate() {
-            if let Some(v) = v {
-                v.log_index = first + i as u64;
-                rows.push(v.clone());
+        let mut statuses = Vec::new();
+        let mut out = Vec::with_capacity(jobs.len());
+        for j in jobs.iter_mut() {
+            for (_, v) in j.items.iter_mut() {
+                if let Some(v) = v {
+                    v.log_index = index;
+                    rows.push(v.clone());
+                }
+                index += 1;
             }
+            let st = j.status.as_ref().map(|meta| status_record(meta, j));
+            if let Some(st) = &st {
+                statuses.push(st.clone());
+            }
+            out.push(st);
         }
-        let st = status(&items, first);
-        self.store.insert(&rows, &st)?;
-        Ok(st)
+        self.store.insert(&rows, &statuses)?;
+        Ok(out)
     }
 
     fn after_append(&self) {
@@ -731,52 +831,20 @@ impl Hub {
             items.push((entry, Some(v)));
         }
         let appended = !items.is_empty();
-        let request_timestamp = format_micros(now_us);
-        let member_name = m.name.clone();
-        let st = self.commit(now_us, items, move |items, _first| {
-            let mut succ: Vec<Value> = successes
-                .iter()
-                .map(|(id, v, msg)| json!({"id": id, "version": v, "message": msg}))
-                .collect();
-            for (_, v) in items {
-                if let Some(v) = v {
-                    succ.push(json!({
-                        "id": v.id,
-                        "version": v.version,
-                        "message": format!("logged at index {}", v.log_index),
-                    }));
-                }
-            }
-            let fails: Vec<Value> = failures
-                .iter()
-                .map(|f| {
-                    let mut o = Map::new();
-                    o.insert("id".into(), json!(f.id));
-                    if let Some(v) = &f.version {
-                        o.insert("version".into(), json!(v));
-                    }
-                    o.insert("message".into(), json!(f.message));
-                    Value::Object(o)
-                })
-                .collect();
-            let body = json!({
-                "id": status_id,
-                "status": "complete",
-                "request_timestamp": request_timestamp,
-                "total_count": total,
-                "success_count": succ.len(),
-                "successes": succ,
-                "failure_count": fails.len(),
-                "failures": fails,
-                "pending_count": 0,
-                "pendings": [],
-            });
-            StatusRecord {
-                id: status_id.clone(),
-                member: member_name,
-                body: body.to_string(),
-            }
-        })?;
+        let st = self
+            .commit(Job {
+                items,
+                successes,
+                failures,
+                status: Some(StatusMeta {
+                    id: status_id,
+                    member: m.name.clone(),
+                    request_timestamp: format_micros(now_us),
+                    total,
+                }),
+                now_us,
+            })?
+            .ok_or_else(|| HubError::from(StoreError("no status made".into())))?;
         if appended {
             self.after_append();
         }
@@ -946,11 +1014,12 @@ impl Hub {
             })
             .collect();
         let seqs: Vec<i64> = all.iter().map(|v| v.seq).collect();
-        let status_id = format!("delete-{}", now_us);
-        self.commit(now_us, items, |_, _| StatusRecord {
-            id: status_id.clone(),
-            member: m.name.clone(),
-            body: "{}".into(),
+        self.commit(Job {
+            items,
+            successes: Vec::new(),
+            failures: Vec::new(),
+            status: None,
+            now_us,
         })?;
         let n = self.store.delete(&c.id, &seqs)?;
         self.after_append();
@@ -1081,4 +1150,68 @@ fn version_conflict(prev: &Version, p: &Prepared) -> Option<String> {
         }
     }
     None
+}
+
+/// One submission (or deletion) waiting to be committed in a group.
+struct Job {
+    items: Vec<(Entry, Option<Version>)>,
+    successes: Vec<(String, String, String)>,
+    failures: Vec<Failure>,
+    /// The status resource to store (none for deletions).
+    status: Option<StatusMeta>,
+    now_us: i64,
+}
+
+/// What a status resource is made of besides the job's results.
+struct StatusMeta {
+    id: String,
+    member: String,
+    request_timestamp: String,
+    total: usize,
+}
+
+/// The TAXII status resource of a committed job.
+fn status_record(meta: &StatusMeta, j: &Job) -> StatusRecord {
+    let mut succ: Vec<Value> = j
+        .successes
+        .iter()
+        .map(|(id, v, msg)| json!({"id": id, "version": v, "message": msg}))
+        .collect();
+    for v in j.items.iter().filter_map(|(_, v)| v.as_ref()) {
+        succ.push(json!({
+            "id": v.id,
+            "version": v.version,
+            "message": format!("logged at index {}", v.log_index),
+        }));
+    }
+    let fails: Vec<Value> = j
+        .failures
+        .iter()
+        .map(|f| {
+            let mut o = Map::new();
+            o.insert("id".into(), json!(f.id));
+            if let Some(v) = &f.version {
+                o.insert("version".into(), json!(v));
+            }
+            o.insert("message".into(), json!(f.message));
+            Value::Object(o)
+        })
+        .collect();
+    let body = json!({
+        "id": meta.id,
+        "status": "complete",
+        "request_timestamp": meta.request_timestamp,
+        "total_count": meta.total,
+        "success_count": succ.len(),
+        "successes": succ,
+        "failure_count": fails.len(),
+        "failures": fails,
+        "pending_count": 0,
+        "pendings": [],
+    });
+    StatusRecord {
+        id: meta.id.clone(),
+        member: meta.member.clone(),
+        body: body.to_string(),
+    }
 }

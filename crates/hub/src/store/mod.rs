@@ -3,7 +3,7 @@
 //!
 //! # Contract
 //!
-//! - [`Store::insert`] stores a batch of object versions and its status resource in one
+//! - [`Store::insert`] stores a batch of object versions and their status resources in one
 //!   transaction, durable when it returns: it all survives a crash, or none of it does.
 //! - A version is identified by (collection, id, version key); inserting one that exists is
 //!   refused by the store (the hub checks first, the constraint is the last word).
@@ -163,8 +163,8 @@ pub trait Store: Send + Sync {
         }
         Ok(out)
     }
-    /// Stores versions and a status resource atomically and durably.
-    fn insert(&self, rows: &[Version], status: &StatusRecord) -> Result<(), StoreError>;
+    /// Stores versions and status resources atomically and durably.
+    fn insert(&self, rows: &[Version], statuses: &[StatusRecord]) -> Result<(), StoreError>;
     /// A status resource.
     fn status(&self, id: &str) -> Result<Option<StatusRecord>, StoreError>;
     /// Versions matching a query, in `date_added` order, up to `limit + 1`.

@@ -226,7 +226,7 @@ impl Store for PgStore {
             .collect()
     }
 
-    fn insert(&self, rows: &[Version], status: &StatusRecord) -> Result<(), StoreError> {
+    fn insert(&self, rows: &[Version], statuses: &[StatusRecord]) -> Result<(), StoreError> {
         let mut c = self.conn()?;
         let mut tx = c.transaction().map_err(err)?;
         let ins = tx
@@ -286,11 +286,13 @@ impl Store for PgStore {
                 .map_err(err)?;
             }
         }
-        tx.execute(
-            "INSERT INTO status (id, member, body) VALUES ($1, $2, $3)",
-            &[&status.id, &status.member, &status.body],
-        )
-        .map_err(err)?;
+        for status in statuses {
+            tx.execute(
+                "INSERT INTO status (id, member, body) VALUES ($1, $2, $3)",
+                &[&status.id, &status.member, &status.body],
+            )
+            .map_err(err)?;
+        }
         tx.commit().map_err(err)
     }
 

@@ -213,7 +213,7 @@ impl Store for SqliteStore {
         Ok(out)
     }
 
-    fn insert(&self, rows: &[Version], status: &StatusRecord) -> Result<(), StoreError> {
+    fn insert(&self, rows: &[Version], statuses: &[StatusRecord]) -> Result<(), StoreError> {
         let mut c = self.lock()?;
         let tx = c.transaction().map_err(err)?;
         {
@@ -265,11 +265,13 @@ impl Store for SqliteStore {
                     .map_err(err)?;
                 }
             }
-            tx.execute(
-                "INSERT INTO status (id, member, body) VALUES (?1, ?2, ?3)",
-                params![status.id, status.member, status.body],
-            )
-            .map_err(err)?;
+            for status in statuses {
+                tx.execute(
+                    "INSERT INTO status (id, member, body) VALUES (?1, ?2, ?3)",
+                    params![status.id, status.member, status.body],
+                )
+                .map_err(err)?;
+            }
         }
         tx.commit().map_err(err)
     }
