@@ -149,12 +149,7 @@ const MEMBER_TTL: Duration = Duration::from_secs(2);
 pub struct Hub {
     store: Box<dyn Store>,
     writer: Mutex<Writer>,
-    queue: Mutex<
-        Vec<(
-            Job,
-            std::sync::mpsc::SyncSender<Result<Option<StatusRecord>, HubError>>,
-        )>,
-    >,
+    queue: Mutex<Vec<(Job, Reply)>>,
     lock_path: PathBuf,
     public: DirStorage,
     cursors: Cursors,
@@ -716,22 +711,7 @@ impl Hub {
                     successes.push((p.id, shown, "duplicate in this envelope".into()));
                     continue;
                 }
-                match known.taken.get(&(p.id.clone(), vkey.clone())) {
-                    Some(h) if *h == p.hash => {
-                        successes.push((p.id, shown, "already present".into()));
-                        continue;
-                    }
-                    Some(_) => {
-                        failures.push(Failure {
-                            id: p.id,
-                            version: p.version,
-                            message: "refused: this id and version are taken by another object"
-                                .into(),
-                        });
-                        continue;
-                    }
-                    None => {}
-                }
+                // Taken versions are checked when the group commits (`run_group`).
                 // STIX 2.1 (3.6): a new version keeps `created` and `created_by_ref`.
                 if let Some(msg) = known
                     .last
@@ -852,8 +832,8 @@ impl Hub {
     }
 
     /// What the store already holds for the objects of an envelope, looked up in a few
-    /// statements per envelope (not per object): every taken (id, version), the latest
-    /// version `who` may see of each id, and the observables (no version) `who` may see.
+    /// statements per envelope (not per object): the latest version `who` may see of each
+    /// id, and the observables (no version) `who` may see.
     fn known_versions(
         &self,
         coll: &str,
@@ -861,21 +841,12 @@ impl Hub {
         ready: &[Prepared],
     ) -> Result<Known, HubError> {
         let mut known = Known::default();
-        let mut keys: Vec<(String, String)> = Vec::new();
         let mut ids: Vec<String> = Vec::new();
         let mut observables: Vec<String> = Vec::new();
         for p in ready {
             match p.version.as_deref().and_then(detente_stix::timestamp_key) {
-                Some(k) => {
-                    keys.push((p.id.clone(), k));
-                    ids.push(p.id.clone());
-                }
+                Some(_) => ids.push(p.id.clone()),
                 None => observables.push(p.id.clone()),
-            }
-        }
-        for chunk in keys.chunks(LOOKUP_CHUNK) {
-            for (id, vkey, h) in self.store.existing_many(coll, chunk)? {
-                known.taken.insert((id, vkey), h);
             }
         }
         let reader = Reader::Member(who.principals());
@@ -1118,8 +1089,6 @@ const LOOKUP_CHUNK: usize = 400;
 /// What the store holds for an envelope's objects ([`Hub::known_versions`]).
 #[derive(Default)]
 struct Known {
-    /// (id, version key) → hash, whoever may see it.
-    taken: std::collections::HashMap<(String, String), [u8; 32]>,
     /// id → latest version the submitter may see.
     last: std::collections::HashMap<String, Version>,
     /// (id, hash) → version, for observables the submitter may see.
@@ -1151,6 +1120,9 @@ fn version_conflict(prev: &Version, p: &Prepared) -> Option<String> {
     }
     None
 }
+
+/// Where a job's result is sent.
+type Reply = std::sync::mpsc::SyncSender<Result<Option<StatusRecord>, HubError>>;
 
 /// One submission (or deletion) waiting to be committed in a group.
 struct Job {

@@ -353,14 +353,14 @@ pub(crate) fn select_sql(
     Some((sql, p))
 }
 
-/// The query of [`Store::existing_many`] (row values, one statement), for either dialect.
+/// The query of [`Store::existing_many`] (one statement: the keys as a VALUES list joined to
+/// the (coll, id, vkey) index, so each key is one index probe), for either dialect.
 pub(crate) fn existing_sql(
     coll: &str,
     keys: &[(String, String)],
     mark: impl Fn(usize) -> String,
 ) -> (String, Vec<Param>) {
-    let mut p = vec![Param::Text(coll.to_string())];
-    let c = mark(1);
+    let mut p = Vec::with_capacity(2 * keys.len() + 1);
     let mut rows = Vec::with_capacity(keys.len());
     for (id, vkey) in keys {
         p.push(Param::Text(id.clone()));
@@ -369,9 +369,12 @@ pub(crate) fn existing_sql(
         let b = mark(p.len());
         rows.push(format!("({a}, {b})"));
     }
+    p.push(Param::Text(coll.to_string()));
+    let c = mark(p.len());
     (
         format!(
-            "SELECT id, vkey, hash FROM object WHERE coll = {c} AND (id, vkey) IN (VALUES {})",
+            "SELECT o.id, o.vkey, o.hash FROM (VALUES {}) AS k JOIN object o \
+             ON o.coll = {c} AND o.id = k.column1 AND o.vkey = k.column2",
             rows.join(", ")
         ),
         p,
