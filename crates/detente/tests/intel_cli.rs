@@ -372,6 +372,12 @@ fn taxii_negotiation_errors_and_paging_over_http() {
         let (s, v) = get_json(&u, &tok);
         assert_eq!((s, v["success_count"].as_u64()), (200, Some(25)));
     }
+    let r = c
+        .delete(format!("{url}status/{sid}/"))
+        .bearer_auth(&tok)
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 405, "status resources are read-only");
     assert_eq!(post("application/json", "{}".into()).status().as_u16(), 415);
     let big = format!("{{\"objects\": [], \"pad\": \"{}\"}}", "x".repeat(11 << 20));
     assert_eq!(post(TAXII, big).status().as_u16(), 413);

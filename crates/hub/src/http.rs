@@ -256,6 +256,9 @@ async fn dispatch(hub: Arc<Hub>, req: Request) -> Result<Response, HubError> {
             ))
         }
         ["status", id] => {
+            if !is(&Method::GET) {
+                return Err(method_not_allowed());
+            }
             let m = member.ok_or_else(HubError::unauthorized)?;
             let id = id.to_string();
             let h = hub.clone();
