@@ -197,7 +197,12 @@ impl Hub {
     ) -> Result<Hub, OpenError> {
         let public = log_dir.join("log");
         let log = LogWriter::open(DirStorage::new(&public)?, signer)?;
-        let last = store.last_seq()?;
+        // A crash between the log append and the store's commit leaves entries the store
+        // never got: new positions continue after those too, so no two entries share a
+        // date_added.
+        let last = store
+            .last_seq()?
+            .max(last_logged(log.storage(), log.size()));
         let members = store.members()?;
         Ok(Hub {
             store,
@@ -1186,4 +1191,24 @@ fn status_record(meta: &StatusMeta, j: &Job) -> StatusRecord {
         member: meta.member.clone(),
         body: body.to_string(),
     }
+}
+
+/// The `date_added` of the log's last entry, in microseconds (0 when there is none or it
+/// is not a hub entry).
+fn last_logged(storage: &DirStorage, size: u64) -> i64 {
+    let Some(idx) = size.checked_sub(1) else {
+        return 0;
+    };
+    let width = (idx % u64::from(detente_tlog::TILE_WIDTH)) as u32 + 1;
+    let Ok(b) = detente_tlog::Bundle::new(idx >> TILE_HEIGHT, width) else {
+        return 0;
+    };
+    let Ok(Some(data)) = storage.get(&b.path()) else {
+        return 0;
+    };
+    detente_tlog::decode_bundle_for(&b, &data)
+        .ok()
+        .and_then(|e| e.last().and_then(|l| Entry::parse(l).ok()))
+        .and_then(|e| crate::time::parse_micros(&e.date_added))
+        .unwrap_or(0)
 }

@@ -893,3 +893,51 @@ fn concurrent_submissions_commit_in_groups_without_losing_or_doubling_anything()
         assert_eq!(log_size(&h), total + 1, "nothing logged twice");
     }
 }
+
+/// A crash after the log append and before the store's commit leaves an entry the store
+/// never got; after a restart, positions continue after it.
+#[test]
+fn positions_continue_after_entries_the_store_never_got() {
+    let d = tempfile::tempdir().unwrap();
+    {
+        let h = hub(Backend::Sqlite, d.path());
+        collection(&h, C, Tlp::Green, &["*"], &["*"]);
+        member(&h, "alice", "acme", &[], None);
+    }
+    let later = "2100-01-01T00:00:00.000000Z";
+    {
+        let signer = detente_note::Ed25519Signer::from_seed("hub.test/log", [3; 32]).unwrap();
+        let storage = detente_log::DirStorage::new(d.path().join("log").join("log")).unwrap();
+        let mut w = detente_log::LogWriter::open(storage, signer).unwrap();
+        let e = detente_hub::entry::Entry {
+            kind: detente_hub::entry::Kind::Submit,
+            collection: C.into(),
+            object: [1; 32],
+            member: "alice".into(),
+            org: "acme".into(),
+            key: None,
+            signature: None,
+            date_added: later.into(),
+            origin: None,
+        };
+        w.append(&[&e.to_bytes()]).unwrap();
+    }
+    let h = reopen(store(Backend::Sqlite, d.path()), d.path());
+    let a = h
+        .authenticate(&detente_hub::Credentials {
+            user: None,
+            token: "tok-alice".into(),
+        })
+        .unwrap();
+    h.submit(
+        &a,
+        C,
+        &envelope(&[indicator(1, "2021-01-01T00:00:00Z", None, &[])]),
+        1,
+        "s".into(),
+    )
+    .unwrap();
+    let p = h.read(Some(&a.member), C, &ReadKind::Objects, "").unwrap();
+    assert!(p.versions[0].seq > detente_hub::time::parse_micros(later).unwrap());
+    assert_eq!(p.versions[0].log_index, 1);
+}
