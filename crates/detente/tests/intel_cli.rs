@@ -379,8 +379,43 @@ fn taxii_negotiation_errors_and_paging_over_http() {
         .unwrap();
     assert_eq!(r.status().as_u16(), 405, "status resources are read-only");
     assert_eq!(post("application/json", "{}".into()).status().as_u16(), 415);
+    // Over max_content_length: refused from the headers, before the body is read (a raw
+    // client, since the server answers without reading what it refuses).
+    {
+        use std::io::{Read as _, Write as _};
+        let host = url
+            .trim_start_matches("http://")
+            .split('/')
+            .next()
+            .unwrap()
+            .to_string();
+        let mut sock = std::net::TcpStream::connect(&host).unwrap();
+        write!(
+            sock,
+            "POST /api/collections/{coll}/objects/ HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {tok}\r\nContent-Type: {TAXII}\r\nContent-Length: {}\r\n\r\n",
+            11 << 20
+        )
+        .unwrap();
+        let mut head = [0u8; 12];
+        sock.read_exact(&mut head).unwrap();
+        assert_eq!(&head, b"HTTP/1.1 413");
+    }
+    // And a chunked body that grows past it while it is read.
     let big = format!("{{\"objects\": [], \"pad\": \"{}\"}}", "x".repeat(11 << 20));
-    assert_eq!(post(TAXII, big).status().as_u16(), 413);
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = big
+        .into_bytes()
+        .chunks(1 << 20)
+        .map(|c| Ok(c.to_vec()))
+        .collect();
+    let r = c
+        .post(format!("{url}collections/{coll}/objects/"))
+        .header("Content-Type", TAXII)
+        .bearer_auth(&tok)
+        .body(reqwest::blocking::Body::new(ChunkReader::new(chunks)))
+        .send();
+    if let Ok(r) = r {
+        assert_eq!(r.status().as_u16(), 413);
+    }
 
     // Accept lists, q= parameters.
     let accept = |a: &str| {
@@ -731,4 +766,34 @@ fn killed_hub_keeps_what_it_acknowledged(database: Option<String>) {
         &coll,
         &f.display().to_string(),
     ]);
+}
+
+/// A body of unknown length (sent chunked).
+struct ChunkReader {
+    chunks: std::collections::VecDeque<Vec<u8>>,
+    cur: std::io::Cursor<Vec<u8>>,
+}
+
+impl ChunkReader {
+    fn new(chunks: Vec<Result<Vec<u8>, std::io::Error>>) -> ChunkReader {
+        ChunkReader {
+            chunks: chunks.into_iter().filter_map(Result::ok).collect(),
+            cur: std::io::Cursor::new(Vec::new()),
+        }
+    }
+}
+
+impl std::io::Read for ChunkReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            let n = self.cur.read(buf)?;
+            if n > 0 {
+                return Ok(n);
+            }
+            match self.chunks.pop_front() {
+                Some(c) => self.cur = std::io::Cursor::new(c),
+                None => return Ok(0),
+            }
+        }
+    }
 }
