@@ -1,0 +1,20 @@
+//! The endpoint's side of detente's private telemetry, sans-IO.
+//!
+//! - [`measure`]: the policy file that lists exactly what an endpoint may measure (the
+//!   signature families of the feed it may count, and whether it counts scans and
+//!   detections), and the measurement it allows, as a multi-hot vector.
+//! - [`shard`]: a report's cryptographic content made deterministically from one recorded
+//!   32-byte seed: the report id, the Prio3 sharding randomness and the HPKE ephemeral keys
+//!   all come from a ChaCha20 stream keyed by it, so the same inputs give the same bytes.
+//! - [`outbox`]: the local, hash-chained record of every upload: the bytes sent, what they
+//!   mean, the policy rule that allowed each measured item, and what is needed to
+//!   recompute the bytes — so the owner can check, byte for byte, that nothing else left.
+//!
+//! Time and randomness are arguments; nothing here reads a clock, a file or the network.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod measure;
+pub mod outbox;
+pub mod shard;
