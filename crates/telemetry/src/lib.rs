@@ -11,6 +11,8 @@
 //! - [`outbox`]: the local, hash-chained record of every upload: the bytes sent, what they
 //!   mean, the policy rule that allowed each measured item, and what is needed to
 //!   recompute the bytes — so the owner can check, byte for byte, that nothing else left.
+//! - [`tokens`]: unlinkable upload tokens (RFC 9474 blind signatures) with a per-endpoint
+//!   daily quota, the Sybil defence.
 //!
 //! Time and randomness are arguments; nothing here reads a clock, a file or the network.
 
@@ -21,3 +23,4 @@ pub mod aggregate;
 pub mod measure;
 pub mod outbox;
 pub mod shard;
+pub mod tokens;

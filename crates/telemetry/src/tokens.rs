@@ -1,0 +1,274 @@
+//! Sybil defence: upload tokens that prove an enrolled endpoint sent a report without
+//! saying which one (RSA blind signatures, RFC 9474, RSABSSA-SHA384-PSS-Randomized, the
+//! construction behind Privacy Pass's publicly verifiable tokens).
+//!
+//! - Enrollment: an endpoint signed in to the Leader's issuer (by whatever enrolls it)
+//!   asks for tokens for one day, sending blinded messages. The issuer signs at most
+//!   `per_day` of them per endpoint and day ([`Quota`]): that is the per-endpoint rate limit.
+//! - Upload: the endpoint unblinds one token per report and sends it with the report. The
+//!   Leader checks the signature, that the token is for this task and day, and that it was
+//!   never spent ([`Spent`]); the issuer can't link the token to the enrollment that made it,
+//!   so the report stays unlinked to the endpoint.
+//!
+//! What remains possible: an enrolled endpoint, or whoever controls many enrolled ones,
+//! can send up to `per_day` reports a day each, with any measurement the VDAF accepts
+//! (bounded by its proof: a 0/1 vector of at most `max_weight` ones). The differential
+//! privacy noise each aggregator adds keeps even a flood of such reports from revealing
+//! one honest endpoint's measurement with certainty; a coalition controlling enrollment
+//! could mint as many tokens as it likes.
+
+use blind_rsa_signatures::{
+    BlindMessage, BlindSignature, BlindingResult, MessageRandomizer, PublicKeySha384PSSRandomized,
+    SecretKeySha384PSSRandomized, Signature,
+};
+use rand_core::CryptoRng;
+
+/// The issuer's public key (RSA-2048 or larger).
+pub type IssuerKey = PublicKeySha384PSSRandomized;
+/// The issuer's secret key.
+pub type IssuerSecret = SecretKeySha384PSSRandomized;
+
+/// The message a token signs: a domain tag, the task, the day and a random nonce.
+pub fn token_message(task: &[u8], day: u32, nonce: &[u8; 32]) -> Vec<u8> {
+    let mut m = b"detente-telemetry token v1\n".to_vec();
+    m.extend_from_slice(&(task.len() as u32).to_be_bytes());
+    m.extend_from_slice(task);
+    m.extend_from_slice(&day.to_be_bytes());
+    m.extend_from_slice(nonce);
+    m
+}
+
+/// Why a token is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// The endpoint asked for more tokens than its daily quota allows.
+    #[error("over the quota: at most {0} tokens per endpoint and day")]
+    Quota(u32),
+    /// The signature does not verify under the issuer's key.
+    #[error("the token's signature does not verify")]
+    BadSignature,
+    /// Issued for another task or day.
+    #[error("the token is for another task or day")]
+    WrongScope,
+    /// Spent already.
+    #[error("the token was spent already")]
+    Spent,
+    /// A cryptographic operation failed.
+    #[error("token: {0}")]
+    Crypto(String),
+}
+
+/// A token as sent with a report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Token {
+    /// The day it is for.
+    pub day: u32,
+    /// Its nonce.
+    pub nonce: [u8; 32],
+    /// RFC 9474 message randomizer.
+    pub randomizer: [u8; 32],
+    /// The unblinded signature.
+    pub signature: Vec<u8>,
+}
+
+/// An endpoint's pending token: what it keeps between asking and unblinding.
+pub struct Pending {
+    day: u32,
+    nonce: [u8; 32],
+    blinding: BlindingResult,
+}
+
+impl Pending {
+    /// The blinded message to send to the issuer.
+    pub fn blinded(&self) -> &[u8] {
+        &self.blinding.blind_message.0
+    }
+}
+
+/// Endpoint: prepares a token request for `task` and `day`.
+pub fn request(
+    key: &IssuerKey,
+    task: &[u8],
+    day: u32,
+    rng: &mut (impl CryptoRng + ?Sized),
+) -> Result<Pending, TokenError> {
+    let mut nonce = [0u8; 32];
+    rng.fill_bytes(&mut nonce);
+    let blinding = key
+        .blind(rng, token_message(task, day, &nonce))
+        .map_err(|e| TokenError::Crypto(e.to_string()))?;
+    Ok(Pending {
+        day,
+        nonce,
+        blinding,
+    })
+}
+
+/// Endpoint: unblinds the issuer's answer into a token (checking it verifies).
+pub fn finalize(
+    key: &IssuerKey,
+    task: &[u8],
+    pending: &Pending,
+    blind_signature: &[u8],
+) -> Result<Token, TokenError> {
+    let sig = key
+        .finalize(
+            &BlindSignature(blind_signature.to_vec()),
+            &pending.blinding,
+            token_message(task, pending.day, &pending.nonce),
+        )
+        .map_err(|_| TokenError::BadSignature)?;
+    let randomizer = pending
+        .blinding
+        .msg_randomizer
+        .map(|r| r.0)
+        .ok_or_else(|| TokenError::Crypto("no message randomizer".into()))?;
+    Ok(Token {
+        day: pending.day,
+        nonce: pending.nonce,
+        randomizer,
+        signature: sig.0,
+    })
+}
+
+/// The issuer's per-endpoint daily counts (kept by the issuer's storage).
+pub trait Quota {
+    /// Tokens issued to `endpoint` on `day` so far.
+    fn issued(&self, endpoint: &str, day: u32) -> u32;
+    /// Records `n` more.
+    fn add(&mut self, endpoint: &str, day: u32, n: u32);
+}
+
+/// Issuer: signs an enrolled endpoint's blinded messages, within its daily quota.
+pub fn issue(
+    secret: &IssuerSecret,
+    quota: &mut dyn Quota,
+    per_day: u32,
+    endpoint: &str,
+    day: u32,
+    blinded: &[Vec<u8>],
+) -> Result<Vec<Vec<u8>>, TokenError> {
+    let n = u32::try_from(blinded.len()).map_err(|_| TokenError::Quota(per_day))?;
+    if quota.issued(endpoint, day).saturating_add(n) > per_day {
+        return Err(TokenError::Quota(per_day));
+    }
+    let mut out = Vec::with_capacity(blinded.len());
+    for b in blinded {
+        let s = secret
+            .blind_sign(&BlindMessage(b.clone()).0)
+            .map_err(|e| TokenError::Crypto(e.to_string()))?;
+        out.push(s.0);
+    }
+    quota.add(endpoint, day, n);
+    Ok(out)
+}
+
+/// The Leader's set of spent tokens (kept by its storage).
+pub trait Spent {
+    /// Marks a token's nonce spent; `false` if it already was.
+    fn spend(&mut self, day: u32, nonce: &[u8; 32]) -> bool;
+}
+
+/// Leader: accepts a token for `task` on `day`, once.
+pub fn redeem(
+    key: &IssuerKey,
+    spent: &mut dyn Spent,
+    task: &[u8],
+    day: u32,
+    token: &Token,
+) -> Result<(), TokenError> {
+    if token.day != day {
+        return Err(TokenError::WrongScope);
+    }
+    key.verify(
+        &Signature(token.signature.clone()),
+        Some(MessageRandomizer(token.randomizer)),
+        token_message(task, token.day, &token.nonce),
+    )
+    .map_err(|_| TokenError::BadSignature)?;
+    if !spent.spend(token.day, &token.nonce) {
+        return Err(TokenError::Spent);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand_core::SeedableRng as _;
+    use std::collections::{HashMap, HashSet};
+
+    #[derive(Default)]
+    struct Mem(HashMap<(String, u32), u32>, HashSet<(u32, [u8; 32])>);
+    impl Quota for Mem {
+        fn issued(&self, e: &str, d: u32) -> u32 {
+            self.0.get(&(e.to_string(), d)).copied().unwrap_or(0)
+        }
+        fn add(&mut self, e: &str, d: u32, n: u32) {
+            *self.0.entry((e.to_string(), d)).or_default() += n;
+        }
+    }
+    impl Spent for Mem {
+        fn spend(&mut self, d: u32, n: &[u8; 32]) -> bool {
+            self.1.insert((d, *n))
+        }
+    }
+
+    #[test]
+    fn tokens_are_rate_limited_unlinkable_to_the_request_and_spent_once() {
+        let mut rng = chacha20::ChaCha20Rng::from_seed([5; 32]);
+        let kp =
+            blind_rsa_signatures::KeyPairSha384PSSRandomized::generate(&mut rng, 2048).unwrap();
+        let (pk, sk) = (kp.pk, kp.sk);
+        let mut issuer = Mem::default();
+        let mut leader = Mem::default();
+        let day = 20_000;
+        let pending: Vec<Pending> = (0..3)
+            .map(|_| request(&pk, b"task", day, &mut rng).unwrap())
+            .collect();
+        let blinded: Vec<Vec<u8>> = pending.iter().map(|p| p.blinded().to_vec()).collect();
+        let sigs = issue(&sk, &mut issuer, 3, "endpoint-1", day, &blinded).unwrap();
+        // The quota is spent: one more is refused.
+        let more = request(&pk, b"task", day, &mut rng).unwrap();
+        assert_eq!(
+            issue(
+                &sk,
+                &mut issuer,
+                3,
+                "endpoint-1",
+                day,
+                &[more.blinded().to_vec()]
+            ),
+            Err(TokenError::Quota(3))
+        );
+        let tokens: Vec<Token> = pending
+            .iter()
+            .zip(&sigs)
+            .map(|(p, s)| finalize(&pk, b"task", p, s).unwrap())
+            .collect();
+        for t in &tokens {
+            // What the issuer saw (the blinded message) is not the token's message.
+            assert!(!blinded.iter().any(|b| b.windows(32).any(|w| w == t.nonce)));
+            redeem(&pk, &mut leader, b"task", day, t).unwrap();
+        }
+        assert_eq!(
+            redeem(&pk, &mut leader, b"task", day, &tokens[0]),
+            Err(TokenError::Spent)
+        );
+        assert_eq!(
+            redeem(&pk, &mut leader, b"task", day + 1, &tokens[1]),
+            Err(TokenError::WrongScope)
+        );
+        let mut fresh = Mem::default();
+        assert_eq!(
+            redeem(&pk, &mut fresh, b"other", day, &tokens[1]),
+            Err(TokenError::BadSignature)
+        );
+        let mut forged = tokens[2].clone();
+        forged.nonce[0] ^= 1;
+        assert_eq!(
+            redeem(&pk, &mut fresh, b"task", day, &forged),
+            Err(TokenError::BadSignature)
+        );
+    }
+}
