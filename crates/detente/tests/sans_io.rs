@@ -17,6 +17,7 @@ const SANS_IO: &[(&str, &[&str])] = &[
     ("detente-stix", &[]),
     ("detente-witness", &["--no-default-features"]),
     ("detente-hub", &["--no-default-features"]),
+    ("detente-dap", &[]),
 ];
 
 /// Crates that would give a sans-IO crate I/O, a clock source or randomness.
