@@ -22,5 +22,6 @@
 pub mod aggregate;
 pub mod measure;
 pub mod outbox;
+pub mod report;
 pub mod shard;
 pub mod tokens;
