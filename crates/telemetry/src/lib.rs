@@ -22,6 +22,7 @@
 pub mod aggregate;
 pub mod measure;
 pub mod outbox;
+pub mod record;
 pub mod report;
 pub mod shard;
 pub mod tokens;

@@ -158,3 +158,67 @@ fn a_report_matches_the_draft_layout_is_small_and_verifies() {
     let want: Vec<u128> = bits.iter().map(|b| u128::from(*b)).collect();
     assert_eq!(got, want);
 }
+
+/// The outbox keeps what is needed to rebuild every byte sent: a record verifies, and a
+/// record whose sent bytes or measurement were swapped (even re-chained) does not.
+#[test]
+fn the_outbox_rebuilds_exactly_the_bytes_sent() {
+    use detente_telemetry::measure::{measure, Observed, Policy};
+    use detente_telemetry::outbox::{record, GENESIS};
+    use detente_telemetry::record::{make, verify, Upload};
+    let names: Vec<String> = (0..LEN).map(|i| format!("\"Fam.{i}\"")).collect();
+    let policy = Policy::parse(
+        format!(
+            r#"{{"version":1,"task":"t","families":[{}],"max_weight":{WEIGHT},"rules":{{"families-detected":true}}}}"#,
+            names.join(",")
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    let seen = Observed {
+        detections: vec!["Fam.3-1".into(), "Fam.900-2".into(), "Other.X-1".into()],
+        scanned: 10,
+    };
+    let m = measure(&policy, &seen);
+    let (_, pk_l) = Kem::derive_keypair(&[1; 32]);
+    let (_, pk_h) = Kem::derive_keypair(&[2; 32]);
+    let task = task();
+    let up = Upload {
+        url: "https://leader.example/tasks/x/reports",
+        task_id: TaskId([1; 32]),
+        task: &task,
+        time: Time(20_000),
+        vdaf: (LEN, WEIGHT, CHUNK),
+        measurement: &m,
+        seed: [3; 32],
+        leader: Recipient {
+            config_id: 1,
+            public_key: pk_l.to_bytes().into(),
+        },
+        helper: Recipient {
+            config_id: 2,
+            public_key: pk_h.to_bytes().into(),
+        },
+    };
+    let (body, fields) = make(&up).unwrap();
+    let line = record(0, GENESIS, fields.clone());
+    let checked = verify(&format!("{line}\n")).unwrap();
+    assert!(checked[0].matches, "{checked:?}");
+    assert_eq!(fields["withheld"], serde_json::json!(["Other.X"]));
+    assert_eq!(fields["families_set"], serde_json::json!([3, 900]));
+    // Different bytes claimed as sent (a record rewritten and re-chained): caught.
+    let mut other = fields.clone();
+    let mut changed = body.clone();
+    let last = changed.len() - 1;
+    changed[last] ^= 1;
+    use base64::Engine as _;
+    other.insert(
+        "sent".into(),
+        serde_json::json!(base64::engine::general_purpose::STANDARD.encode(&changed)),
+    );
+    assert!(!verify(&format!("{}\n", record(0, GENESIS, other))).unwrap()[0].matches);
+    // A measurement that is not what was sent: caught.
+    let mut lie = fields;
+    lie.insert("families_set".into(), serde_json::json!([3]));
+    assert!(!verify(&format!("{}\n", record(0, GENESIS, lie))).unwrap()[0].matches);
+}
