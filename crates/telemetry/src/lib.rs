@@ -20,6 +20,7 @@
 #![warn(missing_docs)]
 
 pub mod aggregate;
+pub mod flow;
 pub mod measure;
 pub mod outbox;
 pub mod record;
