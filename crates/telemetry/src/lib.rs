@@ -26,4 +26,6 @@ pub mod outbox;
 pub mod record;
 pub mod report;
 pub mod shard;
+#[cfg(feature = "server")]
+pub mod store;
 pub mod tokens;

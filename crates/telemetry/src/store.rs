@@ -1,0 +1,215 @@
+//! An aggregator's state (feature `server`): the report ids it has seen (replays are
+//! refused), its batch buckets (one aggregate share and report count per time bucket), and
+//! which buckets were collected (a bucket is collected once, and only when the batch holds
+//! at least `min_batch_size` reports; a report for a collected bucket is refused).
+//!
+//! SQLite, WAL with `synchronous=FULL`; each operation is one transaction. The store keeps
+//! aggregate shares as the VDAF encodes them and merges them with a function the caller
+//! passes, so it holds shares only: nothing in it reveals one endpoint's measurement.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use rusqlite::{params, Connection, OptionalExtension as _};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS report (
+    task      BLOB NOT NULL,
+    report_id BLOB NOT NULL,
+    bucket    INTEGER NOT NULL,
+    PRIMARY KEY (task, report_id)
+) STRICT, WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS bucket (
+    task      BLOB NOT NULL,
+    bucket    INTEGER NOT NULL,
+    share     BLOB NOT NULL,
+    reports   INTEGER NOT NULL,
+    collected INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (task, bucket)
+) STRICT, WITHOUT ROWID;
+";
+
+/// A storage failure.
+#[derive(Debug, thiserror::Error)]
+#[error("aggregator store: {0}")]
+pub struct StoreError(pub String);
+
+fn err(e: impl std::fmt::Display) -> StoreError {
+    StoreError(e.to_string())
+}
+
+/// What became of a report offered to the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admit {
+    /// Counted.
+    Counted,
+    /// Its id was seen before: not counted again.
+    Replayed,
+    /// Its bucket was collected already: not counted.
+    BatchCollected,
+}
+
+/// Why a collection is refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum CollectError {
+    /// Fewer reports than the minimum: nothing is released.
+    #[error("the batch holds {have} reports, fewer than the minimum of {min}")]
+    TooSmall {
+        /// Reports in the batch.
+        have: u64,
+        /// The task's minimum.
+        min: u64,
+    },
+    /// Some bucket of the batch was collected before.
+    #[error("part of this batch was collected already")]
+    AlreadyCollected,
+    /// Storage.
+    #[error("{0}")]
+    Store(String),
+}
+
+/// The SQLite aggregator store.
+pub struct AggStore {
+    conn: Mutex<Connection>,
+}
+
+impl AggStore {
+    /// Opens (creating) the store.
+    pub fn open(path: &Path) -> Result<AggStore, StoreError> {
+        let c = Connection::open(path).map_err(|e| err(format!("{}: {e}", path.display())))?;
+        c.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
+        c.pragma_update(None, "synchronous", "FULL").map_err(err)?;
+        c.execute_batch(SCHEMA).map_err(err)?;
+        Ok(AggStore {
+            conn: Mutex::new(c),
+        })
+    }
+
+    /// Counts a verified report's output share into its bucket, once per report id and
+    /// never into a collected bucket. `merge(old, new)` adds two encoded aggregate shares;
+    /// `share` is the report's output share encoded as an aggregate share.
+    pub fn admit(
+        &self,
+        task: &[u8; 32],
+        report_id: &[u8; 16],
+        bucket: u64,
+        share: &[u8],
+        merge: &dyn Fn(&[u8], &[u8]) -> Result<Vec<u8>, String>,
+    ) -> Result<Admit, StoreError> {
+        let mut c = self.conn.lock().map_err(|_| err("lock poisoned"))?;
+        let tx = c.transaction().map_err(err)?;
+        let b = bucket as i64;
+        let row: Option<(Vec<u8>, i64, i64)> = tx
+            .query_row(
+                "SELECT share, reports, collected FROM bucket WHERE task = ?1 AND bucket = ?2",
+                params![&task[..], b],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()
+            .map_err(err)?;
+        if row.as_ref().is_some_and(|r| r.2 != 0) {
+            return Ok(Admit::BatchCollected);
+        }
+        let fresh = tx
+            .execute(
+                "INSERT OR IGNORE INTO report (task, report_id, bucket) VALUES (?1, ?2, ?3)",
+                params![&task[..], &report_id[..], b],
+            )
+            .map_err(err)?;
+        if fresh == 0 {
+            return Ok(Admit::Replayed);
+        }
+        match row {
+            None => {
+                tx.execute(
+                    "INSERT INTO bucket (task, bucket, share, reports) VALUES (?1, ?2, ?3, 1)",
+                    params![&task[..], b, share],
+                )
+                .map_err(err)?;
+            }
+            Some((old, n, _)) => {
+                let merged = merge(&old, share).map_err(err)?;
+                tx.execute(
+                    "UPDATE bucket SET share = ?3, reports = ?4 WHERE task = ?1 AND bucket = ?2",
+                    params![&task[..], b, merged, n + 1],
+                )
+                .map_err(err)?;
+            }
+        }
+        tx.commit().map_err(err)?;
+        Ok(Admit::Counted)
+    }
+
+    /// Collects the buckets `from..to` once: their merged share and report count, if they
+    /// hold at least `min` reports and none was collected before. A refused collection
+    /// changes nothing.
+    pub fn collect(
+        &self,
+        task: &[u8; 32],
+        from: u64,
+        to: u64,
+        min: u64,
+        merge: &dyn Fn(&[u8], &[u8]) -> Result<Vec<u8>, String>,
+    ) -> Result<Option<(Vec<u8>, u64)>, CollectError> {
+        let s = |e: rusqlite::Error| CollectError::Store(e.to_string());
+        let mut c = self
+            .conn
+            .lock()
+            .map_err(|_| CollectError::Store("lock poisoned".into()))?;
+        let tx = c.transaction().map_err(s)?;
+        let rows: Vec<(Vec<u8>, i64, i64)> = {
+            let mut st = tx
+                .prepare(
+                    "SELECT share, reports, collected FROM bucket \
+                     WHERE task = ?1 AND bucket >= ?2 AND bucket < ?3",
+                )
+                .map_err(s)?;
+            let it = st
+                .query_map(params![&task[..], from as i64, to as i64], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })
+                .map_err(s)?;
+            it.collect::<Result<_, _>>().map_err(s)?
+        };
+        if rows.iter().any(|r| r.2 != 0) {
+            return Err(CollectError::AlreadyCollected);
+        }
+        let have: u64 = rows.iter().map(|r| r.1 as u64).sum();
+        if have < min {
+            return Err(CollectError::TooSmall { have, min });
+        }
+        let mut share: Option<Vec<u8>> = None;
+        for (b, _, _) in &rows {
+            share = Some(match share {
+                None => b.clone(),
+                Some(acc) => merge(&acc, b).map_err(CollectError::Store)?,
+            });
+        }
+        tx.execute(
+            "UPDATE bucket SET collected = 1 WHERE task = ?1 AND bucket >= ?2 AND bucket < ?3",
+            params![&task[..], from as i64, to as i64],
+        )
+        .map_err(s)?;
+        tx.commit().map_err(s)?;
+        Ok(share.map(|s| (s, have)))
+    }
+
+    /// Everything the store holds for a task's buckets (for audits and tests): bucket,
+    /// encoded share, reports.
+    pub fn buckets(&self, task: &[u8; 32]) -> Result<Vec<(u64, Vec<u8>, u64)>, StoreError> {
+        let c = self.conn.lock().map_err(|_| err("lock poisoned"))?;
+        let mut st = c
+            .prepare("SELECT bucket, share, reports FROM bucket WHERE task = ?1 ORDER BY bucket")
+            .map_err(err)?;
+        let it = st
+            .query_map(params![&task[..]], |r| {
+                Ok((
+                    r.get::<_, i64>(0)? as u64,
+                    r.get(1)?,
+                    r.get::<_, i64>(2)? as u64,
+                ))
+            })
+            .map_err(err)?;
+        it.collect::<Result<_, _>>().map_err(err)
+    }
+}
