@@ -29,6 +29,9 @@ CREATE TABLE IF NOT EXISTS bucket (
 ) STRICT, WITHOUT ROWID;
 ";
 
+/// Adds two encoded aggregate shares (the VDAF's merge, passed in by the caller).
+pub type Merge<'a> = &'a dyn Fn(&[u8], &[u8]) -> Result<Vec<u8>, String>;
+
 /// A storage failure.
 #[derive(Debug, thiserror::Error)]
 #[error("aggregator store: {0}")]
@@ -94,7 +97,7 @@ impl AggStore {
         report_id: &[u8; 16],
         bucket: u64,
         share: &[u8],
-        merge: &dyn Fn(&[u8], &[u8]) -> Result<Vec<u8>, String>,
+        merge: Merge<'_>,
     ) -> Result<Admit, StoreError> {
         let mut c = self.conn.lock().map_err(|_| err("lock poisoned"))?;
         let tx = c.transaction().map_err(err)?;
@@ -149,7 +152,7 @@ impl AggStore {
         from: u64,
         to: u64,
         min: u64,
-        merge: &dyn Fn(&[u8], &[u8]) -> Result<Vec<u8>, String>,
+        merge: Merge<'_>,
     ) -> Result<Option<(Vec<u8>, u64)>, CollectError> {
         let s = |e: rusqlite::Error| CollectError::Store(e.to_string());
         let mut c = self
