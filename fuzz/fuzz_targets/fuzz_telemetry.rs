@@ -1,0 +1,19 @@
+//! The endpoint's parsers on arbitrary bytes: the telemetry policy, the outbox chain and a
+//! record's replay. Never a panic; a record that replays rebuilds a report that decodes.
+#![no_main]
+use detente_telemetry::{measure::Policy, outbox::check_chain, record::recompute};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let _ = Policy::parse(data);
+    if let Ok(text) = std::str::from_utf8(data) {
+        if let Ok((records, _)) = check_chain(text) {
+            for r in records.iter().take(4) {
+                if let Ok(bytes) = recompute(r) {
+                    use detente_dap::Decode as _;
+                    assert!(detente_dap::UploadRequest::decode(&bytes).is_ok());
+                }
+            }
+        }
+    }
+});
