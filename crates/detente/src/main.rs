@@ -7,6 +7,7 @@ mod intel;
 mod log;
 mod scan;
 mod serve;
+mod telemetry;
 mod witness;
 
 use std::process::ExitCode;
@@ -50,6 +51,10 @@ enum Command {
     /// push, pull, sync, verify a receipt).
     #[command(subcommand)]
     Intel(intel::IntelCommand),
+    /// Private telemetry, the endpoint owner's view: what the policy lets this endpoint
+    /// report, the outbox of everything sent, and its verification.
+    #[command(subcommand)]
+    Telemetry(telemetry::TelemetryCommand),
     /// Serve public trees (logs, feeds) as static files over HTTP: GET and HEAD only.
     Serve(serve::ServeArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
@@ -68,6 +73,7 @@ fn main() -> ExitCode {
         Command::Witness(cmd) => witness::run(cmd),
         Command::Serve(args) => serve::run(args),
         Command::Intel(cmd) => intel::run(cmd),
+        Command::Telemetry(cmd) => telemetry::run(cmd),
         Command::Feed(cmd) => feed::run(cmd),
         Command::Update(args) => feed::update(&args),
         Command::Audit(args) => feed::audit(&args),

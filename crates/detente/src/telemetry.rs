@@ -1,0 +1,193 @@
+//! `detente telemetry`: the endpoint owner's view of private telemetry.
+//!
+//! - `measure`: what the policy lets this endpoint report from what it observed, item by
+//!   item with the rule that allows it, and what is withheld;
+//! - `outbox`: every upload recorded in the outbox, decoded into what it means;
+//! - `verify`: the outbox's hash chain, and each record's bytes rebuilt from its recorded
+//!   measurement and seed and compared with what it says was sent.
+//!
+//! The outbox is `DIR/outbox.jsonl` (mode 0600: it holds the measurements and the seeds).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use clap::Subcommand;
+use detente_telemetry::measure::{measure, Observed, Policy};
+use detente_telemetry::outbox::check_chain;
+use serde_json::Value;
+
+/// `detente telemetry` subcommands.
+#[derive(Subcommand, Debug)]
+pub enum TelemetryCommand {
+    /// Show what the policy lets this endpoint report from an observation (JSON:
+    /// {"detections": [signature names], "scanned": N}), and what it withholds.
+    Measure {
+        /// The telemetry policy.
+        #[arg(long)]
+        policy: PathBuf,
+        /// The observation.
+        #[arg(long)]
+        observed: PathBuf,
+    },
+    /// Show every upload in the outbox, decoded: when, where, each item with its rule, what
+    /// was withheld, how many bytes.
+    Outbox {
+        /// The telemetry directory.
+        dir: PathBuf,
+    },
+    /// Check the outbox: its hash chain, and that each record's bytes are exactly what its
+    /// recorded measurement and seed give.
+    Verify {
+        /// The telemetry directory.
+        dir: PathBuf,
+    },
+}
+
+fn outbox_path(dir: &Path) -> PathBuf {
+    dir.join("outbox.jsonl")
+}
+
+/// Longest outbox read.
+const MAX_OUTBOX: u64 = 1 << 30;
+
+fn read_outbox(dir: &Path) -> Result<String> {
+    let p = outbox_path(dir);
+    match fs::metadata(&p) {
+        Ok(m) if m.len() > MAX_OUTBOX => bail!("{}: larger than 1 GiB", p.display()),
+        Ok(_) => fs::read_to_string(&p).with_context(|| format!("{}: can't read", p.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+        Err(e) => Err(e).with_context(|| format!("{}: can't read", p.display())),
+    }
+}
+
+fn show_measure(policy: &Path, observed: &Path) -> Result<u8> {
+    let p = Policy::parse(
+        &fs::read(policy).with_context(|| format!("{}: can't read", policy.display()))?,
+    )
+    .map_err(|e| anyhow::anyhow!("{}: {e}", policy.display()))?;
+    let v: Value = serde_json::from_slice(
+        &fs::read(observed).with_context(|| format!("{}: can't read", observed.display()))?,
+    )
+    .with_context(|| format!("{}: not JSON", observed.display()))?;
+    let detections = v
+        .get("detections")
+        .and_then(Value::as_array)
+        .with_context(|| format!("{}: detections must be a list", observed.display()))?
+        .iter()
+        .map(|d| d.as_str().map(str::to_string))
+        .collect::<Option<Vec<_>>>()
+        .with_context(|| format!("{}: detections must be names", observed.display()))?;
+    let scanned = v.get("scanned").and_then(Value::as_u64).unwrap_or(0);
+    let m = measure(
+        &p,
+        &Observed {
+            detections,
+            scanned,
+        },
+    );
+    println!("task {}", p.task);
+    if m.items.is_empty() {
+        println!("nothing would be sent");
+    }
+    for i in &m.items {
+        println!(
+            "send     {:<40} {:>8}   allowed by rule {}",
+            i.what, i.value, i.rule
+        );
+    }
+    for w in &m.withheld {
+        println!("withhold {w}");
+    }
+    Ok(0)
+}
+
+fn show_outbox(dir: &Path) -> Result<u8> {
+    let text = read_outbox(dir)?;
+    let (records, _) =
+        check_chain(&text).map_err(|e| anyhow::anyhow!("{}: {e}", outbox_path(dir).display()))?;
+    for r in &records {
+        let s = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+        let bytes = s("sent").len() / 4 * 3;
+        println!(
+            "#{} day {} to {} ({} bytes, sha256 {})",
+            r.get("seq").and_then(Value::as_u64).unwrap_or(0),
+            r.get("time").and_then(Value::as_u64).unwrap_or(0),
+            s("url"),
+            bytes,
+            s("sent_sha256")
+        );
+        for i in r
+            .get("items")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            println!(
+                "    sent     {:<40} {:>8}   allowed by rule {}",
+                i["what"].as_str().unwrap_or(""),
+                i["value"].as_u64().unwrap_or(0),
+                i["rule"].as_str().unwrap_or("")
+            );
+        }
+        for w in r
+            .get("withheld")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            println!("    withheld {}", w.as_str().unwrap_or(""));
+        }
+    }
+    if records.is_empty() {
+        println!("the outbox is empty: nothing was sent");
+    }
+    Ok(0)
+}
+
+fn verify(dir: &Path) -> Result<u8> {
+    let text = read_outbox(dir)?;
+    let checked = match detente_telemetry::record::verify(&text) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!(
+                "{}: the outbox chain is BROKEN: {e}",
+                outbox_path(dir).display()
+            );
+            return Ok(1);
+        }
+    };
+    let mut bad = 0;
+    for c in &checked {
+        if c.matches {
+            println!(
+                "#{} ok: the bytes sent are exactly what its measurement and seed give",
+                c.seq
+            );
+        } else {
+            bad += 1;
+            println!(
+                "#{} MISMATCH: {}",
+                c.seq,
+                c.error
+                    .as_deref()
+                    .unwrap_or("the bytes sent are not what its record gives")
+            );
+        }
+    }
+    println!(
+        "{} records, {} verified, {} not",
+        checked.len(),
+        checked.len() - bad,
+        bad
+    );
+    Ok(if bad == 0 { 0 } else { 1 })
+}
+
+pub fn run(cmd: TelemetryCommand) -> Result<u8> {
+    match cmd {
+        TelemetryCommand::Measure { policy, observed } => show_measure(&policy, &observed),
+        TelemetryCommand::Outbox { dir } => show_outbox(&dir),
+        TelemetryCommand::Verify { dir } => verify(&dir),
+    }
+}
