@@ -11,6 +11,17 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use rusqlite::{params, Connection, OptionalExtension as _};
+use sha2::{Digest as _, Sha256};
+
+/// `checksum` XOR `SHA-256(report_id)`.
+fn xor_in(checksum: &[u8], report_id: &[u8; 16]) -> Vec<u8> {
+    let h = Sha256::digest(report_id);
+    let mut out = [0u8; 32];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = checksum.get(i).copied().unwrap_or(0) ^ h[i];
+    }
+    out.to_vec()
+}
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS report (
@@ -24,6 +35,7 @@ CREATE TABLE IF NOT EXISTS bucket (
     bucket    INTEGER NOT NULL,
     share     BLOB NOT NULL,
     reports   INTEGER NOT NULL,
+    checksum  BLOB NOT NULL,            -- XOR of SHA-256(report_id) (DAP §4.5.4.3)
     collected INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (task, bucket)
 ) STRICT, WITHOUT ROWID;
@@ -71,6 +83,18 @@ pub enum CollectError {
     Store(String),
 }
 
+/// A collected batch: its merged aggregate share, report count and checksum (the XOR of
+/// SHA-256 of its report ids, which the two aggregators compare, DAP §4.6.4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Collected {
+    /// The merged, encoded aggregate share.
+    pub share: Vec<u8>,
+    /// Reports in the batch.
+    pub reports: u64,
+    /// XOR of SHA-256 of the batch's report ids.
+    pub checksum: [u8; 32],
+}
+
 /// The SQLite aggregator store.
 pub struct AggStore {
     conn: Mutex<Connection>,
@@ -102,11 +126,11 @@ impl AggStore {
         let mut c = self.conn.lock().map_err(|_| err("lock poisoned"))?;
         let tx = c.transaction().map_err(err)?;
         let b = bucket as i64;
-        let row: Option<(Vec<u8>, i64, i64)> = tx
+        let row: Option<(Vec<u8>, i64, i64, Vec<u8>)> = tx
             .query_row(
-                "SELECT share, reports, collected FROM bucket WHERE task = ?1 AND bucket = ?2",
+                "SELECT share, reports, collected, checksum FROM bucket WHERE task = ?1 AND bucket = ?2",
                 params![&task[..], b],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
             )
             .optional()
             .map_err(err)?;
@@ -125,16 +149,16 @@ impl AggStore {
         match row {
             None => {
                 tx.execute(
-                    "INSERT INTO bucket (task, bucket, share, reports) VALUES (?1, ?2, ?3, 1)",
-                    params![&task[..], b, share],
+                    "INSERT INTO bucket (task, bucket, share, reports, checksum) VALUES (?1, ?2, ?3, 1, ?4)",
+                    params![&task[..], b, share, xor_in(&[], report_id)],
                 )
                 .map_err(err)?;
             }
-            Some((old, n, _)) => {
+            Some((old, n, _, sum)) => {
                 let merged = merge(&old, share).map_err(err)?;
                 tx.execute(
-                    "UPDATE bucket SET share = ?3, reports = ?4 WHERE task = ?1 AND bucket = ?2",
-                    params![&task[..], b, merged, n + 1],
+                    "UPDATE bucket SET share = ?3, reports = ?4, checksum = ?5 WHERE task = ?1 AND bucket = ?2",
+                    params![&task[..], b, merged, n + 1, xor_in(&sum, report_id)],
                 )
                 .map_err(err)?;
             }
@@ -153,23 +177,23 @@ impl AggStore {
         to: u64,
         min: u64,
         merge: Merge<'_>,
-    ) -> Result<Option<(Vec<u8>, u64)>, CollectError> {
+    ) -> Result<Option<Collected>, CollectError> {
         let s = |e: rusqlite::Error| CollectError::Store(e.to_string());
         let mut c = self
             .conn
             .lock()
             .map_err(|_| CollectError::Store("lock poisoned".into()))?;
         let tx = c.transaction().map_err(s)?;
-        let rows: Vec<(Vec<u8>, i64, i64)> = {
+        let rows: Vec<(Vec<u8>, i64, i64, Vec<u8>)> = {
             let mut st = tx
                 .prepare(
-                    "SELECT share, reports, collected FROM bucket \
+                    "SELECT share, reports, collected, checksum FROM bucket \
                      WHERE task = ?1 AND bucket >= ?2 AND bucket < ?3",
                 )
                 .map_err(s)?;
             let it = st
                 .query_map(params![&task[..], from as i64, to as i64], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
                 })
                 .map_err(s)?;
             it.collect::<Result<_, _>>().map_err(s)?
@@ -182,11 +206,15 @@ impl AggStore {
             return Err(CollectError::TooSmall { have, min });
         }
         let mut share: Option<Vec<u8>> = None;
-        for (b, _, _) in &rows {
+        let mut checksum = [0u8; 32];
+        for (b, _, _, sum) in &rows {
             share = Some(match share {
                 None => b.clone(),
                 Some(acc) => merge(&acc, b).map_err(CollectError::Store)?,
             });
+            for (c, x) in checksum.iter_mut().zip(sum) {
+                *c ^= x;
+            }
         }
         tx.execute(
             "UPDATE bucket SET collected = 1 WHERE task = ?1 AND bucket >= ?2 AND bucket < ?3",
@@ -194,7 +222,11 @@ impl AggStore {
         )
         .map_err(s)?;
         tx.commit().map_err(s)?;
-        Ok(share.map(|s| (s, have)))
+        Ok(share.map(|share| Collected {
+            share,
+            reports: have,
+            checksum,
+        }))
     }
 
     /// Everything the store holds for a task's buckets (for audits and tests): bucket,

@@ -139,8 +139,12 @@ fn replays_small_batches_double_collection_and_what_the_database_holds() {
     );
     submit(2, one(5), 10);
     submit(3, one(5), 10);
-    let (ls, n) = leader.collect(&id.0, 10, 11, 3, &merge).unwrap().unwrap();
-    let (hs, _) = helper.collect(&id.0, 10, 11, 3, &merge).unwrap().unwrap();
+    let lc = leader.collect(&id.0, 10, 11, 3, &merge).unwrap().unwrap();
+    let hc = helper.collect(&id.0, 10, 11, 3, &merge).unwrap().unwrap();
+    // Both saw the same reports: the same count and checksum.
+    assert_eq!((lc.reports, lc.checksum), (hc.reports, hc.checksum));
+    assert_ne!(lc.checksum, [0; 32]);
+    let (ls, n, hs) = (lc.share, lc.reports, hc.share);
     let dec = |b: &[u8]| AggregateShare::get_decoded_with_param(&(&vdaf, &()), b).unwrap();
     let got = fam.unshard([dec(&ls), dec(&hs)], n as usize).unwrap();
     let mut want = vec![0u128; LEN];
