@@ -25,6 +25,8 @@ pub mod measure;
 pub mod outbox;
 pub mod record;
 pub mod report;
+#[cfg(feature = "server")]
+pub mod server;
 pub mod shard;
 #[cfg(feature = "server")]
 pub mod store;

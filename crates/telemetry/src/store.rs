@@ -78,6 +78,9 @@ pub enum CollectError {
     /// Some bucket of the batch was collected before.
     #[error("part of this batch was collected already")]
     AlreadyCollected,
+    /// The other aggregator counted other reports for this batch (count or checksum).
+    #[error("the two aggregators' batches differ")]
+    Mismatch,
     /// Storage.
     #[error("{0}")]
     Store(String),
@@ -167,15 +170,17 @@ impl AggStore {
         Ok(Admit::Counted)
     }
 
-    /// Collects the buckets `from..to` once: their merged share and report count, if they
-    /// hold at least `min` reports and none was collected before. A refused collection
-    /// changes nothing.
+    /// Collects the buckets `from..to` once: their merged share, report count and checksum,
+    /// if they hold at least `min` reports, none was collected before, and (when `expect`
+    /// is given) the count and checksum are those the other aggregator found. A refused
+    /// collection changes nothing.
     pub fn collect(
         &self,
         task: &[u8; 32],
         from: u64,
         to: u64,
         min: u64,
+        expect: Option<(u64, [u8; 32])>,
         merge: Merge<'_>,
     ) -> Result<Option<Collected>, CollectError> {
         let s = |e: rusqlite::Error| CollectError::Store(e.to_string());
@@ -215,6 +220,9 @@ impl AggStore {
             for (c, x) in checksum.iter_mut().zip(sum) {
                 *c ^= x;
             }
+        }
+        if expect.is_some_and(|e| e != (have, checksum)) {
+            return Err(CollectError::Mismatch);
         }
         tx.execute(
             "UPDATE bucket SET collected = 1 WHERE task = ?1 AND bucket >= ?2 AND bucket < ?3",

@@ -134,13 +134,19 @@ fn replays_small_batches_double_collection_and_what_the_database_holds() {
     }
     // Below the minimum of 3: nothing, and nothing spent.
     assert_eq!(
-        leader.collect(&id.0, 10, 11, 3, &merge),
+        leader.collect(&id.0, 10, 11, 3, None, &merge),
         Err(CollectError::TooSmall { have: 1, min: 3 })
     );
     submit(2, one(5), 10);
     submit(3, one(5), 10);
-    let lc = leader.collect(&id.0, 10, 11, 3, &merge).unwrap().unwrap();
-    let hc = helper.collect(&id.0, 10, 11, 3, &merge).unwrap().unwrap();
+    let lc = leader
+        .collect(&id.0, 10, 11, 3, None, &merge)
+        .unwrap()
+        .unwrap();
+    let hc = helper
+        .collect(&id.0, 10, 11, 3, None, &merge)
+        .unwrap()
+        .unwrap();
     // Both saw the same reports: the same count and checksum.
     assert_eq!((lc.reports, lc.checksum), (hc.reports, hc.checksum));
     assert_ne!(lc.checksum, [0; 32]);
@@ -153,11 +159,11 @@ fn replays_small_batches_double_collection_and_what_the_database_holds() {
     assert_eq!((got, n), (want, 3));
     // Collected once only; and a late report for that batch is refused.
     assert_eq!(
-        leader.collect(&id.0, 10, 11, 3, &merge),
+        leader.collect(&id.0, 10, 11, 3, None, &merge),
         Err(CollectError::AlreadyCollected)
     );
     assert_eq!(
-        leader.collect(&id.0, 9, 12, 1, &merge),
+        leader.collect(&id.0, 9, 12, 1, None, &merge),
         Err(CollectError::AlreadyCollected)
     );
     assert_eq!(

@@ -1,0 +1,583 @@
+//! The aggregators over HTTP (feature `server`): a Leader and a Helper for one families task,
+//! each with its own keys and its own store, speaking DAP-18's resources:
+//!
+//! - both: `GET /hpke_config`;
+//! - Leader: `POST /tasks/{task}/reports` (clients' uploads; each upload is aggregated with
+//!   the Helper at once, in one aggregation job), `POST /tasks/{task}/collection_jobs` (the
+//!   Collector, with its bearer token; answered when done);
+//! - Helper: `POST /tasks/{task}/aggregation_jobs`, `POST /tasks/{task}/aggregate_shares`
+//!   (the Leader, with its bearer token).
+//!
+//! Every answer is computed before it is sent, so no resource needs polling. Tokens are
+//! compared as SHA-256 hashes in constant time. Bodies are bounded.
+
+use std::sync::Arc;
+
+use axum::body::{to_bytes, Body};
+use axum::extract::{Path, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use detente_dap::{
+    AggregateShare as DapAggregateShare, AggregateShareReq, AggregationJobInitReq,
+    AggregationJobResp, BatchSelector, CollectionJobReq, CollectionJobResp, Decode as _,
+    Encode as _, HpkeConfig, HpkeConfigId, HpkeConfigList, Interval, List, MediaType, Message as _,
+    NonEmpty16, Opaque32, ReportError, ReportUploadStatus, Role, TaskConfiguration, TaskId,
+    TypedBatchSelector, TypedQuery, UploadErrors, UploadRequest, VerifyResp, VerifyResult,
+};
+use prio::codec::{Encode as _, ParameterizedDecode as _};
+use prio::vdaf::prio3::Prio3MultihotCountVec;
+use prio::vdaf::Aggregatable as _;
+use sha2::{Digest as _, Sha256};
+use subtle::ConstantTimeEq as _;
+
+use crate::aggregate::{AggregateShare, Families};
+use crate::flow::{helper_init, leader_finish, leader_init, seal_aggregate_share, HpkeKey, Task};
+use crate::store::{Admit, AggStore, CollectError};
+
+/// Largest request body (an upload of many reports).
+pub const MAX_BODY: usize = 64 << 20;
+
+/// Which aggregator this is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Which {
+    /// The Leader: receives uploads, drives aggregation and collection.
+    Leader,
+    /// The Helper.
+    Helper,
+}
+
+/// One aggregator's configuration: the task (public), its own secrets and its peer.
+pub struct Aggregator {
+    /// Leader or Helper.
+    pub which: Which,
+    /// Task id.
+    pub task_id: TaskId,
+    /// Task configuration.
+    pub task: TaskConfiguration,
+    /// Families VDAF (length, max_weight, chunk_length).
+    pub vdaf: (usize, usize, usize),
+    /// The VDAF verification key (shared by the two aggregators only).
+    pub verify_key: [u8; 32],
+    /// This aggregator's HPKE key.
+    pub hpke: HpkeKey,
+    /// This aggregator's HPKE public key (served at `/hpke_config`).
+    pub hpke_public: [u8; 32],
+    /// The Collector's HPKE configuration (id, public key).
+    pub collector: (u8, [u8; 32]),
+    /// Leader: the Helper's base URL and the token to show it. Helper: unused.
+    pub helper_url: String,
+    /// The bearer token the Leader shows the Helper (the Helper keeps its hash).
+    pub peer_token_hash: [u8; 32],
+    /// Leader: the token it sends the Helper.
+    pub peer_token: String,
+    /// Leader: the hash of the Collector's bearer token.
+    pub collector_token_hash: [u8; 32],
+    /// Differential privacy: `epsilon` as (num, den), or none.
+    pub epsilon: Option<(u32, u32)>,
+    /// The store.
+    pub store: AggStore,
+}
+
+struct Shared {
+    agg: Aggregator,
+    vdaf: Prio3MultihotCountVec,
+    fam: Families,
+    http: reqwest::blocking::Client,
+}
+
+/// A problem answer (RFC 9457 with a DAP type).
+#[derive(Debug)]
+struct Problem(StatusCode, &'static str);
+
+fn problem(p: Problem) -> Response {
+    let body = format!(
+        "{{\"type\":\"urn:ietf:params:ppm:dap:error:{}\",\"title\":\"{}\"}}",
+        p.1, p.1
+    );
+    let mut r = Response::new(Body::from(body));
+    *r.status_mut() = p.0;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    r
+}
+
+fn dap_body(status: StatusCode, media: MediaType, bytes: Vec<u8>) -> Response {
+    let mut r = Response::new(Body::from(bytes));
+    *r.status_mut() = status;
+    if let Ok(v) = HeaderValue::from_str(media.content_type()) {
+        r.headers_mut().insert(header::CONTENT_TYPE, v);
+    }
+    r
+}
+
+fn bearer_ok(h: &HeaderMap, hash: &[u8; 32]) -> bool {
+    let Some(t) = h
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    else {
+        return false;
+    };
+    let got: [u8; 32] = Sha256::digest(t.trim().as_bytes()).into();
+    bool::from(got.ct_eq(hash))
+}
+
+/// The hash a bearer token is kept as.
+pub fn token_hash(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+fn merge_fn(vdaf: &Prio3MultihotCountVec) -> impl Fn(&[u8], &[u8]) -> Result<Vec<u8>, String> + '_ {
+    move |a: &[u8], b: &[u8]| {
+        let mut x =
+            AggregateShare::get_decoded_with_param(&(vdaf, &()), a).map_err(|e| e.to_string())?;
+        let y =
+            AggregateShare::get_decoded_with_param(&(vdaf, &()), b).map_err(|e| e.to_string())?;
+        x.merge(&y).map_err(|e| e.to_string())?;
+        x.get_encoded().map_err(|e| e.to_string())
+    }
+}
+
+impl Shared {
+    fn task(&self) -> Task<'_> {
+        Task {
+            id: self.agg.task_id,
+            config: &self.agg.task,
+            vdaf: &self.vdaf,
+            verify_key: &self.agg.verify_key,
+        }
+    }
+
+    fn hpke_config(&self) -> Result<Vec<u8>, Problem> {
+        let cfg = HpkeConfig {
+            id: HpkeConfigId(self.agg.hpke.config_id),
+            kem_id: detente_dap::HpkeKemId::X25519_HKDF_SHA256,
+            kdf_id: detente_dap::HpkeKdfId::HKDF_SHA256,
+            aead_id: detente_dap::HpkeAeadId::AES_128_GCM,
+            public_key: NonEmpty16::new(self.agg.hpke_public.to_vec())
+                .map_err(|_| Problem(StatusCode::INTERNAL_SERVER_ERROR, "invalidMessage"))?,
+        };
+        let list = HpkeConfigList {
+            configs: List::new(vec![cfg])
+                .map_err(|_| Problem(StatusCode::INTERNAL_SERVER_ERROR, "invalidMessage"))?,
+        };
+        Ok(list.get_encoded())
+    }
+
+    fn encoded_out(out: crate::aggregate::OutputShare) -> Option<Vec<u8>> {
+        AggregateShare::from(out).get_encoded().ok()
+    }
+
+    /// Leader: one upload, aggregated with the Helper in one job.
+    fn upload(&self, body: &[u8]) -> Result<Vec<u8>, Problem> {
+        let req = UploadRequest::decode(body)
+            .map_err(|_| Problem(StatusCode::BAD_REQUEST, "invalidMessage"))?;
+        let task = self.task();
+        let mut errors = Vec::new();
+        let mut pending = Vec::new();
+        let mut inits = Vec::new();
+        for r in &req.reports {
+            match leader_init(&task, &self.agg.hpke, r) {
+                Ok((p, vi)) => {
+                    pending.push((p, r.report_metadata.time.0));
+                    inits.push(vi);
+                }
+                Err(e) => errors.push(ReportUploadStatus {
+                    id: r.report_metadata.report_id,
+                    error: e,
+                }),
+            }
+        }
+        if !inits.is_empty() {
+            let job = AggregationJobInitReq {
+                verification_key_id: 0,
+                agg_param: Opaque32::default(),
+                extensions: Default::default(),
+                verify_inits: inits,
+            };
+            let url = format!(
+                "{}/tasks/{}/aggregation_jobs",
+                self.agg.helper_url.trim_end_matches('/'),
+                self.agg.task_id
+            );
+            let resp = self
+                .http
+                .post(&url)
+                .bearer_auth(&self.agg.peer_token)
+                .header(
+                    header::CONTENT_TYPE,
+                    AggregationJobInitReq::MEDIA_TYPE.content_type(),
+                )
+                .body(job.get_encoded())
+                .send()
+                .map_err(|_| Problem(StatusCode::BAD_GATEWAY, "unrecognizedMessage"))?;
+            if !resp.status().is_success() {
+                return Err(Problem(StatusCode::BAD_GATEWAY, "unrecognizedMessage"));
+            }
+            let bytes = resp
+                .bytes()
+                .map_err(|_| Problem(StatusCode::BAD_GATEWAY, "unrecognizedMessage"))?;
+            let ajr = AggregationJobResp::decode(&bytes)
+                .map_err(|_| Problem(StatusCode::BAD_GATEWAY, "invalidMessage"))?;
+            if ajr.verify_resps.len() != pending.len() {
+                return Err(Problem(StatusCode::BAD_GATEWAY, "invalidMessage"));
+            }
+            let merge = merge_fn(&self.vdaf);
+            for ((p, bucket), vr) in pending.into_iter().zip(&ajr.verify_resps) {
+                let rid = p.report_id;
+                match leader_finish(&task, p, vr) {
+                    Ok(out) => {
+                        let Some(enc) = Self::encoded_out(out) else {
+                            errors.push(ReportUploadStatus {
+                                id: rid,
+                                error: ReportError::INVALID_MESSAGE,
+                            });
+                            continue;
+                        };
+                        let admitted = self
+                            .agg
+                            .store
+                            .admit(&self.agg.task_id.0, &rid.0, bucket, &enc, &merge)
+                            .map_err(|_| {
+                                Problem(StatusCode::INTERNAL_SERVER_ERROR, "invalidMessage")
+                            })?;
+                        match admitted {
+                            Admit::Counted => {}
+                            Admit::Replayed => errors.push(ReportUploadStatus {
+                                id: rid,
+                                error: ReportError::REPORT_REPLAYED,
+                            }),
+                            Admit::BatchCollected => errors.push(ReportUploadStatus {
+                                id: rid,
+                                error: ReportError::BATCH_COLLECTED,
+                            }),
+                        }
+                    }
+                    Err(e) => errors.push(ReportUploadStatus { id: rid, error: e }),
+                }
+            }
+        }
+        Ok(UploadErrors { status: errors }.get_encoded())
+    }
+
+    /// Helper: one aggregation job.
+    fn aggregate(&self, body: &[u8]) -> Result<Vec<u8>, Problem> {
+        let req = AggregationJobInitReq::decode(body)
+            .map_err(|_| Problem(StatusCode::BAD_REQUEST, "invalidMessage"))?;
+        let task = self.task();
+        let merge = merge_fn(&self.vdaf);
+        let mut resps = Vec::with_capacity(req.verify_inits.len());
+        for vi in &req.verify_inits {
+            let rid = vi.report_share.report_metadata.report_id;
+            let bucket = vi.report_share.report_metadata.time.0;
+            let (resp, out) = helper_init(&task, &self.agg.hpke, vi);
+            let resp = match out.and_then(Self::encoded_out) {
+                None => resp,
+                Some(enc) => {
+                    match self
+                        .agg
+                        .store
+                        .admit(&self.agg.task_id.0, &rid.0, bucket, &enc, &merge)
+                    {
+                        Ok(Admit::Counted) => resp,
+                        Ok(Admit::Replayed) => reject(rid, ReportError::REPORT_REPLAYED),
+                        Ok(Admit::BatchCollected) => reject(rid, ReportError::BATCH_COLLECTED),
+                        Err(_) => {
+                            return Err(Problem(
+                                StatusCode::INTERNAL_SERVER_ERROR,
+                                "invalidMessage",
+                            ))
+                        }
+                    }
+                }
+            };
+            resps.push(resp);
+        }
+        Ok(AggregationJobResp {
+            verify_resps: resps,
+        }
+        .get_encoded())
+    }
+
+    fn interval_of_query(req: &CollectionJobReq) -> Result<Interval, Problem> {
+        match req.query.typed() {
+            Ok(TypedQuery::TimeInterval(c)) => Ok(c.batch_interval),
+            _ => Err(Problem(StatusCode::BAD_REQUEST, "invalidMessage")),
+        }
+    }
+
+    fn seal(
+        &self,
+        role: Role,
+        req: &CollectionJobReq,
+        share: &[u8],
+    ) -> Result<detente_dap::HpkeCiphertext, Problem> {
+        let mut s = AggregateShare::get_decoded_with_param(&(&self.vdaf, &()), share)
+            .map_err(|_| Problem(StatusCode::INTERNAL_SERVER_ERROR, "invalidMessage"))?;
+        let mut seed = [0u8; 32];
+        getrandom::fill(&mut seed)
+            .map_err(|_| Problem(StatusCode::INTERNAL_SERVER_ERROR, "invalidMessage"))?;
+        if let Some(eps) = self.agg.epsilon {
+            self.fam
+                .add_noise(&mut s, eps, seed)
+                .map_err(|_| Problem(StatusCode::INTERNAL_SERVER_ERROR, "invalidMessage"))?;
+        }
+        let mut rng_seed = [0u8; 32];
+        getrandom::fill(&mut rng_seed)
+            .map_err(|_| Problem(StatusCode::INTERNAL_SERVER_ERROR, "invalidMessage"))?;
+        let mut rng = <chacha20::ChaCha20Rng as rand_core::SeedableRng>::from_seed(rng_seed);
+        seal_aggregate_share(
+            &self.task(),
+            role,
+            (self.agg.collector.0, &self.agg.collector.1),
+            req,
+            &s,
+            &mut rng,
+        )
+        .map_err(|_| Problem(StatusCode::INTERNAL_SERVER_ERROR, "invalidMessage"))
+    }
+
+    fn collect_store(
+        &self,
+        iv: &Interval,
+        expect: Option<(u64, [u8; 32])>,
+    ) -> Result<crate::store::Collected, Problem> {
+        let merge = merge_fn(&self.vdaf);
+        let from = iv.start.0;
+        let to = from.saturating_add(iv.duration.0);
+        match self.agg.store.collect(
+            &self.agg.task_id.0,
+            from,
+            to,
+            self.agg.task.min_batch_size,
+            expect,
+            &merge,
+        ) {
+            Ok(Some(c)) => Ok(c),
+            Ok(None) | Err(CollectError::TooSmall { .. }) => {
+                Err(Problem(StatusCode::BAD_REQUEST, "invalidBatchSize"))
+            }
+            Err(CollectError::AlreadyCollected) => {
+                Err(Problem(StatusCode::BAD_REQUEST, "batchOverlap"))
+            }
+            Err(CollectError::Mismatch) => Err(Problem(StatusCode::BAD_REQUEST, "batchMismatch")),
+            Err(CollectError::Store(_)) => {
+                Err(Problem(StatusCode::INTERNAL_SERVER_ERROR, "invalidMessage"))
+            }
+        }
+    }
+
+    /// Leader: a collection job, answered when done.
+    fn collection(&self, body: &[u8]) -> Result<Vec<u8>, Problem> {
+        let req = CollectionJobReq::decode(body)
+            .map_err(|_| Problem(StatusCode::BAD_REQUEST, "invalidMessage"))?;
+        let iv = Self::interval_of_query(&req)?;
+        let mine = self.collect_store(&iv, None)?;
+        let asr = AggregateShareReq {
+            collection_job_req: req.clone(),
+            batch_selector: BatchSelector::time_interval(iv),
+            report_count: mine.reports,
+            checksum: detente_dap::Checksum(mine.checksum),
+        };
+        let url = format!(
+            "{}/tasks/{}/aggregate_shares",
+            self.agg.helper_url.trim_end_matches('/'),
+            self.agg.task_id
+        );
+        let resp = self
+            .http
+            .post(&url)
+            .bearer_auth(&self.agg.peer_token)
+            .header(
+                header::CONTENT_TYPE,
+                AggregateShareReq::MEDIA_TYPE.content_type(),
+            )
+            .body(asr.get_encoded())
+            .send()
+            .map_err(|_| Problem(StatusCode::BAD_GATEWAY, "unrecognizedMessage"))?;
+        if !resp.status().is_success() {
+            return Err(Problem(StatusCode::BAD_GATEWAY, "batchMismatch"));
+        }
+        let bytes = resp
+            .bytes()
+            .map_err(|_| Problem(StatusCode::BAD_GATEWAY, "unrecognizedMessage"))?;
+        let helper = DapAggregateShare::decode(&bytes)
+            .map_err(|_| Problem(StatusCode::BAD_GATEWAY, "invalidMessage"))?;
+        let leader = self.seal(Role::Leader, &req, &mine.share)?;
+        Ok(CollectionJobResp {
+            report_count: mine.reports,
+            interval: iv,
+            leader_encrypted_agg_share: leader,
+            helper_encrypted_agg_share: helper.encrypted_aggregate_share,
+        }
+        .get_encoded())
+    }
+
+    /// Helper: an aggregate share for the Leader's batch, if both saw the same reports.
+    fn aggregate_share(&self, body: &[u8]) -> Result<Vec<u8>, Problem> {
+        let req = AggregateShareReq::decode(body)
+            .map_err(|_| Problem(StatusCode::BAD_REQUEST, "invalidMessage"))?;
+        let iv = match req.batch_selector.typed() {
+            Ok(TypedBatchSelector::TimeInterval(c)) => c.batch_interval,
+            _ => return Err(Problem(StatusCode::BAD_REQUEST, "invalidMessage")),
+        };
+        if Self::interval_of_query(&req.collection_job_req)? != iv {
+            return Err(Problem(StatusCode::BAD_REQUEST, "batchMismatch"));
+        }
+        let mine = self.collect_store(&iv, Some((req.report_count, req.checksum.0)))?;
+        let ct = self.seal(Role::Helper, &req.collection_job_req, &mine.share)?;
+        Ok(DapAggregateShare {
+            encrypted_aggregate_share: ct,
+        }
+        .get_encoded())
+    }
+}
+
+fn reject(report_id: detente_dap::ReportId, e: ReportError) -> VerifyResp {
+    VerifyResp {
+        report_id,
+        result: VerifyResult::Reject { report_error: e },
+    }
+}
+
+type Handler = fn(&Shared, &[u8]) -> Result<Vec<u8>, Problem>;
+
+async fn run(
+    s: Arc<Shared>,
+    task: String,
+    req: Request,
+    token: Option<[u8; 32]>,
+    f: Handler,
+    status: StatusCode,
+    media: MediaType,
+) -> Response {
+    if task != s.agg.task_id.to_string() {
+        return problem(Problem(StatusCode::NOT_FOUND, "unrecognizedTask"));
+    }
+    if let Some(h) = token {
+        if !bearer_ok(req.headers(), &h) {
+            return problem(Problem(StatusCode::FORBIDDEN, "unauthorizedRequest"));
+        }
+    }
+    let body = match to_bytes(req.into_body(), MAX_BODY).await {
+        Ok(b) => b,
+        Err(_) => return problem(Problem(StatusCode::PAYLOAD_TOO_LARGE, "invalidMessage")),
+    };
+    match tokio::task::spawn_blocking(move || f(&s, &body)).await {
+        Ok(Ok(bytes)) => dap_body(status, media, bytes),
+        Ok(Err(p)) => problem(p),
+        Err(_) => problem(Problem(StatusCode::INTERNAL_SERVER_ERROR, "invalidMessage")),
+    }
+}
+
+/// The routes of one aggregator.
+pub fn router(agg: Aggregator) -> Result<Router, String> {
+    let (len, w, chunk) = agg.vdaf;
+    let vdaf = Prio3MultihotCountVec::new_multihot_count_vec(2, len, w, chunk)
+        .map_err(|e| e.to_string())?;
+    let fam = Families::new(len, w, chunk).map_err(|e| e.to_string())?;
+    let http = reqwest::blocking::Client::builder()
+        .timeout(std::time::Duration::from_secs(120))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let which = agg.which;
+    let s = Arc::new(Shared {
+        agg,
+        vdaf,
+        fam,
+        http,
+    });
+    let hpke = {
+        let s = s.clone();
+        get(move || {
+            let s = s.clone();
+            async move {
+                match s.hpke_config() {
+                    Ok(b) => dap_body(StatusCode::OK, HpkeConfigList::MEDIA_TYPE, b),
+                    Err(p) => problem(p),
+                }
+            }
+        })
+    };
+    let r = Router::new().route("/hpke_config", hpke);
+    let r = match which {
+        Which::Leader => r
+            .route(
+                "/tasks/{task}/reports",
+                post(
+                    |State(s): State<Arc<Shared>>, Path(t): Path<String>, req: Request| async move {
+                        run(
+                            s,
+                            t,
+                            req,
+                            None,
+                            Shared::upload,
+                            StatusCode::OK,
+                            UploadErrors::MEDIA_TYPE,
+                        )
+                        .await
+                    },
+                ),
+            )
+            .route(
+                "/tasks/{task}/collection_jobs",
+                post(
+                    |State(s): State<Arc<Shared>>, Path(t): Path<String>, req: Request| async move {
+                        let h = s.agg.collector_token_hash;
+                        run(
+                            s,
+                            t,
+                            req,
+                            Some(h),
+                            Shared::collection,
+                            StatusCode::CREATED,
+                            CollectionJobResp::MEDIA_TYPE,
+                        )
+                        .await
+                    },
+                ),
+            ),
+        Which::Helper => r
+            .route(
+                "/tasks/{task}/aggregation_jobs",
+                post(
+                    |State(s): State<Arc<Shared>>, Path(t): Path<String>, req: Request| async move {
+                        let h = s.agg.peer_token_hash;
+                        run(
+                            s,
+                            t,
+                            req,
+                            Some(h),
+                            Shared::aggregate,
+                            StatusCode::CREATED,
+                            AggregationJobResp::MEDIA_TYPE,
+                        )
+                        .await
+                    },
+                ),
+            )
+            .route(
+                "/tasks/{task}/aggregate_shares",
+                post(
+                    |State(s): State<Arc<Shared>>, Path(t): Path<String>, req: Request| async move {
+                        let h = s.agg.peer_token_hash;
+                        run(
+                            s,
+                            t,
+                            req,
+                            Some(h),
+                            Shared::aggregate_share,
+                            StatusCode::CREATED,
+                            DapAggregateShare::MEDIA_TYPE,
+                        )
+                        .await
+                    },
+                ),
+            ),
+    };
+    Ok(r.with_state(s))
+}
