@@ -8,6 +8,7 @@ mod log;
 mod scan;
 mod serve;
 mod telemetry;
+mod telemetry_net;
 mod witness;
 
 use std::process::ExitCode;

@@ -17,7 +17,7 @@ pub struct ServeArgs {
     #[arg(
         long = "mount",
         value_name = "PREFIX=DIR",
-        required_unless_present = "hub"
+        required_unless_present_any = ["hub", "telemetry"]
     )]
     mounts: Vec<String>,
     /// Also serve the intel hub in DIR (made by `detente intel init`): TAXII 2.1 under
@@ -28,6 +28,10 @@ pub struct ServeArgs {
     /// (the policy's `witness NAME VKEY URL` lines).
     #[arg(long, value_name = "POLICY", requires = "hub")]
     hub_witnesses: Option<std::path::PathBuf>,
+    /// Also run the telemetry aggregator (Leader or Helper) in DIR, made by `detente
+    /// telemetry setup`: DAP-18 at `/hpke_config` and `/tasks/...`.
+    #[arg(long, value_name = "DIR")]
+    telemetry: Option<std::path::PathBuf>,
 }
 
 pub fn run(args: ServeArgs) -> Result<u8> {
@@ -40,6 +44,11 @@ pub fn run(args: ServeArgs) -> Result<u8> {
         .hub
         .as_deref()
         .map(|d| crate::intel::router(d, args.hub_witnesses.as_deref()))
+        .transpose()?;
+    let telemetry = args
+        .telemetry
+        .as_deref()
+        .map(crate::telemetry_net::aggregator)
         .transpose()?;
     let site = if mounts.is_empty() {
         None
@@ -59,6 +68,10 @@ pub fn run(args: ServeArgs) -> Result<u8> {
         if let Some((r, root)) = hub {
             eprintln!("detente serve: hub at /taxii2/ and /{root}/");
             app = app.merge(r);
+        }
+        if let Some(t) = telemetry {
+            eprintln!("detente serve: telemetry aggregator at /hpke_config and /tasks/");
+            app = app.merge(t);
         }
         if let Some(site) = &site {
             for m in site.mounts() {

@@ -30,6 +30,64 @@ pub enum TelemetryCommand {
         #[arg(long)]
         observed: PathBuf,
     },
+    /// Make a task: task.json (public) and the keys of the Leader, the Helper and the
+    /// Collector in OUT/leader, OUT/helper, OUT/collector (each party keeps its own).
+    Setup {
+        /// Output directory (created).
+        out: PathBuf,
+        /// The Leader's base URL.
+        #[arg(long)]
+        leader: String,
+        /// The Helper's base URL.
+        #[arg(long)]
+        helper: String,
+        /// The telemetry policy whose families the task counts.
+        #[arg(long)]
+        policy: PathBuf,
+        /// The fewest reports a batch may be released with.
+        #[arg(long, default_value_t = 100)]
+        min_batch: u64,
+        /// Differential privacy: each aggregator adds discrete-Laplace noise for this epsilon
+        /// (e.g. 1 or 1/2); none by default.
+        #[arg(long)]
+        epsilon: Option<String>,
+    },
+    /// Measure what the policy allows, record it in the outbox, and upload it to the Leader.
+    Send {
+        /// The task file.
+        #[arg(long)]
+        task: PathBuf,
+        /// The telemetry policy.
+        #[arg(long)]
+        policy: PathBuf,
+        /// The observation.
+        #[arg(long)]
+        observed: PathBuf,
+        /// The telemetry directory (its outbox).
+        #[arg(long)]
+        dir: PathBuf,
+        /// Show what would be sent; send and record nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// The day (days since 1970) the report is for (default: today).
+        #[arg(long)]
+        day: Option<u64>,
+    },
+    /// Collect a batch: the count per family over DAYS days from DAY.
+    Collect {
+        /// The task file.
+        #[arg(long)]
+        task: PathBuf,
+        /// The Collector's directory (collector.json).
+        #[arg(long)]
+        collector: PathBuf,
+        /// First day (days since 1970).
+        #[arg(long)]
+        day: u64,
+        /// Days.
+        #[arg(long, default_value_t = 1)]
+        days: u64,
+    },
     /// Show every upload in the outbox, decoded: when, where, each item with its rule, what
     /// was withheld, how many bytes.
     Outbox {
@@ -61,11 +119,8 @@ fn read_outbox(dir: &Path) -> Result<String> {
     }
 }
 
-fn show_measure(policy: &Path, observed: &Path) -> Result<u8> {
-    let p = Policy::parse(
-        &fs::read(policy).with_context(|| format!("{}: can't read", policy.display()))?,
-    )
-    .map_err(|e| anyhow::anyhow!("{}: {e}", policy.display()))?;
+/// Reads an observation file: `{"detections": [signature names], "scanned": N}`.
+pub fn read_observed(observed: &Path) -> Result<Observed> {
     let v: Value = serde_json::from_slice(
         &fs::read(observed).with_context(|| format!("{}: can't read", observed.display()))?,
     )
@@ -79,13 +134,19 @@ fn show_measure(policy: &Path, observed: &Path) -> Result<u8> {
         .collect::<Option<Vec<_>>>()
         .with_context(|| format!("{}: detections must be names", observed.display()))?;
     let scanned = v.get("scanned").and_then(Value::as_u64).unwrap_or(0);
-    let m = measure(
-        &p,
-        &Observed {
-            detections,
-            scanned,
-        },
-    );
+    Ok(Observed {
+        detections,
+        scanned,
+    })
+}
+
+fn show_measure(policy: &Path, observed: &Path) -> Result<u8> {
+    let p = Policy::parse(
+        &fs::read(policy).with_context(|| format!("{}: can't read", policy.display()))?,
+    )
+    .map_err(|e| anyhow::anyhow!("{}: {e}", policy.display()))?;
+    let seen = read_observed(observed)?;
+    let m = measure(&p, &seen);
     println!("task {}", p.task);
     if m.items.is_empty() {
         println!("nothing would be sent");
@@ -188,6 +249,40 @@ pub fn run(cmd: TelemetryCommand) -> Result<u8> {
     match cmd {
         TelemetryCommand::Measure { policy, observed } => show_measure(&policy, &observed),
         TelemetryCommand::Outbox { dir } => show_outbox(&dir),
+        TelemetryCommand::Setup {
+            out,
+            leader,
+            helper,
+            policy,
+            min_batch,
+            epsilon,
+        } => {
+            let eps = match epsilon.as_deref() {
+                None => None,
+                Some(e) => {
+                    let (n, d) = e.split_once('/').unwrap_or((e, "1"));
+                    Some((
+                        n.parse().with_context(|| format!("--epsilon {e:?}"))?,
+                        d.parse().with_context(|| format!("--epsilon {e:?}"))?,
+                    ))
+                }
+            };
+            crate::telemetry_net::setup(&out, &leader, &helper, &policy, min_batch, eps)
+        }
+        TelemetryCommand::Send {
+            task,
+            policy,
+            observed,
+            dir,
+            dry_run,
+            day,
+        } => crate::telemetry_net::send(&task, &policy, &observed, &dir, dry_run, day),
+        TelemetryCommand::Collect {
+            task,
+            collector,
+            day,
+            days,
+        } => crate::telemetry_net::collect(&task, &collector, day, days),
         TelemetryCommand::Verify { dir } => verify(&dir),
     }
 }

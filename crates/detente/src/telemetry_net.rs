@@ -1,0 +1,540 @@
+//! `detente telemetry setup`, `send` and `collect`, and the aggregator for `detente serve
+//! --telemetry DIR`: task files, role keys, uploads through the outbox, collections.
+//!
+//! Files:
+//! - `task.json` (public, every party): task id, Leader and Helper URLs, the families (their
+//!   order is the vector's), the VDAF parameters, time precision, minimum batch size and the
+//!   Collector's HPKE public key;
+//! - `aggregator.json` (mode 0600, one per aggregator): its role, the VDAF verification key
+//!   it shares with the other aggregator, its HPKE key pair, the Leader–Helper token (the
+//!   Helper keeps its hash), the hash of the Collector's token (Leader), and epsilon;
+//! - `collector.json` (mode 0600): the Collector's HPKE secret and its token.
+
+use std::fs;
+use std::io::Write as _;
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use detente_dap::{
+    vdaf::Prio3MultihotCountVecConfig, BatchMode, CollectionJobReq, CollectionJobResp, Decode as _,
+    Duration, Encode as _, HpkeConfigList, Interval, NonEmpty16, NonEmpty8, Opaque16, Opaque32,
+    Query, Role, TaskConfiguration, TaskId, Time, TimePrecision, UploadErrors, VdafConfig,
+};
+use detente_telemetry::aggregate::Families;
+use detente_telemetry::flow::{open_aggregate_share, HpkeKey, Task};
+use detente_telemetry::measure::{measure, Policy};
+use detente_telemetry::outbox::{check_chain, record, GENESIS};
+use detente_telemetry::record::{make, Upload};
+use detente_telemetry::report::Recipient;
+use detente_telemetry::server::{token_hash, Aggregator, Which};
+use detente_telemetry::store::AggStore;
+use serde_json::{json, Map, Value};
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn unhex32(s: &str) -> Option<[u8; 32]> {
+    if s.len() != 64 {
+        return None;
+    }
+    let mut o = [0u8; 32];
+    for (i, x) in o.iter_mut().enumerate() {
+        *x = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(o)
+}
+
+fn random32() -> Result<[u8; 32]> {
+    crate::log::random_seed()
+}
+
+fn write_private(path: &Path, data: &[u8]) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("{}: can't create", path.display()))?;
+    f.write_all(data)?;
+    f.sync_all()?;
+    Ok(())
+}
+
+fn x25519_pair() -> Result<([u8; 32], [u8; 32])> {
+    use hpke::{Kem as _, Serializable as _};
+    let (sk, pk) = hpke::kem::X25519HkdfSha256::derive_keypair(&random32()?);
+    Ok((sk.to_bytes().into(), pk.to_bytes().into()))
+}
+
+/// A task file, parsed.
+pub struct TaskFile {
+    /// Task id.
+    pub id: TaskId,
+    /// Its DAP configuration.
+    pub config: TaskConfiguration,
+    /// Families, by index.
+    pub families: Vec<String>,
+    /// (length, max_weight, chunk_length).
+    pub vdaf: (usize, usize, usize),
+    /// Leader base URL.
+    pub leader: String,
+    /// Helper base URL.
+    pub helper: String,
+    /// Collector HPKE (id, public key).
+    pub collector: (u8, [u8; 32]),
+}
+
+fn task_config(
+    leader: &str,
+    helper: &str,
+    vdaf: (usize, usize, usize),
+    precision: u64,
+    min_batch: u64,
+) -> Result<TaskConfiguration> {
+    let v = VdafConfig::Prio3MultihotCountVec(Prio3MultihotCountVecConfig {
+        length: vdaf.0 as u32,
+        chunk_length: vdaf.2 as u32,
+        max_weight: vdaf.1 as u64,
+    });
+    let url = |u: &str| {
+        NonEmpty16::new(u.as_bytes().to_vec()).map_err(|e| anyhow::anyhow!("URL {u:?}: {e}"))
+    };
+    Ok(TaskConfiguration {
+        task_info: NonEmpty8::new(b"detente families".to_vec())
+            .map_err(|e| anyhow::anyhow!("{e}"))?,
+        leader_aggregator_endpoint: url(leader)?,
+        helper_aggregator_endpoint: url(helper)?,
+        time_precision: TimePrecision(precision),
+        min_batch_size: min_batch,
+        batch_mode: BatchMode::TIME_INTERVAL,
+        batch_config: Opaque16::default(),
+        vdaf_type: v.vdaf_type(),
+        vdaf_configuration: v.vdaf_configuration(),
+        extensions: Default::default(),
+    })
+}
+
+/// Reads a task file.
+pub fn read_task(p: &Path) -> Result<TaskFile> {
+    let v: Value = serde_json::from_slice(
+        &fs::read(p).with_context(|| format!("{}: can't read", p.display()))?,
+    )
+    .with_context(|| format!("{}: not JSON", p.display()))?;
+    let bad = |what: &str| anyhow::anyhow!("{}: {what}", p.display());
+    let s = |k: &str| {
+        v.get(k)
+            .and_then(Value::as_str)
+            .ok_or_else(|| bad(&format!("{k} missing")))
+    };
+    let n = |k: &str| {
+        v.get(k)
+            .and_then(Value::as_u64)
+            .ok_or_else(|| bad(&format!("{k} missing")))
+    };
+    let id = TaskId(unhex32(s("task_id")?).ok_or_else(|| bad("task_id is not 64 hex digits"))?);
+    let families: Vec<String> = v
+        .get("families")
+        .and_then(Value::as_array)
+        .ok_or_else(|| bad("families missing"))?
+        .iter()
+        .map(|f| f.as_str().map(str::to_string))
+        .collect::<Option<_>>()
+        .ok_or_else(|| bad("families must be names"))?;
+    let vdaf = (
+        families.len(),
+        n("max_weight")? as usize,
+        n("chunk_length")? as usize,
+    );
+    let (leader, helper) = (s("leader")?.to_string(), s("helper")?.to_string());
+    let config = task_config(
+        &leader,
+        &helper,
+        vdaf,
+        n("time_precision")?,
+        n("min_batch_size")?,
+    )?;
+    let c = v.get("collector").ok_or_else(|| bad("collector missing"))?;
+    let collector = (
+        c.get("config_id")
+            .and_then(Value::as_u64)
+            .and_then(|x| u8::try_from(x).ok())
+            .ok_or_else(|| bad("collector.config_id"))?,
+        c.get("public_key")
+            .and_then(Value::as_str)
+            .and_then(unhex32)
+            .ok_or_else(|| bad("collector.public_key"))?,
+    );
+    Ok(TaskFile {
+        id,
+        config,
+        families,
+        vdaf,
+        leader,
+        helper,
+        collector,
+    })
+}
+
+/// `detente telemetry setup`.
+#[allow(clippy::too_many_arguments)]
+pub fn setup(
+    out: &Path,
+    leader: &str,
+    helper: &str,
+    policy: &Path,
+    min_batch: u64,
+    epsilon: Option<(u32, u32)>,
+) -> Result<u8> {
+    let p = Policy::parse(
+        &fs::read(policy).with_context(|| format!("{}: can't read", policy.display()))?,
+    )
+    .map_err(|e| anyhow::anyhow!("{}: {e}", policy.display()))?;
+    if out.exists() {
+        bail!("{}: exists already", out.display());
+    }
+    for d in ["leader", "helper", "collector"] {
+        fs::create_dir_all(out.join(d))?;
+    }
+    let task_id = random32()?;
+    let (csk, cpk) = x25519_pair()?;
+    let chunk = ((p.families.len() as f64).sqrt().ceil() as usize).max(1);
+    let task = json!({
+        "task_id": hex(&task_id), "leader": leader, "helper": helper,
+        "families": p.families, "max_weight": p.max_weight, "chunk_length": chunk,
+        "time_precision": 86_400, "min_batch_size": min_batch,
+        "collector": {"config_id": 9, "public_key": hex(&cpk)},
+    });
+    fs::write(out.join("task.json"), format!("{task:#}\n"))?;
+    let verify_key = random32()?;
+    let peer = format!("dtt_{}", hex(&random32()?));
+    let ctoken = format!("dtc_{}", hex(&random32()?));
+    for (role, id) in [("leader", 1u8), ("helper", 2u8)] {
+        let (sk, pk) = x25519_pair()?;
+        let mut a = json!({
+            "role": role, "verify_key": hex(&verify_key),
+            "hpke": {"config_id": id, "secret": hex(&sk), "public": hex(&pk)},
+            "epsilon": epsilon.map(|(n, d)| json!([n, d])),
+        });
+        if role == "leader" {
+            a["peer_token"] = json!(peer);
+            a["collector_token_hash"] = json!(hex(&token_hash(&ctoken)));
+        } else {
+            a["peer_token_hash"] = json!(hex(&token_hash(&peer)));
+        }
+        fs::copy(out.join("task.json"), out.join(role).join("task.json"))?;
+        write_private(
+            &out.join(role).join("aggregator.json"),
+            format!("{a:#}\n").as_bytes(),
+        )?;
+    }
+    write_private(
+        &out.join("collector").join("collector.json"),
+        format!("{:#}\n", json!({"secret": hex(&csk), "token": ctoken})).as_bytes(),
+    )?;
+    fs::copy(
+        out.join("task.json"),
+        out.join("collector").join("task.json"),
+    )?;
+    println!("{}", out.join("task.json").display());
+    Ok(0)
+}
+
+/// The aggregator of `detente serve --telemetry DIR`.
+pub fn aggregator(dir: &Path) -> Result<axum::Router> {
+    let t = read_task(&dir.join("task.json"))?;
+    let p = dir.join("aggregator.json");
+    let a: Value = serde_json::from_slice(
+        &fs::read(&p).with_context(|| format!("{}: can't read", p.display()))?,
+    )
+    .with_context(|| format!("{}: not JSON", p.display()))?;
+    let bad = |w: &str| anyhow::anyhow!("{}: {w}", p.display());
+    let which = match a.get("role").and_then(Value::as_str) {
+        Some("leader") => Which::Leader,
+        Some("helper") => Which::Helper,
+        _ => return Err(bad("role must be leader or helper")),
+    };
+    let h = a.get("hpke").ok_or_else(|| bad("hpke missing"))?;
+    let hx = |v: Option<&Value>, w: &str| {
+        v.and_then(Value::as_str)
+            .and_then(unhex32)
+            .ok_or_else(|| bad(w))
+    };
+    let epsilon = a.get("epsilon").and_then(Value::as_array).and_then(|e| {
+        Some((
+            u32::try_from(e.first()?.as_u64()?).ok()?,
+            u32::try_from(e.get(1)?.as_u64()?).ok()?,
+        ))
+    });
+    let agg = Aggregator {
+        which,
+        task_id: t.id,
+        task: t.config,
+        vdaf: t.vdaf,
+        verify_key: hx(a.get("verify_key"), "verify_key")?,
+        hpke: HpkeKey {
+            config_id: h
+                .get("config_id")
+                .and_then(Value::as_u64)
+                .and_then(|x| u8::try_from(x).ok())
+                .ok_or_else(|| bad("hpke.config_id"))?,
+            secret: hx(h.get("secret"), "hpke.secret")?,
+        },
+        hpke_public: hx(h.get("public"), "hpke.public")?,
+        collector: t.collector,
+        helper_url: t.helper,
+        peer_token_hash: match which {
+            Which::Helper => hx(a.get("peer_token_hash"), "peer_token_hash")?,
+            Which::Leader => [0; 32],
+        },
+        peer_token: a
+            .get("peer_token")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string(),
+        collector_token_hash: match which {
+            Which::Leader => hx(a.get("collector_token_hash"), "collector_token_hash")?,
+            Which::Helper => [0; 32],
+        },
+        epsilon,
+        store: AggStore::open(&dir.join("aggregator.sqlite"))?,
+    };
+    detente_telemetry::server::router(agg).map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))
+}
+
+fn http() -> Result<reqwest::blocking::Client> {
+    reqwest::blocking::Client::builder()
+        .timeout(std::time::Duration::from_secs(60))
+        .build()
+        .context("can't build the HTTP client")
+}
+
+fn fetch_hpke(c: &reqwest::blocking::Client, base: &str) -> Result<Recipient> {
+    let url = format!("{}/hpke_config", base.trim_end_matches('/'));
+    let b = c
+        .get(&url)
+        .send()
+        .with_context(|| format!("{url}: request failed"))?;
+    if !b.status().is_success() {
+        bail!("{url}: HTTP {}", b.status());
+    }
+    let bytes = b.bytes().with_context(|| format!("{url}: reading"))?;
+    let list = HpkeConfigList::decode(&bytes).map_err(|e| anyhow::anyhow!("{url}: {e}"))?;
+    let cfg = list
+        .configs
+        .as_slice()
+        .iter()
+        .find(|c| c.kem_id == detente_dap::HpkeKemId::X25519_HKDF_SHA256)
+        .with_context(|| format!("{url}: no X25519 configuration"))?;
+    Ok(Recipient {
+        config_id: cfg.id.0,
+        public_key: cfg
+            .public_key
+            .as_ref()
+            .try_into()
+            .with_context(|| format!("{url}: bad public key"))?,
+    })
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// `detente telemetry send`.
+pub fn send(
+    task: &Path,
+    policy: &Path,
+    observed: &Path,
+    dir: &Path,
+    dry_run: bool,
+    day: Option<u64>,
+) -> Result<u8> {
+    let t = read_task(task)?;
+    let p = Policy::parse(
+        &fs::read(policy).with_context(|| format!("{}: can't read", policy.display()))?,
+    )
+    .map_err(|e| anyhow::anyhow!("{}: {e}", policy.display()))?;
+    if p.families != t.families || p.max_weight != t.vdaf.1 {
+        bail!(
+            "{}: its families and max_weight must be the task's ({})",
+            policy.display(),
+            task.display()
+        );
+    }
+    let seen = crate::telemetry::read_observed(observed)?;
+    let m = measure(&p, &seen);
+    let c = http()?;
+    let (leader, helper) = (fetch_hpke(&c, &t.leader)?, fetch_hpke(&c, &t.helper)?);
+    let time = Time(day.unwrap_or(now_secs() / 86_400));
+    let url = format!("{}/tasks/{}/reports", t.leader.trim_end_matches('/'), t.id);
+    let up = Upload {
+        url: &url,
+        task_id: t.id,
+        task: &t.config,
+        time,
+        vdaf: t.vdaf,
+        measurement: &m,
+        seed: random32()?,
+        leader,
+        helper,
+    };
+    let (body, fields) = make(&up).map_err(|e| anyhow::anyhow!("can't build the report: {e}"))?;
+    for i in &m.items {
+        println!(
+            "send     {:<40} {:>8}   allowed by rule {}",
+            i.what, i.value, i.rule
+        );
+    }
+    for w in &m.withheld {
+        println!("withhold {w}");
+    }
+    if dry_run {
+        println!(
+            "dry run: {} bytes would go to {url}; nothing sent, nothing recorded",
+            body.len()
+        );
+        return Ok(0);
+    }
+    // Recorded before it leaves: the outbox never misses a byte that was sent.
+    append_outbox(dir, fields)?;
+    let r = c
+        .post(&url)
+        .header("content-type", "application/ppm-dap;message=upload-req")
+        .body(body.clone())
+        .send()
+        .with_context(|| format!("{url}: request failed"))?;
+    let status = r.status();
+    let bytes = r.bytes().with_context(|| format!("{url}: reading"))?;
+    if !status.is_success() {
+        bail!("{url}: HTTP {status}: {}", String::from_utf8_lossy(&bytes));
+    }
+    let errs = UploadErrors::decode(&bytes).map_err(|e| anyhow::anyhow!("{url}: {e}"))?;
+    if let Some(e) = errs.status.first() {
+        bail!("{url}: the report was refused: {:?}", e.error);
+    }
+    println!(
+        "sent {} bytes to {url}; recorded in {}",
+        body.len(),
+        dir.join("outbox.jsonl").display()
+    );
+    Ok(0)
+}
+
+/// Appends one record to the outbox, chained after the last one, durably (fsync).
+fn append_outbox(dir: &Path, fields: Map<String, Value>) -> Result<()> {
+    let p = dir.join("outbox.jsonl");
+    let text = match fs::read_to_string(&p) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(e).with_context(|| format!("{}: can't read", p.display())),
+    };
+    let (records, last) =
+        check_chain(&text).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+    let prev = if records.is_empty() {
+        GENESIS.to_string()
+    } else {
+        last
+    };
+    let line = record(records.len() as u64, &prev, fields);
+    fs::create_dir_all(dir).with_context(|| format!("{}: can't create", dir.display()))?;
+    let mut o = fs::OpenOptions::new();
+    o.append(true).create(true);
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    let mut f = o
+        .open(&p)
+        .with_context(|| format!("{}: can't open", p.display()))?;
+    f.write_all(format!("{line}\n").as_bytes())?;
+    f.sync_all()?;
+    Ok(())
+}
+
+/// `detente telemetry collect`.
+pub fn collect(task: &Path, collector: &Path, day: u64, days: u64) -> Result<u8> {
+    let t = read_task(task)?;
+    let p = collector.join("collector.json");
+    let cj: Value = serde_json::from_slice(
+        &fs::read(&p).with_context(|| format!("{}: can't read", p.display()))?,
+    )
+    .with_context(|| format!("{}: not JSON", p.display()))?;
+    let secret = cj
+        .get("secret")
+        .and_then(Value::as_str)
+        .and_then(unhex32)
+        .with_context(|| format!("{}: secret", p.display()))?;
+    let token = cj
+        .get("token")
+        .and_then(Value::as_str)
+        .with_context(|| format!("{}: token", p.display()))?;
+    let req = CollectionJobReq {
+        query: Query::time_interval(Interval::new(Time(day), Duration(days))),
+        agg_param: Opaque32::default(),
+        extensions: Default::default(),
+    };
+    let url = format!(
+        "{}/tasks/{}/collection_jobs",
+        t.leader.trim_end_matches('/'),
+        t.id
+    );
+    let r = http()?
+        .post(&url)
+        .bearer_auth(token)
+        .header(
+            "content-type",
+            "application/ppm-dap;message=collection-job-req",
+        )
+        .body(req.get_encoded())
+        .send()
+        .with_context(|| format!("{url}: request failed"))?;
+    let status = r.status();
+    let bytes = r.bytes().with_context(|| format!("{url}: reading"))?;
+    if !status.is_success() {
+        bail!("{url}: HTTP {status}: {}", String::from_utf8_lossy(&bytes));
+    }
+    let resp = CollectionJobResp::decode(&bytes).map_err(|e| anyhow::anyhow!("{url}: {e}"))?;
+    let vdaf = prio::vdaf::prio3::Prio3::new_multihot_count_vec(2, t.vdaf.0, t.vdaf.1, t.vdaf.2)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let task_ref = Task {
+        id: t.id,
+        config: &t.config,
+        vdaf: &vdaf,
+        verify_key: &[0; 32],
+    };
+    let l = open_aggregate_share(
+        &task_ref,
+        Role::Leader,
+        &secret,
+        &req,
+        &resp.leader_encrypted_agg_share,
+    )
+    .map_err(|e| anyhow::anyhow!("the Leader's share: {e}"))?;
+    let h = open_aggregate_share(
+        &task_ref,
+        Role::Helper,
+        &secret,
+        &req,
+        &resp.helper_encrypted_agg_share,
+    )
+    .map_err(|e| anyhow::anyhow!("the Helper's share: {e}"))?;
+    let fam = Families::new(t.vdaf.0, t.vdaf.1, t.vdaf.2).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let counts = fam
+        .unshard([l, h], resp.report_count as usize)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let p128 = <prio::field::Field128 as prio::field::FieldElementWithInteger>::modulus();
+    println!("reports {}", resp.report_count);
+    for (name, c) in t.families.iter().zip(&counts) {
+        // Noise can take a count below zero; it is shown signed.
+        let signed: i128 = if *c > p128 / 2 {
+            -((p128 - c) as i128)
+        } else {
+            *c as i128
+        };
+        println!("{signed}\t{name}");
+    }
+    Ok(0)
+}
