@@ -25,6 +25,18 @@ const ENDPOINTS: usize = 1000;
 
 #[test]
 fn a_thousand_endpoints_report_and_the_collector_gets_the_exact_sum() {
+    network(ENDPOINTS, 500, None);
+}
+
+/// With noise on (epsilon 1 at each aggregator), the result lies within the bound: each
+/// aggregator's discrete Laplace has scale 2 * max_weight / epsilon = 6, and the sum of the
+/// two exceeds 150 in magnitude with probability below 1e-10 per family.
+#[test]
+fn with_noise_each_count_lies_within_the_stated_bound() {
+    network(200, 100, Some("1"));
+}
+
+fn network(endpoints: usize, min_batch: usize, epsilon: Option<&str>) {
     let t = tempfile::tempdir().unwrap();
     let root = t.path();
     let names: Vec<String> = (0..FAMILIES).map(|i| format!("\"Fam.F{i}\"")).collect();
@@ -36,19 +48,23 @@ fn a_thousand_endpoints_report_and_the_collector_gets_the_exact_sum() {
     .unwrap();
     let (la, ha) = (free_addr(), free_addr());
     let out = root.join("task");
-    ok(&[
-        "telemetry",
-        "setup",
-        &out.display().to_string(),
-        "--leader",
-        &format!("http://{la}/"),
-        "--helper",
-        &format!("http://{ha}/"),
-        "--policy",
-        &policy.display().to_string(),
-        "--min-batch",
-        "500",
-    ]);
+    let mut args = vec![
+        "telemetry".to_string(),
+        "setup".into(),
+        out.display().to_string(),
+        "--leader".into(),
+        format!("http://{la}/"),
+        "--helper".into(),
+        format!("http://{ha}/"),
+        "--policy".into(),
+        policy.display().to_string(),
+        "--min-batch".into(),
+        min_batch.to_string(),
+    ];
+    if let Some(e) = epsilon {
+        args.extend(["--epsilon".to_string(), e.to_string()]);
+    }
+    ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
     let serve = |addr: &str, dir: &str| {
         let s = Server(
             detente()
@@ -99,7 +115,7 @@ fn a_thousand_endpoints_report_and_the_collector_gets_the_exact_sum() {
 
     let mut want = vec![0i128; FAMILIES];
     let mut children = Vec::new();
-    for e in 0..ENDPOINTS {
+    for e in 0..endpoints {
         let mut det = Vec::new();
         for k in 0..(e % 4) {
             let f = (e * 7 + k * 13) % FAMILIES;
@@ -163,11 +179,22 @@ fn a_thousand_endpoints_report_and_the_collector_gets_the_exact_sum() {
         "--day",
         "20000",
     ]);
-    assert!(o.starts_with(&format!("reports {ENDPOINTS}\n")), "{o}");
+    assert!(o.starts_with(&format!("reports {endpoints}\n")), "{o}");
+    let mut noisy = 0;
     for (i, line) in o.lines().skip(1).enumerate() {
         let (n, name) = line.split_once('\t').unwrap();
         assert_eq!(name, format!("Fam.F{i}"));
-        assert_eq!(n.parse::<i128>().unwrap(), want[i], "{name}");
+        let got = n.parse::<i128>().unwrap();
+        match epsilon {
+            None => assert_eq!(got, want[i], "{name}"),
+            Some(_) => {
+                assert!((got - want[i]).abs() <= 150, "{name}: {got} vs {}", want[i]);
+                noisy += usize::from(got != want[i]);
+            }
+        }
+    }
+    if epsilon.is_some() {
+        assert!(noisy > 0, "noise was added");
     }
     // Collected once.
     let again = run(&[
@@ -183,7 +210,7 @@ fn a_thousand_endpoints_report_and_the_collector_gets_the_exact_sum() {
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("batchOverlap"));
     // Each endpoint's outbox verifies: what it sent is what its measurement and seed give.
-    for e in (0..ENDPOINTS).step_by(97) {
+    for e in (0..endpoints).step_by(97) {
         let o = ok(&[
             "telemetry",
             "verify",
