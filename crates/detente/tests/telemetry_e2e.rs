@@ -219,3 +219,149 @@ fn network(endpoints: usize, min_batch: usize, epsilon: Option<&str>) {
         assert!(o.contains("1 records, 1 verified, 0 not"), "{o}");
     }
 }
+
+/// What went on the wire is what the outbox recorded: the endpoint talks to the Leader
+/// through a recording TCP relay, and the body of its upload is byte for byte the outbox
+/// record's `sent`, decoded and checked field by field against the DAP-18 report layout.
+#[test]
+fn the_outbox_holds_exactly_the_bytes_that_went_on_the_wire() {
+    use std::io::{Read, Write};
+    use std::sync::{Arc, Mutex};
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path();
+    let policy = root.join("policy.json");
+    std::fs::write(&policy, r#"{"version":1,"task":"f","families":["A.B","C.D","E.F","G.H"],"max_weight":2,"rules":{"families-detected":true}}"#).unwrap();
+    // The relay listens where the task says the Leader is; the Leader listens behind it.
+    let relay = TcpListener::bind("127.0.0.1:0").unwrap();
+    let relay_addr = relay.local_addr().unwrap().to_string();
+    let (la, ha) = (free_addr(), free_addr());
+    let out = root.join("task");
+    ok(&[
+        "telemetry",
+        "setup",
+        &out.display().to_string(),
+        "--leader",
+        &format!("http://{relay_addr}/"),
+        "--helper",
+        &format!("http://{ha}/"),
+        "--policy",
+        &policy.display().to_string(),
+        "--min-batch",
+        "1",
+    ]);
+    let captured = Arc::new(Mutex::new(Vec::<u8>::new()));
+    {
+        let (captured, la) = (captured.clone(), la.clone());
+        std::thread::spawn(move || {
+            for conn in relay.incoming() {
+                let Ok(mut client) = conn else { return };
+                let Ok(mut server) = std::net::TcpStream::connect(&la) else {
+                    return;
+                };
+                let (mut c2, mut s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+                let cap = captured.clone();
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 65536];
+                    while let Ok(n) = client.read(&mut buf) {
+                        if n == 0 || server.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                        cap.lock().unwrap().extend_from_slice(&buf[..n]);
+                    }
+                });
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut s2, &mut c2);
+                });
+            }
+        });
+    }
+    let serve = |addr: &str, dir: &str| {
+        let s = Server(
+            detente()
+                .args([
+                    "serve",
+                    "--listen",
+                    addr,
+                    "--telemetry",
+                    &out.join(dir).display().to_string(),
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        wait_for(addr);
+        s
+    };
+    let _leader = serve(&la, "leader");
+    let _helper = serve(&ha, "helper");
+    let obs = root.join("obs.json");
+    std::fs::write(&obs, r#"{"detections":["C.D-1","G.H-7"],"scanned":9}"#).unwrap();
+    let dir = root.join("ep");
+    ok(&[
+        "telemetry",
+        "send",
+        "--task",
+        &out.join("task.json").display().to_string(),
+        "--policy",
+        &policy.display().to_string(),
+        "--observed",
+        &obs.display().to_string(),
+        "--dir",
+        &dir.display().to_string(),
+        "--day",
+        "20000",
+    ]);
+    // The upload's body, as the relay saw it.
+    let wire = captured.lock().unwrap().clone();
+    let text = String::from_utf8_lossy(&wire).to_string();
+    let start = text
+        .find("POST /tasks/")
+        .expect("an upload went through the relay");
+    let head_end = start + text[start..].find("\r\n\r\n").unwrap() + 4;
+    let head = text[start..head_end].to_ascii_lowercase();
+    assert!(
+        head.contains("content-type: application/ppm-dap;message=upload-req"),
+        "{head}"
+    );
+    let len: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length: "))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let body = &wire[head_end..head_end + len];
+    // The outbox's record of it.
+    let outbox = std::fs::read_to_string(dir.join("outbox.jsonl")).unwrap();
+    let rec: serde_json::Value = serde_json::from_str(outbox.lines().next().unwrap()).unwrap();
+    use base64::Engine as _;
+    let sent = base64::engine::general_purpose::STANDARD
+        .decode(rec["sent"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(body, &sent[..], "the outbox holds exactly the bytes sent");
+    // And those bytes are a DAP-18 upload of one report: report_id, time, no public
+    // extensions, public share, then two HPKE ciphertexts, nothing after.
+    let mut p = 16;
+    assert_eq!(
+        u64::from_be_bytes(body[p..p + 8].try_into().unwrap()),
+        20000,
+        "time"
+    );
+    p += 8;
+    assert_eq!(&body[p..p + 2], &[0, 0], "public_extensions");
+    p += 2;
+    let ps = u32::from_be_bytes(body[p..p + 4].try_into().unwrap()) as usize;
+    p += 4 + ps;
+    for cid in [1u8, 2] {
+        assert_eq!(body[p], cid, "config_id");
+        let enc = u16::from_be_bytes([body[p + 1], body[p + 2]]) as usize;
+        assert_eq!(enc, 32);
+        p += 3 + enc;
+        let pl = u32::from_be_bytes(body[p..p + 4].try_into().unwrap()) as usize;
+        p += 4 + pl;
+    }
+    assert_eq!(p, body.len());
+    assert_eq!(rec["families_set"], serde_json::json!([1, 3]));
+    ok(&["telemetry", "verify", &dir.display().to_string()]);
+}
