@@ -51,6 +51,21 @@ pub enum TelemetryCommand {
         /// (e.g. 1 or 1/2); none by default.
         #[arg(long)]
         epsilon: Option<String>,
+        /// Upload tokens each enrolled endpoint may get per day (its rate limit).
+        #[arg(long, default_value_t = 4)]
+        tokens_per_day: u32,
+    },
+    /// Enroll endpoints with the Leader's token issuer (in the Leader's directory); prints
+    /// each endpoint's credential once.
+    Enroll {
+        /// The Leader's directory.
+        leader: PathBuf,
+        /// The endpoint's name (with --count, names NAME-0, NAME-1, ...).
+        #[arg(long)]
+        name: String,
+        /// How many endpoints.
+        #[arg(long, default_value_t = 1)]
+        count: u32,
     },
     /// Measure what the policy allows, record it in the outbox, and upload it to the Leader.
     Send {
@@ -72,6 +87,9 @@ pub enum TelemetryCommand {
         /// The day (days since 1970) the report is for (default: today).
         #[arg(long)]
         day: Option<u64>,
+        /// This endpoint's enrollment credential, to get an upload token.
+        #[arg(long)]
+        credential: Option<String>,
     },
     /// Collect a batch: the count per family over DAYS days from DAY.
     Collect {
@@ -256,6 +274,7 @@ pub fn run(cmd: TelemetryCommand) -> Result<u8> {
             policy,
             min_batch,
             epsilon,
+            tokens_per_day,
         } => {
             let eps = match epsilon.as_deref() {
                 None => None,
@@ -267,7 +286,15 @@ pub fn run(cmd: TelemetryCommand) -> Result<u8> {
                     ))
                 }
             };
-            crate::telemetry_net::setup(&out, &leader, &helper, &policy, min_batch, eps)
+            crate::telemetry_net::setup(
+                &out,
+                &leader,
+                &helper,
+                &policy,
+                min_batch,
+                eps,
+                tokens_per_day,
+            )
         }
         TelemetryCommand::Send {
             task,
@@ -276,7 +303,21 @@ pub fn run(cmd: TelemetryCommand) -> Result<u8> {
             dir,
             dry_run,
             day,
-        } => crate::telemetry_net::send(&task, &policy, &observed, &dir, dry_run, day),
+            credential,
+        } => crate::telemetry_net::send(
+            &task,
+            &policy,
+            &observed,
+            &dir,
+            dry_run,
+            day,
+            credential.as_deref(),
+        ),
+        TelemetryCommand::Enroll {
+            leader,
+            name,
+            count,
+        } => crate::telemetry_net::enroll(&leader, &name, count),
         TelemetryCommand::Collect {
             task,
             collector,

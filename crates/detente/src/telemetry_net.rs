@@ -84,6 +84,8 @@ pub struct TaskFile {
     pub helper: String,
     /// Collector HPKE (id, public key).
     pub collector: (u8, [u8; 32]),
+    /// The upload-token issuer's public key (RSA, DER), when uploads need tokens.
+    pub issuer: Option<Vec<u8>>,
 }
 
 fn task_config(
@@ -166,6 +168,17 @@ pub fn read_task(p: &Path) -> Result<TaskFile> {
             .and_then(unhex32)
             .ok_or_else(|| bad("collector.public_key"))?,
     );
+    let issuer = match v.get("issuer_public").and_then(Value::as_str) {
+        None => None,
+        Some(b) => {
+            use base64::Engine as _;
+            Some(
+                base64::engine::general_purpose::STANDARD
+                    .decode(b)
+                    .map_err(|_| bad("issuer_public is not base64"))?,
+            )
+        }
+    };
     Ok(TaskFile {
         id,
         config,
@@ -174,6 +187,7 @@ pub fn read_task(p: &Path) -> Result<TaskFile> {
         leader,
         helper,
         collector,
+        issuer,
     })
 }
 
@@ -186,6 +200,7 @@ pub fn setup(
     policy: &Path,
     min_batch: u64,
     epsilon: Option<(u32, u32)>,
+    tokens_per_day: u32,
 ) -> Result<u8> {
     let p = Policy::parse(
         &fs::read(policy).with_context(|| format!("{}: can't read", policy.display()))?,
@@ -200,7 +215,15 @@ pub fn setup(
     let task_id = random32()?;
     let (csk, cpk) = x25519_pair()?;
     let chunk = ((p.families.len() as f64).sqrt().ceil() as usize).max(1);
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut rng = <chacha20::ChaCha20Rng as rand_core::SeedableRng>::from_seed(random32()?);
+    let kp = blind_rsa_signatures::KeyPairSha384PSSRandomized::generate(&mut rng, 2048)
+        .map_err(|e| anyhow::anyhow!("can't make the token issuer's key: {e}"))?;
+    let issuer_public = b64.encode(kp.pk.to_der().map_err(|e| anyhow::anyhow!("{e}"))?);
+    let issuer_secret = b64.encode(kp.sk.to_der().map_err(|e| anyhow::anyhow!("{e}"))?);
     let task = json!({
+        "issuer_public": issuer_public,
         "task_id": hex(&task_id), "leader": leader, "helper": helper,
         "families": p.families, "max_weight": p.max_weight, "chunk_length": chunk,
         "time_precision": 86_400, "min_batch_size": min_batch,
@@ -218,6 +241,8 @@ pub fn setup(
             "epsilon": epsilon.map(|(n, d)| json!([n, d])),
         });
         if role == "leader" {
+            a["issuer_secret"] = json!(issuer_secret);
+            a["tokens_per_day"] = json!(tokens_per_day);
             a["peer_token"] = json!(peer);
             a["collector_token_hash"] = json!(hex(&token_hash(&ctoken)));
         } else {
@@ -298,6 +323,31 @@ pub fn aggregator(dir: &Path) -> Result<axum::Router> {
             Which::Helper => [0; 32],
         },
         epsilon,
+        issuer: match (
+            which,
+            a.get("issuer_secret").and_then(Value::as_str),
+            t.issuer.as_deref(),
+        ) {
+            (Which::Leader, Some(sk), Some(pk)) => {
+                use base64::Engine as _;
+                let der = base64::engine::general_purpose::STANDARD
+                    .decode(sk)
+                    .map_err(|_| bad("issuer_secret"))?;
+                let per_day = a
+                    .get("tokens_per_day")
+                    .and_then(Value::as_u64)
+                    .and_then(|n| u32::try_from(n).ok())
+                    .ok_or_else(|| bad("tokens_per_day"))?;
+                Some((
+                    detente_telemetry::tokens::IssuerSecret::from_der(&der)
+                        .map_err(|e| bad(&format!("issuer_secret: {e}")))?,
+                    detente_telemetry::tokens::IssuerKey::from_der(pk)
+                        .map_err(|e| bad(&format!("issuer_public: {e}")))?,
+                    per_day,
+                ))
+            }
+            _ => None,
+        },
         store: AggStore::open(&dir.join("aggregator.sqlite"))?,
     };
     detente_telemetry::server::router(agg).map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))
@@ -351,6 +401,7 @@ pub fn send(
     dir: &Path,
     dry_run: bool,
     day: Option<u64>,
+    credential: Option<&str>,
 ) -> Result<u8> {
     let t = read_task(task)?;
     let p = Policy::parse(
@@ -398,10 +449,53 @@ pub fn send(
         );
         return Ok(0);
     }
+    // An unlinkable upload token, when the task asks for one (RFC 9474 blind signature: the
+    // Leader's issuer signs it knowing this endpoint, but can't tell it again at upload).
+    let token = match &t.issuer {
+        None => None,
+        Some(der) => {
+            let cred = credential.context(
+                "this task needs upload tokens: give --credential (from detente telemetry enroll)",
+            )?;
+            let pk = detente_telemetry::tokens::IssuerKey::from_der(der)
+                .map_err(|e| anyhow::anyhow!("issuer_public: {e}"))?;
+            let mut rng = <chacha20::ChaCha20Rng as rand_core::SeedableRng>::from_seed(random32()?);
+            let d = u32::try_from(time.0).context("day out of range")?;
+            let pending = detente_telemetry::tokens::request(&pk, &t.id.0, d, &mut rng)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            use base64::Engine as _;
+            let b64 = base64::engine::general_purpose::STANDARD;
+            let turl = format!("{}/tasks/{}/tokens", t.leader.trim_end_matches('/'), t.id);
+            let r = c
+                .post(&turl)
+                .bearer_auth(cred)
+                .header("content-type", "application/json")
+                .body(json!({"day": d, "blinded": [b64.encode(pending.blinded())]}).to_string())
+                .send()
+                .with_context(|| format!("{turl}: request failed"))?;
+            let status = r.status();
+            let body = r.bytes().with_context(|| format!("{turl}: reading"))?;
+            if !status.is_success() {
+                bail!("{turl}: HTTP {status}: {}", String::from_utf8_lossy(&body));
+            }
+            let v: Value =
+                serde_json::from_slice(&body).with_context(|| format!("{turl}: not JSON"))?;
+            let sig = v["signatures"][0]
+                .as_str()
+                .and_then(|s| b64.decode(s).ok())
+                .with_context(|| format!("{turl}: no signature"))?;
+            let tok = detente_telemetry::tokens::finalize(&pk, &t.id.0, &pending, &sig)
+                .map_err(|e| anyhow::anyhow!("{turl}: {e}"))?;
+            Some(detente_telemetry::tokens::encode_token(&tok))
+        }
+    };
     // Recorded before it leaves: the outbox never misses a byte that was sent.
     append_outbox(dir, fields)?;
-    let r = c
-        .post(&url)
+    let mut post = c.post(&url);
+    if let Some(tok) = &token {
+        post = post.header(detente_telemetry::server::TOKEN_HEADER, tok);
+    }
+    let r = post
         .header("content-type", "application/ppm-dap;message=upload-req")
         .body(body.clone())
         .send()
@@ -535,6 +629,23 @@ pub fn collect(task: &Path, collector: &Path, day: u64, days: u64) -> Result<u8>
             *c as i128
         };
         println!("{signed}\t{name}");
+    }
+    Ok(0)
+}
+
+/// `detente telemetry enroll`: enrolls endpoints with the Leader's issuer; prints one
+/// credential per endpoint (`name<TAB>credential`), kept only as a hash.
+pub fn enroll(leader_dir: &Path, name: &str, count: u32) -> Result<u8> {
+    let store = AggStore::open(&leader_dir.join("aggregator.sqlite"))?;
+    for i in 0..count {
+        let n = if count == 1 {
+            name.to_string()
+        } else {
+            format!("{name}-{i}")
+        };
+        let cred = format!("dte_{}", hex(&random32()?));
+        store.enroll(&n, &token_hash(&cred))?;
+        println!("{n}\t{cred}");
     }
     Ok(0)
 }

@@ -87,6 +87,20 @@ fn network(endpoints: usize, min_batch: usize, epsilon: Option<&str>) {
     let _helper = serve(&ha, "helper");
     let task = out.join("task.json").display().to_string();
     let p = policy.display().to_string();
+    // Every endpoint is enrolled with the Leader's token issuer and gets a credential.
+    let creds: Vec<String> = ok(&[
+        "telemetry",
+        "enroll",
+        &out.join("leader").display().to_string(),
+        "--name",
+        "ep",
+        "--count",
+        &endpoints.to_string(),
+    ])
+    .lines()
+    .map(|l| l.split_once('\t').unwrap().1.to_string())
+    .collect();
+    assert_eq!(creds.len(), endpoints);
 
     // A dry run shows, sends and records nothing.
     let obs0 = root.join("obs-dry.json");
@@ -115,7 +129,7 @@ fn network(endpoints: usize, min_batch: usize, epsilon: Option<&str>) {
 
     let mut want = vec![0i128; FAMILIES];
     let mut children = Vec::new();
-    for e in 0..endpoints {
+    for (e, cred) in creds.iter().enumerate() {
         let mut det = Vec::new();
         for k in 0..(e % 4) {
             let f = (e * 7 + k * 13) % FAMILIES;
@@ -150,6 +164,8 @@ fn network(endpoints: usize, min_batch: usize, epsilon: Option<&str>) {
                     &dir.display().to_string(),
                     "--day",
                     "20000",
+                    "--credential",
+                    cred,
                 ])
                 .stdout(Stdio::null())
                 .stderr(Stdio::piped())
@@ -298,6 +314,18 @@ fn the_outbox_holds_exactly_the_bytes_that_went_on_the_wire() {
     let obs = root.join("obs.json");
     std::fs::write(&obs, r#"{"detections":["C.D-1","G.H-7"],"scanned":9}"#).unwrap();
     let dir = root.join("ep");
+    let cred = ok(&[
+        "telemetry",
+        "enroll",
+        &out.join("leader").display().to_string(),
+        "--name",
+        "one",
+    ])
+    .split_once('\t')
+    .unwrap()
+    .1
+    .trim()
+    .to_string();
     ok(&[
         "telemetry",
         "send",
@@ -311,12 +339,22 @@ fn the_outbox_holds_exactly_the_bytes_that_went_on_the_wire() {
         &dir.display().to_string(),
         "--day",
         "20000",
+        "--credential",
+        &cred,
     ]);
     // The upload's body, as the relay saw it.
     let wire = captured.lock().unwrap().clone();
     let text = String::from_utf8_lossy(&wire).to_string();
     let start = text
-        .find("POST /tasks/")
+        .match_indices("POST /tasks/")
+        .map(|(i, _)| i)
+        .find(|i| {
+            text[*i..]
+                .split("\r\n")
+                .next()
+                .unwrap_or("")
+                .contains("/reports ")
+        })
         .expect("an upload went through the relay");
     let head_end = start + text[start..].find("\r\n\r\n").unwrap() + 4;
     let head = text[start..head_end].to_ascii_lowercase();
@@ -364,4 +402,116 @@ fn the_outbox_holds_exactly_the_bytes_that_went_on_the_wire() {
     assert_eq!(p, body.len());
     assert_eq!(rec["families_set"], serde_json::json!([1, 3]));
     ok(&["telemetry", "verify", &dir.display().to_string()]);
+}
+
+/// The Sybil defence: without a credential there is no token and no upload; an enrolled
+/// endpoint gets at most its daily quota of tokens, so at most that many reports a day.
+#[test]
+fn uploads_need_a_token_and_tokens_are_rate_limited() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path();
+    let policy = root.join("policy.json");
+    std::fs::write(&policy, r#"{"version":1,"task":"f","families":["A.B","C.D"],"max_weight":1,"rules":{"families-detected":true}}"#).unwrap();
+    let (la, ha) = (free_addr(), free_addr());
+    let out = root.join("task");
+    ok(&[
+        "telemetry",
+        "setup",
+        &out.display().to_string(),
+        "--leader",
+        &format!("http://{la}/"),
+        "--helper",
+        &format!("http://{ha}/"),
+        "--policy",
+        &policy.display().to_string(),
+        "--min-batch",
+        "1",
+        "--tokens-per-day",
+        "2",
+    ]);
+    let serve = |addr: &str, dir: &str| {
+        let s = Server(
+            detente()
+                .args([
+                    "serve",
+                    "--listen",
+                    addr,
+                    "--telemetry",
+                    &out.join(dir).display().to_string(),
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        wait_for(addr);
+        s
+    };
+    let _leader = serve(&la, "leader");
+    let _helper = serve(&ha, "helper");
+    let obs = root.join("obs.json");
+    std::fs::write(&obs, r#"{"detections":["A.B-1"],"scanned":1}"#).unwrap();
+    let task = out.join("task.json").display().to_string();
+    let send = |cred: Option<&str>, n: usize| {
+        let dir = root.join(format!("ep-{n}")).display().to_string();
+        let mut a = vec![
+            "telemetry",
+            "send",
+            "--task",
+            &task,
+            "--policy",
+            policy.to_str().unwrap(),
+            "--observed",
+            obs.to_str().unwrap(),
+            "--dir",
+            &dir,
+            "--day",
+            "20000",
+        ];
+        if let Some(c) = cred {
+            a.extend(["--credential", c]);
+        }
+        run(&a)
+    };
+    let o = send(None, 0);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--credential"));
+    let o = send(Some("dte_not-enrolled"), 1);
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("403"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let cred = ok(&[
+        "telemetry",
+        "enroll",
+        &out.join("leader").display().to_string(),
+        "--name",
+        "e",
+    ])
+    .split_once('\t')
+    .unwrap()
+    .1
+    .trim()
+    .to_string();
+    assert!(send(Some(&cred), 2).status.success());
+    assert!(send(Some(&cred), 3).status.success());
+    let o = send(Some(&cred), 4);
+    assert!(
+        !o.status.success(),
+        "a third report the same day is over the quota"
+    );
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("429"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // An upload with no token, straight to the Leader: refused.
+    let r = reqwest::blocking::Client::new()
+        .post(format!("http://{la}/tasks/x/reports"))
+        .body(Vec::new())
+        .send()
+        .unwrap();
+    assert!(r.status().is_client_error());
 }

@@ -35,6 +35,24 @@ use subtle::ConstantTimeEq as _;
 use crate::aggregate::{AggregateShare, Families};
 use crate::flow::{helper_init, leader_finish, leader_init, seal_aggregate_share, HpkeKey, Task};
 use crate::store::{Admit, AggStore, CollectError};
+use crate::tokens::{decode_token, redeem, sign_blinded, IssuerKey, IssuerSecret, Spent};
+
+/// The header an upload's token travels in.
+pub const TOKEN_HEADER: &str = "x-detente-token";
+
+struct SpentIn<'a>(&'a AggStore, bool);
+
+impl Spent for SpentIn<'_> {
+    fn spend(&mut self, day: u32, nonce: &[u8; 32]) -> bool {
+        match self.0.spend(day, nonce) {
+            Ok(b) => b,
+            Err(_) => {
+                self.1 = true;
+                false
+            }
+        }
+    }
+}
 
 /// Largest request body (an upload of many reports).
 pub const MAX_BODY: usize = 64 << 20;
@@ -76,6 +94,9 @@ pub struct Aggregator {
     pub collector_token_hash: [u8; 32],
     /// Differential privacy: `epsilon` as (num, den), or none.
     pub epsilon: Option<(u32, u32)>,
+    /// Leader: the upload-token issuer (its secret key, public key and tokens per endpoint
+    /// and day). With it, every upload must carry a token ([`crate::tokens`]).
+    pub issuer: Option<(IssuerSecret, IssuerKey, u32)>,
     /// The store.
     pub store: AggStore,
 }
@@ -173,9 +194,29 @@ impl Shared {
     }
 
     /// Leader: one upload, aggregated with the Helper in one job.
-    fn upload(&self, body: &[u8]) -> Result<Vec<u8>, Problem> {
+    fn upload(&self, headers: &HeaderMap, body: &[u8]) -> Result<Vec<u8>, Problem> {
+        let _ = headers;
         let req = UploadRequest::decode(body)
             .map_err(|_| Problem(StatusCode::BAD_REQUEST, "invalidMessage"))?;
+        if let Some((_, pk, _)) = &self.agg.issuer {
+            // One token per report: an upload with a token carries one report, of its day.
+            let token = headers
+                .get(TOKEN_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(decode_token)
+                .ok_or(Problem(StatusCode::UNAUTHORIZED, "unauthorizedRequest"))?;
+            let [r] = req.reports.as_slice() else {
+                return Err(Problem(StatusCode::BAD_REQUEST, "invalidMessage"));
+            };
+            let day = u32::try_from(r.report_metadata.time.0)
+                .map_err(|_| Problem(StatusCode::BAD_REQUEST, "invalidMessage"))?;
+            let mut spent = SpentIn(&self.agg.store, false);
+            let ok = redeem(pk, &mut spent, &self.agg.task_id.0, day, &token);
+            if spent.1 {
+                return Err(Problem(StatusCode::INTERNAL_SERVER_ERROR, "invalidMessage"));
+            }
+            ok.map_err(|_| Problem(StatusCode::FORBIDDEN, "unauthorizedRequest"))?;
+        }
         let task = self.task();
         let mut errors = Vec::new();
         let mut pending = Vec::new();
@@ -264,8 +305,64 @@ impl Shared {
         Ok(UploadErrors { status: errors }.get_encoded())
     }
 
+    /// Leader: signs an enrolled endpoint's blinded token requests, within its daily quota.
+    /// Body: JSON `{"day": D, "blinded": [base64...]}`; answer `{"signatures": [base64...]}`.
+    fn tokens(&self, headers: &HeaderMap, body: &[u8]) -> Result<Vec<u8>, Problem> {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let Some((sk, _, per_day)) = &self.agg.issuer else {
+            return Err(Problem(StatusCode::NOT_FOUND, "unrecognizedTask"));
+        };
+        let cred = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or(Problem(StatusCode::UNAUTHORIZED, "unauthorizedRequest"))?;
+        let name = self
+            .agg
+            .store
+            .endpoint_of(&token_hash(cred.trim()))
+            .map_err(|_| Problem(StatusCode::INTERNAL_SERVER_ERROR, "invalidMessage"))?
+            .ok_or(Problem(StatusCode::FORBIDDEN, "unauthorizedRequest"))?;
+        let v: serde_json::Value = serde_json::from_slice(body)
+            .map_err(|_| Problem(StatusCode::BAD_REQUEST, "invalidMessage"))?;
+        let day = v
+            .get("day")
+            .and_then(serde_json::Value::as_u64)
+            .and_then(|d| u32::try_from(d).ok())
+            .ok_or(Problem(StatusCode::BAD_REQUEST, "invalidMessage"))?;
+        let blinded: Vec<Vec<u8>> = v
+            .get("blinded")
+            .and_then(serde_json::Value::as_array)
+            .filter(|a| !a.is_empty() && a.len() <= 64)
+            .ok_or(Problem(StatusCode::BAD_REQUEST, "invalidMessage"))?
+            .iter()
+            .map(|b| b.as_str().and_then(|s| b64.decode(s).ok()))
+            .collect::<Option<_>>()
+            .ok_or(Problem(StatusCode::BAD_REQUEST, "invalidMessage"))?;
+        let n = blinded.len() as u32;
+        if !self
+            .agg
+            .store
+            .quota_take(&name, day, n, *per_day)
+            .map_err(|_| Problem(StatusCode::INTERNAL_SERVER_ERROR, "invalidMessage"))?
+        {
+            return Err(Problem(
+                StatusCode::TOO_MANY_REQUESTS,
+                "unauthorizedRequest",
+            ));
+        }
+        let sigs = sign_blinded(sk, &blinded)
+            .map_err(|_| Problem(StatusCode::BAD_REQUEST, "invalidMessage"))?;
+        let out: Vec<String> = sigs.iter().map(|s| b64.encode(s)).collect();
+        Ok(serde_json::json!({ "signatures": out })
+            .to_string()
+            .into_bytes())
+    }
+
     /// Helper: one aggregation job.
-    fn aggregate(&self, body: &[u8]) -> Result<Vec<u8>, Problem> {
+    fn aggregate(&self, headers: &HeaderMap, body: &[u8]) -> Result<Vec<u8>, Problem> {
+        let _ = headers;
         let req = AggregationJobInitReq::decode(body)
             .map_err(|_| Problem(StatusCode::BAD_REQUEST, "invalidMessage"))?;
         let task = self.task();
@@ -372,7 +469,8 @@ impl Shared {
     }
 
     /// Leader: a collection job, answered when done.
-    fn collection(&self, body: &[u8]) -> Result<Vec<u8>, Problem> {
+    fn collection(&self, headers: &HeaderMap, body: &[u8]) -> Result<Vec<u8>, Problem> {
+        let _ = headers;
         let req = CollectionJobReq::decode(body)
             .map_err(|_| Problem(StatusCode::BAD_REQUEST, "invalidMessage"))?;
         let iv = Self::interval_of_query(&req)?;
@@ -418,7 +516,8 @@ impl Shared {
     }
 
     /// Helper: an aggregate share for the Leader's batch, if both saw the same reports.
-    fn aggregate_share(&self, body: &[u8]) -> Result<Vec<u8>, Problem> {
+    fn aggregate_share(&self, headers: &HeaderMap, body: &[u8]) -> Result<Vec<u8>, Problem> {
+        let _ = headers;
         let req = AggregateShareReq::decode(body)
             .map_err(|_| Problem(StatusCode::BAD_REQUEST, "invalidMessage"))?;
         let iv = match req.batch_selector.typed() {
@@ -444,7 +543,7 @@ fn reject(report_id: detente_dap::ReportId, e: ReportError) -> VerifyResp {
     }
 }
 
-type Handler = fn(&Shared, &[u8]) -> Result<Vec<u8>, Problem>;
+type Handler = fn(&Shared, &HeaderMap, &[u8]) -> Result<Vec<u8>, Problem>;
 
 async fn run(
     s: Arc<Shared>,
@@ -463,11 +562,12 @@ async fn run(
             return problem(Problem(StatusCode::FORBIDDEN, "unauthorizedRequest"));
         }
     }
+    let headers = req.headers().clone();
     let body = match to_bytes(req.into_body(), MAX_BODY).await {
         Ok(b) => b,
         Err(_) => return problem(Problem(StatusCode::PAYLOAD_TOO_LARGE, "invalidMessage")),
     };
-    match tokio::task::spawn_blocking(move || f(&s, &body)).await {
+    match tokio::task::spawn_blocking(move || f(&s, &headers, &body)).await {
         Ok(Ok(bytes)) => dap_body(status, media, bytes),
         Ok(Err(p)) => problem(p),
         Err(_) => problem(Problem(StatusCode::INTERNAL_SERVER_ERROR, "invalidMessage")),
@@ -520,6 +620,30 @@ pub fn router(agg: Aggregator) -> Result<Router, String> {
                             UploadErrors::MEDIA_TYPE,
                         )
                         .await
+                    },
+                ),
+            )
+            .route(
+                "/tasks/{task}/tokens",
+                post(
+                    |State(s): State<Arc<Shared>>, Path(t): Path<String>, req: Request| async move {
+                        let mut r = run(
+                            s,
+                            t,
+                            req,
+                            None,
+                            Shared::tokens,
+                            StatusCode::OK,
+                            UploadErrors::MEDIA_TYPE,
+                        )
+                        .await;
+                        if r.status() == StatusCode::OK {
+                            r.headers_mut().insert(
+                                header::CONTENT_TYPE,
+                                HeaderValue::from_static("application/json"),
+                            );
+                        }
+                        r
                     },
                 ),
             )

@@ -30,6 +30,21 @@ CREATE TABLE IF NOT EXISTS report (
     bucket    INTEGER NOT NULL,
     PRIMARY KEY (task, report_id)
 ) STRICT, WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS enrolled (
+    cred_hash BLOB PRIMARY KEY,         -- SHA-256 of an endpoint's enrollment credential
+    name      TEXT NOT NULL UNIQUE
+) STRICT;
+CREATE TABLE IF NOT EXISTS quota (
+    name TEXT NOT NULL,
+    day  INTEGER NOT NULL,
+    n    INTEGER NOT NULL,
+    PRIMARY KEY (name, day)
+) STRICT, WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS spent (
+    day   INTEGER NOT NULL,
+    nonce BLOB NOT NULL,
+    PRIMARY KEY (day, nonce)
+) STRICT, WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS bucket (
     task      BLOB NOT NULL,
     bucket    INTEGER NOT NULL,
@@ -235,6 +250,80 @@ impl AggStore {
             reports: have,
             checksum,
         }))
+    }
+
+    /// Enrolls an endpoint: its name and the SHA-256 of its credential.
+    pub fn enroll(&self, name: &str, cred_hash: &[u8; 32]) -> Result<(), StoreError> {
+        self.conn
+            .lock()
+            .map_err(|_| err("lock poisoned"))?
+            .execute(
+                "INSERT INTO enrolled (cred_hash, name) VALUES (?1, ?2)",
+                params![&cred_hash[..], name],
+            )
+            .map_err(err)?;
+        Ok(())
+    }
+
+    /// The endpoint a credential hash belongs to.
+    pub fn endpoint_of(&self, cred_hash: &[u8; 32]) -> Result<Option<String>, StoreError> {
+        self.conn
+            .lock()
+            .map_err(|_| err("lock poisoned"))?
+            .query_row(
+                "SELECT name FROM enrolled WHERE cred_hash = ?1",
+                params![&cred_hash[..]],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(err)
+    }
+
+    /// Takes `n` tokens of `name`'s quota for `day`, atomically; `false` (nothing taken)
+    /// when that would pass `per_day`.
+    pub fn quota_take(
+        &self,
+        name: &str,
+        day: u32,
+        n: u32,
+        per_day: u32,
+    ) -> Result<bool, StoreError> {
+        let mut c = self.conn.lock().map_err(|_| err("lock poisoned"))?;
+        let tx = c.transaction().map_err(err)?;
+        let used: i64 = tx
+            .query_row(
+                "SELECT n FROM quota WHERE name = ?1 AND day = ?2",
+                params![name, day],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(err)?
+            .unwrap_or(0);
+        if used + i64::from(n) > i64::from(per_day) {
+            return Ok(false);
+        }
+        tx.execute(
+            "INSERT INTO quota (name, day, n) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (name, day) DO UPDATE SET n = n + ?3",
+            params![name, day, n],
+        )
+        .map_err(err)?;
+        tx.commit().map_err(err)?;
+        Ok(true)
+    }
+
+    /// Marks a token nonce spent; `false` if it already was.
+    pub fn spend(&self, day: u32, nonce: &[u8; 32]) -> Result<bool, StoreError> {
+        Ok(self
+            .conn
+            .lock()
+            .map_err(|_| err("lock poisoned"))?
+            .execute(
+                "INSERT OR IGNORE INTO spent (day, nonce) VALUES (?1, ?2)",
+                params![day, &nonce[..]],
+            )
+            .map_err(err)?
+            == 1)
     }
 
     /// Everything the store holds for a task's buckets (for audits and tests): bucket,

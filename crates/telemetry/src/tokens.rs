@@ -163,6 +163,53 @@ pub fn issue(
     Ok(out)
 }
 
+/// Issuer: signs blinded messages (the caller has checked the quota).
+pub fn sign_blinded(
+    secret: &IssuerSecret,
+    blinded: &[Vec<u8>],
+) -> Result<Vec<Vec<u8>>, TokenError> {
+    blinded
+        .iter()
+        .map(|b| {
+            secret
+                .blind_sign(b)
+                .map(|s| s.0)
+                .map_err(|e| TokenError::Crypto(e.to_string()))
+        })
+        .collect()
+}
+
+/// A token as carried in the `x-detente-token` header: base64 of day (4 bytes), nonce
+/// (32), randomizer (32) and signature.
+pub fn encode_token(t: &Token) -> String {
+    use base64::Engine as _;
+    let mut b = t.day.to_be_bytes().to_vec();
+    b.extend_from_slice(&t.nonce);
+    b.extend_from_slice(&t.randomizer);
+    b.extend_from_slice(&t.signature);
+    base64::engine::general_purpose::STANDARD.encode(b)
+}
+
+/// Decodes [`encode_token`]'s form.
+pub fn decode_token(s: &str) -> Option<Token> {
+    use base64::Engine as _;
+    if s.len() > 4096 {
+        return None;
+    }
+    let b = base64::engine::general_purpose::STANDARD
+        .decode(s.trim())
+        .ok()?;
+    if b.len() < 4 + 32 + 32 + 1 {
+        return None;
+    }
+    Some(Token {
+        day: u32::from_be_bytes(b.get(..4)?.try_into().ok()?),
+        nonce: b.get(4..36)?.try_into().ok()?,
+        randomizer: b.get(36..68)?.try_into().ok()?,
+        signature: b.get(68..)?.to_vec(),
+    })
+}
+
 /// The Leader's set of spent tokens (kept by its storage).
 pub trait Spent {
     /// Marks a token's nonce spent; `false` if it already was.

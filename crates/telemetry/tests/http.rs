@@ -83,6 +83,7 @@ fn leader_helper_and_collector_over_http() {
         peer_token: "leader-to-helper".into(),
         collector_token_hash: token_hash("collector"),
         epsilon: None,
+        issuer: None,
         store: AggStore::open(&d.path().join(db)).unwrap(),
     };
     let leader = router(mk(Which::Leader, lsk, lpk, 1, "leader.sqlite")).unwrap();
