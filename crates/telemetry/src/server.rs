@@ -102,6 +102,8 @@ pub struct Aggregator {
 }
 
 struct Shared {
+    queue: std::sync::Mutex<Vec<Queued>>,
+    agg_lock: std::sync::Mutex<()>,
     agg: Aggregator,
     vdaf: Prio3MultihotCountVec,
     fam: Families,
@@ -109,8 +111,15 @@ struct Shared {
 }
 
 /// A problem answer (RFC 9457 with a DAP type).
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 struct Problem(StatusCode, &'static str);
+
+/// One upload waiting for the next aggregation job.
+struct Queued {
+    inits: Vec<detente_dap::VerifyInit>,
+    pending: Vec<(crate::flow::LeaderPending, u64)>,
+    reply: std::sync::mpsc::SyncSender<Result<Vec<ReportUploadStatus>, Problem>>,
+}
 
 fn problem(p: Problem) -> Response {
     let body = format!(
@@ -234,73 +243,23 @@ impl Shared {
             }
         }
         if !inits.is_empty() {
-            let job = AggregationJobInitReq {
-                verification_key_id: 0,
-                agg_param: Opaque32::default(),
-                extensions: Default::default(),
-                verify_inits: inits,
-            };
-            let url = format!(
-                "{}/tasks/{}/aggregation_jobs",
-                self.agg.helper_url.trim_end_matches('/'),
-                self.agg.task_id
-            );
-            let resp = self
-                .http
-                .post(&url)
-                .bearer_auth(&self.agg.peer_token)
-                .header(
-                    header::CONTENT_TYPE,
-                    AggregationJobInitReq::MEDIA_TYPE.content_type(),
-                )
-                .body(job.get_encoded())
-                .send()
-                .map_err(|_| Problem(StatusCode::BAD_GATEWAY, "unrecognizedMessage"))?;
-            if !resp.status().is_success() {
-                return Err(Problem(StatusCode::BAD_GATEWAY, "unrecognizedMessage"));
-            }
-            let bytes = resp
-                .bytes()
-                .map_err(|_| Problem(StatusCode::BAD_GATEWAY, "unrecognizedMessage"))?;
-            let ajr = AggregationJobResp::decode(&bytes)
-                .map_err(|_| Problem(StatusCode::BAD_GATEWAY, "invalidMessage"))?;
-            if ajr.verify_resps.len() != pending.len() {
-                return Err(Problem(StatusCode::BAD_GATEWAY, "invalidMessage"));
-            }
-            let merge = merge_fn(&self.vdaf);
-            for ((p, bucket), vr) in pending.into_iter().zip(&ajr.verify_resps) {
-                let rid = p.report_id;
-                match leader_finish(&task, p, vr) {
-                    Ok(out) => {
-                        let Some(enc) = Self::encoded_out(out) else {
-                            errors.push(ReportUploadStatus {
-                                id: rid,
-                                error: ReportError::INVALID_MESSAGE,
-                            });
-                            continue;
-                        };
-                        let admitted = self
-                            .agg
-                            .store
-                            .admit(&self.agg.task_id.0, &rid.0, bucket, &enc, &merge)
-                            .map_err(|_| {
-                                Problem(StatusCode::INTERNAL_SERVER_ERROR, "invalidMessage")
-                            })?;
-                        match admitted {
-                            Admit::Counted => {}
-                            Admit::Replayed => errors.push(ReportUploadStatus {
-                                id: rid,
-                                error: ReportError::REPORT_REPLAYED,
-                            }),
-                            Admit::BatchCollected => errors.push(ReportUploadStatus {
-                                id: rid,
-                                error: ReportError::BATCH_COLLECTED,
-                            }),
-                        }
-                    }
-                    Err(e) => errors.push(ReportUploadStatus { id: rid, error: e }),
+            // Group commit: whoever holds the aggregation lock sends every upload queued so
+            // far to the Helper in one job and counts them in one transaction.
+            let (tx, rx) = std::sync::mpsc::sync_channel(1);
+            let poisoned = || Problem(StatusCode::INTERNAL_SERVER_ERROR, "invalidMessage");
+            self.queue.lock().map_err(|_| poisoned())?.push(Queued {
+                inits,
+                pending,
+                reply: tx,
+            });
+            {
+                let _g = self.agg_lock.lock().map_err(|_| poisoned())?;
+                let jobs = std::mem::take(&mut *self.queue.lock().map_err(|_| poisoned())?);
+                if !jobs.is_empty() {
+                    self.run_jobs(jobs);
                 }
             }
+            errors.extend(rx.recv().map_err(|_| poisoned())??);
         }
         Ok(UploadErrors { status: errors }.get_encoded())
     }
@@ -360,6 +319,127 @@ impl Shared {
             .into_bytes())
     }
 
+    /// Sends queued uploads' reports to the Helper in one aggregation job, finishes them,
+    /// counts the verified ones in one transaction, and answers each upload.
+    fn run_jobs(&self, jobs: Vec<Queued>) {
+        let task = self.task();
+        let merge = merge_fn(&self.vdaf);
+        let mut all_inits = Vec::new();
+        let mut owners = Vec::new();
+        let mut replies = Vec::new();
+        let mut pendings = Vec::new();
+        for (j, q) in jobs.into_iter().enumerate() {
+            for (vi, p) in q.inits.into_iter().zip(q.pending) {
+                all_inits.push(vi);
+                pendings.push(p);
+                owners.push(j);
+            }
+            replies.push((q.reply, Vec::new()));
+        }
+        let result = (|| -> Result<Vec<Result<VerifyResp, ReportError>>, Problem> {
+            let job = AggregationJobInitReq {
+                verification_key_id: 0,
+                agg_param: Opaque32::default(),
+                extensions: Default::default(),
+                verify_inits: all_inits,
+            };
+            let url = format!(
+                "{}/tasks/{}/aggregation_jobs",
+                self.agg.helper_url.trim_end_matches('/'),
+                self.agg.task_id
+            );
+            let resp = self
+                .http
+                .post(&url)
+                .bearer_auth(&self.agg.peer_token)
+                .header(
+                    header::CONTENT_TYPE,
+                    AggregationJobInitReq::MEDIA_TYPE.content_type(),
+                )
+                .body(job.get_encoded())
+                .send()
+                .map_err(|_| Problem(StatusCode::BAD_GATEWAY, "unrecognizedMessage"))?;
+            if !resp.status().is_success() {
+                return Err(Problem(StatusCode::BAD_GATEWAY, "unrecognizedMessage"));
+            }
+            let bytes = resp
+                .bytes()
+                .map_err(|_| Problem(StatusCode::BAD_GATEWAY, "unrecognizedMessage"))?;
+            let ajr = AggregationJobResp::decode(&bytes)
+                .map_err(|_| Problem(StatusCode::BAD_GATEWAY, "invalidMessage"))?;
+            if ajr.verify_resps.len() != pendings.len() {
+                return Err(Problem(StatusCode::BAD_GATEWAY, "invalidMessage"));
+            }
+            Ok(ajr.verify_resps.into_iter().map(Ok).collect())
+        })();
+        let resps = match result {
+            Ok(r) => r,
+            Err(p) => {
+                for (tx, _) in replies {
+                    let _ = tx.send(Err(p));
+                }
+                return;
+            }
+        };
+        let mut admits = Vec::new();
+        let mut admit_owner = Vec::new();
+        for ((p, bucket), (vr, j)) in pendings.into_iter().zip(resps.into_iter().zip(&owners)) {
+            let rid = p.report_id;
+            let vr = match vr {
+                Ok(v) => v,
+                Err(e) => {
+                    replies[*j].1.push(ReportUploadStatus { id: rid, error: e });
+                    continue;
+                }
+            };
+            match leader_finish(&task, p, &vr) {
+                Ok(out) => match Self::encoded_out(out) {
+                    Some(enc) => {
+                        admits.push((rid.0, bucket, enc));
+                        admit_owner.push((*j, rid));
+                    }
+                    None => replies[*j].1.push(ReportUploadStatus {
+                        id: rid,
+                        error: ReportError::INVALID_MESSAGE,
+                    }),
+                },
+                Err(e) => replies[*j].1.push(ReportUploadStatus { id: rid, error: e }),
+            }
+        }
+        match self
+            .agg
+            .store
+            .admit_many(&self.agg.task_id.0, &admits, &merge)
+        {
+            Ok(outcomes) => {
+                for ((j, rid), o) in admit_owner.into_iter().zip(outcomes) {
+                    match o {
+                        Admit::Counted => {}
+                        Admit::Replayed => replies[j].1.push(ReportUploadStatus {
+                            id: rid,
+                            error: ReportError::REPORT_REPLAYED,
+                        }),
+                        Admit::BatchCollected => replies[j].1.push(ReportUploadStatus {
+                            id: rid,
+                            error: ReportError::BATCH_COLLECTED,
+                        }),
+                    }
+                }
+                for (tx, errs) in replies {
+                    let _ = tx.send(Ok(errs));
+                }
+            }
+            Err(_) => {
+                for (tx, _) in replies {
+                    let _ = tx.send(Err(Problem(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "invalidMessage",
+                    )));
+                }
+            }
+        }
+    }
+
     /// Helper: one aggregation job.
     fn aggregate(&self, headers: &HeaderMap, body: &[u8]) -> Result<Vec<u8>, Problem> {
         let _ = headers;
@@ -368,31 +448,31 @@ impl Shared {
         let task = self.task();
         let merge = merge_fn(&self.vdaf);
         let mut resps = Vec::with_capacity(req.verify_inits.len());
+        let mut admits = Vec::new();
+        let mut slots = Vec::new();
         for vi in &req.verify_inits {
             let rid = vi.report_share.report_metadata.report_id;
             let bucket = vi.report_share.report_metadata.time.0;
             let (resp, out) = helper_init(&task, &self.agg.hpke, vi);
-            let resp = match out.and_then(Self::encoded_out) {
-                None => resp,
-                Some(enc) => {
-                    match self
-                        .agg
-                        .store
-                        .admit(&self.agg.task_id.0, &rid.0, bucket, &enc, &merge)
-                    {
-                        Ok(Admit::Counted) => resp,
-                        Ok(Admit::Replayed) => reject(rid, ReportError::REPORT_REPLAYED),
-                        Ok(Admit::BatchCollected) => reject(rid, ReportError::BATCH_COLLECTED),
-                        Err(_) => {
-                            return Err(Problem(
-                                StatusCode::INTERNAL_SERVER_ERROR,
-                                "invalidMessage",
-                            ))
-                        }
-                    }
-                }
-            };
+            if let Some(enc) = out.and_then(Self::encoded_out) {
+                slots.push(resps.len());
+                admits.push((rid.0, bucket, enc));
+            }
             resps.push(resp);
+        }
+        // Every verified report of the job is counted in one transaction.
+        let outcomes = self
+            .agg
+            .store
+            .admit_many(&self.agg.task_id.0, &admits, &merge)
+            .map_err(|_| Problem(StatusCode::INTERNAL_SERVER_ERROR, "invalidMessage"))?;
+        for (slot, outcome) in slots.into_iter().zip(outcomes) {
+            let rid = resps[slot].report_id;
+            match outcome {
+                Admit::Counted => {}
+                Admit::Replayed => resps[slot] = reject(rid, ReportError::REPORT_REPLAYED),
+                Admit::BatchCollected => resps[slot] = reject(rid, ReportError::BATCH_COLLECTED),
+            }
         }
         Ok(AggregationJobResp {
             verify_resps: resps,
@@ -586,6 +666,8 @@ pub fn router(agg: Aggregator) -> Result<Router, String> {
         .map_err(|e| e.to_string())?;
     let which = agg.which;
     let s = Arc::new(Shared {
+        queue: std::sync::Mutex::new(Vec::new()),
+        agg_lock: std::sync::Mutex::new(()),
         agg,
         vdaf,
         fam,

@@ -141,48 +141,66 @@ impl AggStore {
         share: &[u8],
         merge: Merge<'_>,
     ) -> Result<Admit, StoreError> {
+        let mut v = self.admit_many(task, &[(*report_id, bucket, share.to_vec())], merge)?;
+        v.pop().ok_or_else(|| err("no result"))
+    }
+
+    /// [`AggStore::admit`] for many reports in one transaction (one fsync), each with its
+    /// own outcome, in order.
+    pub fn admit_many(
+        &self,
+        task: &[u8; 32],
+        items: &[([u8; 16], u64, Vec<u8>)],
+        merge: Merge<'_>,
+    ) -> Result<Vec<Admit>, StoreError> {
         let mut c = self.conn.lock().map_err(|_| err("lock poisoned"))?;
         let tx = c.transaction().map_err(err)?;
-        let b = bucket as i64;
-        let row: Option<(Vec<u8>, i64, i64, Vec<u8>)> = tx
-            .query_row(
-                "SELECT share, reports, collected, checksum FROM bucket WHERE task = ?1 AND bucket = ?2",
-                params![&task[..], b],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-            )
-            .optional()
-            .map_err(err)?;
-        if row.as_ref().is_some_and(|r| r.2 != 0) {
-            return Ok(Admit::BatchCollected);
-        }
-        let fresh = tx
-            .execute(
-                "INSERT OR IGNORE INTO report (task, report_id, bucket) VALUES (?1, ?2, ?3)",
-                params![&task[..], &report_id[..], b],
-            )
-            .map_err(err)?;
-        if fresh == 0 {
-            return Ok(Admit::Replayed);
-        }
-        match row {
-            None => {
-                tx.execute(
-                    "INSERT INTO bucket (task, bucket, share, reports, checksum) VALUES (?1, ?2, ?3, 1, ?4)",
-                    params![&task[..], b, share, xor_in(&[], report_id)],
+        let mut out = Vec::with_capacity(items.len());
+        for (report_id, bucket, share) in items {
+            let b = *bucket as i64;
+            let row: Option<(Vec<u8>, i64, i64, Vec<u8>)> = tx
+                .query_row(
+                    "SELECT share, reports, collected, checksum FROM bucket WHERE task = ?1 AND bucket = ?2",
+                    params![&task[..], b],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                )
+                .optional()
+                .map_err(err)?;
+            if row.as_ref().is_some_and(|r| r.2 != 0) {
+                out.push(Admit::BatchCollected);
+                continue;
+            }
+            let fresh = tx
+                .execute(
+                    "INSERT OR IGNORE INTO report (task, report_id, bucket) VALUES (?1, ?2, ?3)",
+                    params![&task[..], &report_id[..], b],
                 )
                 .map_err(err)?;
+            if fresh == 0 {
+                out.push(Admit::Replayed);
+                continue;
             }
-            Some((old, n, _, sum)) => {
-                let merged = merge(&old, share).map_err(err)?;
-                tx.execute(
-                    "UPDATE bucket SET share = ?3, reports = ?4, checksum = ?5 WHERE task = ?1 AND bucket = ?2",
-                    params![&task[..], b, merged, n + 1, xor_in(&sum, report_id)],
-                )
-                .map_err(err)?;
+            match row {
+                None => {
+                    tx.execute(
+                        "INSERT INTO bucket (task, bucket, share, reports, checksum) VALUES (?1, ?2, ?3, 1, ?4)",
+                        params![&task[..], b, share, xor_in(&[], report_id)],
+                    )
+                    .map_err(err)?;
+                }
+                Some((old, n, _, sum)) => {
+                    let merged = merge(&old, share).map_err(err)?;
+                    tx.execute(
+                        "UPDATE bucket SET share = ?3, reports = ?4, checksum = ?5 WHERE task = ?1 AND bucket = ?2",
+                        params![&task[..], b, merged, n + 1, xor_in(&sum, report_id)],
+                    )
+                    .map_err(err)?;
+                }
             }
+            out.push(Admit::Counted);
         }
         tx.commit().map_err(err)?;
-        Ok(Admit::Counted)
+        Ok(out)
     }
 
     /// Collects the buckets `from..to` once: their merged share, report count and checksum,
