@@ -285,19 +285,6 @@ pub fn open_hub(dir: &Path) -> Result<Hub> {
         .with_evidence(dir.join("evidence"), MAX_EVIDENCE))
 }
 
-fn write_private(path: &Path, data: &[u8]) -> Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("{}: can't create", path.display()))?;
-    f.write_all(data)?;
-    f.sync_all()?;
-    Ok(())
-}
-
 fn init(
     dir: &Path,
     origin: &str,
@@ -318,7 +305,7 @@ fn init(
         fs::set_permissions(dir.join("private"), fs::Permissions::from_mode(0o700))?;
     }
     crate::log::init(&dir.join("log"), origin)?;
-    write_private(
+    crate::log::write_private(
         &dir.join("private").join("cursor.key"),
         &crate::log::random_seed()?,
     )?;
@@ -870,7 +857,7 @@ pub fn run(cmd: IntelCommand) -> Result<u8> {
         }
         IntelCommand::Keygen { out } => {
             let seed = crate::log::random_seed()?;
-            write_private(&out, format!("{}\n", STANDARD.encode(seed)).as_bytes())?;
+            crate::log::write_private(&out, format!("{}\n", STANDARD.encode(seed)).as_bytes())?;
             let k = ed25519_dalek::SigningKey::from_bytes(&seed);
             println!("{}", STANDARD.encode(k.verifying_key().to_bytes()));
             Ok(0)

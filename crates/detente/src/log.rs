@@ -101,7 +101,7 @@ pub(crate) fn read_signer(dir: &Path) -> Result<Ed25519Signer> {
 }
 
 /// Writes a new file with mode 0600 (on Unix), refusing to overwrite.
-fn write_private(path: &Path, data: &[u8]) -> Result<()> {
+pub(crate) fn write_private(path: &Path, data: &[u8]) -> Result<()> {
     let mut o = OpenOptions::new();
     o.write(true).create_new(true);
     #[cfg(unix)]

@@ -49,19 +49,6 @@ fn random32() -> Result<[u8; 32]> {
     crate::log::random_seed()
 }
 
-fn write_private(path: &Path, data: &[u8]) -> Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("{}: can't create", path.display()))?;
-    f.write_all(data)?;
-    f.sync_all()?;
-    Ok(())
-}
-
 fn x25519_pair() -> Result<([u8; 32], [u8; 32])> {
     use hpke::{Kem as _, Serializable as _};
     let (sk, pk) = hpke::kem::X25519HkdfSha256::derive_keypair(&random32()?);
@@ -249,12 +236,12 @@ pub fn setup(
             a["peer_token_hash"] = json!(hex(&token_hash(&peer)));
         }
         fs::copy(out.join("task.json"), out.join(role).join("task.json"))?;
-        write_private(
+        crate::log::write_private(
             &out.join(role).join("aggregator.json"),
             format!("{a:#}\n").as_bytes(),
         )?;
     }
-    write_private(
+    crate::log::write_private(
         &out.join("collector").join("collector.json"),
         format!("{:#}\n", json!({"secret": hex(&csk), "token": ctoken})).as_bytes(),
     )?;
@@ -361,7 +348,7 @@ fn http() -> Result<reqwest::blocking::Client> {
 }
 
 fn fetch_hpke(c: &reqwest::blocking::Client, base: &str) -> Result<Recipient> {
-    let url = format!("{}/hpke_config", base.trim_end_matches('/'));
+    let url = detente_dap::Resource::HpkeConfig.url(base);
     let b = c
         .get(&url)
         .send()
@@ -420,7 +407,7 @@ pub fn send(
     let c = http()?;
     let (leader, helper) = (fetch_hpke(&c, &t.leader)?, fetch_hpke(&c, &t.helper)?);
     let time = Time(day.unwrap_or(now_secs() / 86_400));
-    let url = format!("{}/tasks/{}/reports", t.leader.trim_end_matches('/'), t.id);
+    let url = detente_dap::Resource::Reports { task_id: t.id }.url(&t.leader);
     let up = Upload {
         url: &url,
         task_id: t.id,
@@ -570,11 +557,7 @@ pub fn collect(task: &Path, collector: &Path, day: u64, days: u64) -> Result<u8>
         agg_param: Opaque32::default(),
         extensions: Default::default(),
     };
-    let url = format!(
-        "{}/tasks/{}/collection_jobs",
-        t.leader.trim_end_matches('/'),
-        t.id
-    );
+    let url = detente_dap::Resource::CollectionJobs { task_id: t.id }.url(&t.leader);
     let r = http()?
         .post(&url)
         .bearer_auth(token)

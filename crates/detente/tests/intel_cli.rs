@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -19,15 +18,6 @@ const CLEAR: &str = "marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487";
 const AMBER: &str = "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421";
 const STRICT: &str = "marking-definition--939a9414-2ddd-4d32-a0cd-375ea402b003";
 const RED: &str = "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1";
-
-fn free_addr() -> String {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    format!("127.0.0.1:{port}")
-}
 
 /// Starts `detente serve --hub DIR` (and optional extra flags) on a free port; returns the
 /// server and its API root URL.

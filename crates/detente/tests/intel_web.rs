@@ -14,7 +14,6 @@
 mod common;
 
 use std::io::{Read as _, Write as _};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{channel, Receiver};
@@ -334,15 +333,6 @@ impl Browser {
     fn member(&mut self) -> String {
         self.text("document.getElementById('who').dataset.member")
     }
-}
-
-fn free_addr() -> String {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    format!("127.0.0.1:{port}")
 }
 
 fn http() -> reqwest::blocking::Client {

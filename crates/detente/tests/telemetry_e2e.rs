@@ -11,15 +11,6 @@ use std::process::Stdio;
 
 use common::*;
 
-fn free_addr() -> String {
-    let p = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    format!("127.0.0.1:{p}")
-}
-
 const FAMILIES: usize = 32;
 const ENDPOINTS: usize = 1000;
 
@@ -65,24 +56,7 @@ fn network(endpoints: usize, min_batch: usize, epsilon: Option<&str>) {
         args.extend(["--epsilon".to_string(), e.to_string()]);
     }
     ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
-    let serve = |addr: &str, dir: &str| {
-        let s = Server(
-            detente()
-                .args([
-                    "serve",
-                    "--listen",
-                    addr,
-                    "--telemetry",
-                    &out.join(dir).display().to_string(),
-                ])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap(),
-        );
-        wait_for(addr);
-        s
-    };
+    let serve = |addr: &str, dir: &str| serve_role(addr, &out.join(dir));
     let _leader = serve(&la, "leader");
     let _helper = serve(&ha, "helper");
     let task = out.join("task.json").display().to_string();
@@ -291,24 +265,7 @@ fn the_outbox_holds_exactly_the_bytes_that_went_on_the_wire() {
             }
         });
     }
-    let serve = |addr: &str, dir: &str| {
-        let s = Server(
-            detente()
-                .args([
-                    "serve",
-                    "--listen",
-                    addr,
-                    "--telemetry",
-                    &out.join(dir).display().to_string(),
-                ])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap(),
-        );
-        wait_for(addr);
-        s
-    };
+    let serve = |addr: &str, dir: &str| serve_role(addr, &out.join(dir));
     let _leader = serve(&la, "leader");
     let _helper = serve(&ha, "helper");
     let obs = root.join("obs.json");
@@ -429,24 +386,7 @@ fn uploads_need_a_token_and_tokens_are_rate_limited() {
         "--tokens-per-day",
         "2",
     ]);
-    let serve = |addr: &str, dir: &str| {
-        let s = Server(
-            detente()
-                .args([
-                    "serve",
-                    "--listen",
-                    addr,
-                    "--telemetry",
-                    &out.join(dir).display().to_string(),
-                ])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap(),
-        );
-        wait_for(addr);
-        s
-    };
+    let serve = |addr: &str, dir: &str| serve_role(addr, &out.join(dir));
     let _leader = serve(&la, "leader");
     let _helper = serve(&ha, "helper");
     let obs = root.join("obs.json");
@@ -507,11 +447,47 @@ fn uploads_need_a_token_and_tokens_are_rate_limited() {
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
-    // An upload with no token, straight to the Leader: refused.
+    // An upload with no token, straight to the Leader's real task: refused as unauthorized
+    // (an unknown task would be a 404, so this is the token check answering).
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("task.json")).unwrap()).unwrap();
+    let hexid = v["task_id"].as_str().unwrap();
+    let id: Vec<u8> = (0..32)
+        .map(|i| u8::from_str_radix(&hexid[2 * i..2 * i + 2], 16).unwrap())
+        .collect();
+    use base64::Engine as _;
+    let tid = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(id);
     let r = reqwest::blocking::Client::new()
-        .post(format!("http://{la}/tasks/x/reports"))
+        .post(format!("http://{la}/tasks/{tid}/reports"))
         .body(Vec::new())
         .send()
         .unwrap();
-    assert!(r.status().is_client_error());
+    assert_eq!(r.status().as_u16(), 401);
+    let r = reqwest::blocking::Client::new()
+        .post(format!("http://{la}/tasks/{tid}/reports"))
+        .header("x-detente-token", "AAAA")
+        .body(Vec::new())
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401, "a malformed token is no token");
+}
+
+/// Starts `detente serve --telemetry DIR` on `addr` and waits until it listens.
+fn serve_role(addr: &str, dir: &std::path::Path) -> Server {
+    let s = Server(
+        detente()
+            .args([
+                "serve",
+                "--listen",
+                addr,
+                "--telemetry",
+                &dir.display().to_string(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for(addr);
+    s
 }

@@ -23,8 +23,9 @@ use detente_dap::{
     AggregateShare as DapAggregateShare, AggregateShareReq, AggregationJobInitReq,
     AggregationJobResp, BatchSelector, CollectionJobReq, CollectionJobResp, Decode as _,
     Encode as _, HpkeConfig, HpkeConfigId, HpkeConfigList, Interval, List, MediaType, Message as _,
-    NonEmpty16, Opaque32, ReportError, ReportUploadStatus, Role, TaskConfiguration, TaskId,
-    TypedBatchSelector, TypedQuery, UploadErrors, UploadRequest, VerifyResp, VerifyResult,
+    NonEmpty16, Opaque32, ProblemType, ReportError, ReportUploadStatus, Resource, Role,
+    TaskConfiguration, TaskId, TypedBatchSelector, TypedQuery, UploadErrors, UploadRequest,
+    VerifyResp, VerifyResult,
 };
 use prio::codec::{Encode as _, ParameterizedDecode as _};
 use prio::vdaf::prio3::Prio3MultihotCountVec;
@@ -204,7 +205,6 @@ impl Shared {
 
     /// Leader: one upload, aggregated with the Helper in one job.
     fn upload(&self, headers: &HeaderMap, body: &[u8]) -> Result<Vec<u8>, Problem> {
-        let _ = headers;
         let req = UploadRequest::decode(body)
             .map_err(|_| Problem(StatusCode::BAD_REQUEST, "invalidMessage"))?;
         if let Some((_, pk, _)) = &self.agg.issuer {
@@ -319,6 +319,36 @@ impl Shared {
             .into_bytes())
     }
 
+    /// Leader: POSTs a DAP message to one of the Helper's resources, with the Leader's
+    /// token, and returns the answer's body (bounded by the HTTP client's timeout).
+    fn post_helper(
+        &self,
+        resource: Resource,
+        media: MediaType,
+        body: Vec<u8>,
+    ) -> Result<Vec<u8>, Problem> {
+        let gateway = |what| Problem(StatusCode::BAD_GATEWAY, what);
+        let resp = self
+            .http
+            .post(resource.url(&self.agg.helper_url))
+            .bearer_auth(&self.agg.peer_token)
+            .header(header::CONTENT_TYPE, media.content_type())
+            .body(body)
+            .send()
+            .map_err(|_| gateway("unrecognizedMessage"))?;
+        let status = resp.status();
+        let bytes = resp.bytes().map_err(|_| gateway("unrecognizedMessage"))?;
+        if !status.is_success() {
+            // The Helper's problem type, when it gave one we know (e.g. batchMismatch).
+            let kind = serde_json::from_slice::<serde_json::Value>(&bytes)
+                .ok()
+                .and_then(|v| v.get("type")?.as_str().and_then(ProblemType::from_urn))
+                .map_or("unrecognizedMessage", ProblemType::token);
+            return Err(gateway(kind));
+        }
+        Ok(bytes.to_vec())
+    }
+
     /// Sends queued uploads' reports to the Helper in one aggregation job, finishes them,
     /// counts the verified ones in one transaction, and answers each upload.
     fn run_jobs(&self, jobs: Vec<Queued>) {
@@ -336,43 +366,31 @@ impl Shared {
             }
             replies.push((q.reply, Vec::new()));
         }
-        let result = (|| -> Result<Vec<Result<VerifyResp, ReportError>>, Problem> {
-            let job = AggregationJobInitReq {
-                verification_key_id: 0,
-                agg_param: Opaque32::default(),
-                extensions: Default::default(),
-                verify_inits: all_inits,
-            };
-            let url = format!(
-                "{}/tasks/{}/aggregation_jobs",
-                self.agg.helper_url.trim_end_matches('/'),
-                self.agg.task_id
-            );
-            let resp = self
-                .http
-                .post(&url)
-                .bearer_auth(&self.agg.peer_token)
-                .header(
-                    header::CONTENT_TYPE,
-                    AggregationJobInitReq::MEDIA_TYPE.content_type(),
-                )
-                .body(job.get_encoded())
-                .send()
-                .map_err(|_| Problem(StatusCode::BAD_GATEWAY, "unrecognizedMessage"))?;
-            if !resp.status().is_success() {
-                return Err(Problem(StatusCode::BAD_GATEWAY, "unrecognizedMessage"));
-            }
-            let bytes = resp
-                .bytes()
-                .map_err(|_| Problem(StatusCode::BAD_GATEWAY, "unrecognizedMessage"))?;
-            let ajr = AggregationJobResp::decode(&bytes)
-                .map_err(|_| Problem(StatusCode::BAD_GATEWAY, "invalidMessage"))?;
-            if ajr.verify_resps.len() != pendings.len() {
-                return Err(Problem(StatusCode::BAD_GATEWAY, "invalidMessage"));
-            }
-            Ok(ajr.verify_resps.into_iter().map(Ok).collect())
-        })();
-        let resps = match result {
+        let job = AggregationJobInitReq {
+            verification_key_id: 0,
+            agg_param: Opaque32::default(),
+            extensions: Default::default(),
+            verify_inits: all_inits,
+        };
+        let resps = match self
+            .post_helper(
+                Resource::AggregationJobs {
+                    task_id: self.agg.task_id,
+                },
+                AggregationJobInitReq::MEDIA_TYPE,
+                job.get_encoded(),
+            )
+            .and_then(|b| {
+                AggregationJobResp::decode(&b)
+                    .map_err(|_| Problem(StatusCode::BAD_GATEWAY, "invalidMessage"))
+            })
+            .and_then(|r| {
+                if r.verify_resps.len() == pendings.len() {
+                    Ok(r.verify_resps)
+                } else {
+                    Err(Problem(StatusCode::BAD_GATEWAY, "invalidMessage"))
+                }
+            }) {
             Ok(r) => r,
             Err(p) => {
                 for (tx, _) in replies {
@@ -385,13 +403,6 @@ impl Shared {
         let mut admit_owner = Vec::new();
         for ((p, bucket), (vr, j)) in pendings.into_iter().zip(resps.into_iter().zip(&owners)) {
             let rid = p.report_id;
-            let vr = match vr {
-                Ok(v) => v,
-                Err(e) => {
-                    replies[*j].1.push(ReportUploadStatus { id: rid, error: e });
-                    continue;
-                }
-            };
             match leader_finish(&task, p, &vr) {
                 Ok(out) => match Self::encoded_out(out) {
                     Some(enc) => {
@@ -441,8 +452,7 @@ impl Shared {
     }
 
     /// Helper: one aggregation job.
-    fn aggregate(&self, headers: &HeaderMap, body: &[u8]) -> Result<Vec<u8>, Problem> {
-        let _ = headers;
+    fn aggregate(&self, _headers: &HeaderMap, body: &[u8]) -> Result<Vec<u8>, Problem> {
         let req = AggregationJobInitReq::decode(body)
             .map_err(|_| Problem(StatusCode::BAD_REQUEST, "invalidMessage"))?;
         let task = self.task();
@@ -549,8 +559,7 @@ impl Shared {
     }
 
     /// Leader: a collection job, answered when done.
-    fn collection(&self, headers: &HeaderMap, body: &[u8]) -> Result<Vec<u8>, Problem> {
-        let _ = headers;
+    fn collection(&self, _headers: &HeaderMap, body: &[u8]) -> Result<Vec<u8>, Problem> {
         let req = CollectionJobReq::decode(body)
             .map_err(|_| Problem(StatusCode::BAD_REQUEST, "invalidMessage"))?;
         let iv = Self::interval_of_query(&req)?;
@@ -561,28 +570,13 @@ impl Shared {
             report_count: mine.reports,
             checksum: detente_dap::Checksum(mine.checksum),
         };
-        let url = format!(
-            "{}/tasks/{}/aggregate_shares",
-            self.agg.helper_url.trim_end_matches('/'),
-            self.agg.task_id
-        );
-        let resp = self
-            .http
-            .post(&url)
-            .bearer_auth(&self.agg.peer_token)
-            .header(
-                header::CONTENT_TYPE,
-                AggregateShareReq::MEDIA_TYPE.content_type(),
-            )
-            .body(asr.get_encoded())
-            .send()
-            .map_err(|_| Problem(StatusCode::BAD_GATEWAY, "unrecognizedMessage"))?;
-        if !resp.status().is_success() {
-            return Err(Problem(StatusCode::BAD_GATEWAY, "batchMismatch"));
-        }
-        let bytes = resp
-            .bytes()
-            .map_err(|_| Problem(StatusCode::BAD_GATEWAY, "unrecognizedMessage"))?;
+        let bytes = self.post_helper(
+            Resource::AggregateShares {
+                task_id: self.agg.task_id,
+            },
+            AggregateShareReq::MEDIA_TYPE,
+            asr.get_encoded(),
+        )?;
         let helper = DapAggregateShare::decode(&bytes)
             .map_err(|_| Problem(StatusCode::BAD_GATEWAY, "invalidMessage"))?;
         let leader = self.seal(Role::Leader, &req, &mine.share)?;
@@ -596,8 +590,7 @@ impl Shared {
     }
 
     /// Helper: an aggregate share for the Leader's batch, if both saw the same reports.
-    fn aggregate_share(&self, headers: &HeaderMap, body: &[u8]) -> Result<Vec<u8>, Problem> {
-        let _ = headers;
+    fn aggregate_share(&self, _headers: &HeaderMap, body: &[u8]) -> Result<Vec<u8>, Problem> {
         let req = AggregateShareReq::decode(body)
             .map_err(|_| Problem(StatusCode::BAD_REQUEST, "invalidMessage"))?;
         let iv = match req.batch_selector.typed() {

@@ -39,6 +39,16 @@ impl Drop for Server {
     }
 }
 
+/// A free 127.0.0.1 address (`127.0.0.1:PORT`) for a server to listen on.
+pub fn free_addr() -> String {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    format!("127.0.0.1:{port}")
+}
+
 /// Waits until something listens on `addr` (at most 20 s).
 pub fn wait_for(addr: &str) {
     let t = Instant::now();

@@ -94,6 +94,18 @@ fn split(s: &str) -> Vec<String> {
         .collect()
 }
 
+/// Query parameters as PostgreSQL values.
+fn to_sql(args: Vec<Param>) -> Vec<Box<dyn ToSql + Sync>> {
+    args.into_iter()
+        .map(|a| -> Box<dyn ToSql + Sync> {
+            match a {
+                Param::Text(t) => Box::new(t),
+                Param::Int(i) => Box::new(i),
+            }
+        })
+        .collect()
+}
+
 const COLUMNS: &str = "o.seq, o.coll, o.id, o.type, o.version, o.vkey, o.body, o.hash, o.level, \
     o.aud, o.member, o.org, o.mkey, o.sig, o.log_index, o.origin_log, o.origin_index, o.origin_receipt";
 
@@ -204,15 +216,7 @@ impl Store for PgStore {
             return Ok(Vec::new());
         }
         let (sql, args) = super::existing_sql(coll, keys, |n| format!("${n}"));
-        let owned: Vec<Box<dyn ToSql + Sync>> = args
-            .into_iter()
-            .map(|a| -> Box<dyn ToSql + Sync> {
-                match a {
-                    Param::Text(t) => Box::new(t),
-                    Param::Int(i) => Box::new(i),
-                }
-            })
-            .collect();
+        let owned = to_sql(args);
         let refs: Vec<&(dyn ToSql + Sync)> = owned.iter().map(|b| b.as_ref()).collect();
         let rows = self.conn()?.query(sql.as_str(), &refs).map_err(err)?;
         rows.iter()
@@ -312,15 +316,7 @@ impl Store for PgStore {
         let Some((sql, args)) = select_sql(q, COLUMNS, |n| format!("${n}")) else {
             return Ok(Vec::new());
         };
-        let owned: Vec<Box<dyn ToSql + Sync>> = args
-            .into_iter()
-            .map(|a| -> Box<dyn ToSql + Sync> {
-                match a {
-                    Param::Text(t) => Box::new(t),
-                    Param::Int(i) => Box::new(i),
-                }
-            })
-            .collect();
+        let owned = to_sql(args);
         let refs: Vec<&(dyn ToSql + Sync)> = owned.iter().map(|b| b.as_ref()).collect();
         let mut c = self.conn()?;
         let rows = c.query(sql.as_str(), &refs).map_err(err)?;
@@ -455,15 +451,7 @@ impl Store for PgStore {
         else {
             return Ok(false);
         };
-        let owned: Vec<Box<dyn ToSql + Sync>> = args
-            .into_iter()
-            .map(|a| -> Box<dyn ToSql + Sync> {
-                match a {
-                    Param::Text(t) => Box::new(t),
-                    Param::Int(i) => Box::new(i),
-                }
-            })
-            .collect();
+        let owned = to_sql(args);
         let refs: Vec<&(dyn ToSql + Sync)> = owned.iter().map(|b| b.as_ref()).collect();
         Ok(self
             .conn()?

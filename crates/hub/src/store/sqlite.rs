@@ -156,6 +156,16 @@ impl SqliteStore {
     }
 }
 
+/// Query parameters as SQLite values.
+fn to_sql(args: Vec<Param>) -> Vec<Sql> {
+    args.into_iter()
+        .map(|a| match a {
+            Param::Text(t) => Sql::Text(t),
+            Param::Int(i) => Sql::Integer(i),
+        })
+        .collect()
+}
+
 const COLUMNS: &str = "o.seq, o.coll, o.id, o.type, o.version, o.vkey, o.body, o.hash, o.level, \
     o.aud, o.member, o.org, o.mkey, o.sig, o.log_index, o.origin_log, o.origin_index, o.origin_receipt";
 
@@ -187,13 +197,7 @@ impl Store for SqliteStore {
             return Ok(Vec::new());
         }
         let (sql, args) = super::existing_sql(coll, keys, |_| "?".into());
-        let p: Vec<Sql> = args
-            .into_iter()
-            .map(|a| match a {
-                Param::Text(t) => Sql::Text(t),
-                Param::Int(i) => Sql::Integer(i),
-            })
-            .collect();
+        let p = to_sql(args);
         let c = self.read()?;
         let mut stmt = c.prepare_cached(&sql).map_err(err)?;
         let rows = stmt
@@ -297,13 +301,7 @@ impl Store for SqliteStore {
         let Some((sql, args)) = select_sql(q, COLUMNS, |_| "?".to_string()) else {
             return Ok(Vec::new());
         };
-        let p: Vec<Sql> = args
-            .into_iter()
-            .map(|a| match a {
-                Param::Text(t) => Sql::Text(t),
-                Param::Int(i) => Sql::Integer(i),
-            })
-            .collect();
+        let p = to_sql(args);
         let c = self.read()?;
         let mut stmt = c.prepare_cached(&sql).map_err(err)?;
         let rows = stmt
@@ -538,13 +536,7 @@ impl Store for SqliteStore {
         let Some((sql, args)) = super::evidence_sql(sha256, reader, colls, |_| "?".into()) else {
             return Ok(false);
         };
-        let p: Vec<Sql> = args
-            .into_iter()
-            .map(|a| match a {
-                Param::Text(t) => Sql::Text(t),
-                Param::Int(i) => Sql::Integer(i),
-            })
-            .collect();
+        let p = to_sql(args);
         self.read()?
             .query_row(&sql, params_from_iter(p), |_| Ok(()))
             .optional()
