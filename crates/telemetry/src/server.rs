@@ -2,9 +2,11 @@
 //! each with its own keys and its own store, speaking DAP-18's resources:
 //!
 //! - both: `GET /hpke_config`;
-//! - Leader: `POST /tasks/{task}/reports` (clients' uploads; each upload is aggregated with
-//!   the Helper at once, in one aggregation job), `POST /tasks/{task}/collection_jobs` (the
-//!   Collector, with its bearer token; answered when done);
+//! - Leader: `POST /tasks/{task}/reports` (clients' uploads, each with its upload token;
+//!   aggregated with the Helper before the answer, uploads that arrive meanwhile batched into
+//!   the next aggregation job), `POST /tasks/{task}/tokens` (enrolled endpoints' token
+//!   requests), `POST /tasks/{task}/collection_jobs` (the Collector, with its bearer token;
+//!   answered when done);
 //! - Helper: `POST /tasks/{task}/aggregation_jobs`, `POST /tasks/{task}/aggregate_shares`
 //!   (the Leader, with its bearer token).
 //!
