@@ -226,24 +226,18 @@ fn read_config(dir: &Path) -> Result<Value> {
 /// configuration names.
 pub fn open_store(dir: &Path) -> Result<Box<dyn Store>> {
     let cfg = read_config(dir)?;
-    match cfg.get("database").and_then(Value::as_str) {
-        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-            Ok(Box::new(PgStore::connect(url).with_context(|| {
+    let p = dir.join("hub.sqlite");
+    match detente_db::Location::from_setting(cfg.get("database").and_then(Value::as_str), &p)
+        .with_context(|| format!("{}: config.json", dir.display()))?
+    {
+        detente_db::Location::Postgres(url) => {
+            Ok(Box::new(PgStore::connect(&url).with_context(|| {
                 format!("{}: can't open the PostgreSQL store", dir.display())
             })?))
         }
-        Some(other) if !other.is_empty() => {
-            bail!(
-                "{}: database {other:?} is not a postgres:// URL",
-                dir.display()
-            )
-        }
-        _ => {
-            let p = dir.join("hub.sqlite");
-            Ok(Box::new(
-                SqliteStore::open(&p).with_context(|| format!("{}: can't open", p.display()))?,
-            ))
-        }
+        detente_db::Location::Sqlite(p) => Ok(Box::new(
+            SqliteStore::open(&p).with_context(|| format!("{}: can't open", p.display()))?,
+        )),
     }
 }
 

@@ -54,6 +54,13 @@ pub enum TelemetryCommand {
         /// Upload tokens each enrolled endpoint may get per day (its rate limit).
         #[arg(long, default_value_t = 4)]
         tokens_per_day: u32,
+        /// Keep the Leader's state in this PostgreSQL database (postgres://...) instead of
+        /// OUT/leader/aggregator.sqlite (the `database` setting of its aggregator.json).
+        #[arg(long)]
+        leader_database: Option<String>,
+        /// The same for the Helper.
+        #[arg(long)]
+        helper_database: Option<String>,
     },
     /// Enroll endpoints with the Leader's token issuer (in the Leader's directory); prints
     /// each endpoint's credential once.
@@ -275,6 +282,8 @@ pub fn run(cmd: TelemetryCommand) -> Result<u8> {
             min_batch,
             epsilon,
             tokens_per_day,
+            leader_database,
+            helper_database,
         } => {
             let eps = match epsilon.as_deref() {
                 None => None,
@@ -294,6 +303,7 @@ pub fn run(cmd: TelemetryCommand) -> Result<u8> {
                 min_batch,
                 eps,
                 tokens_per_day,
+                [leader_database, helper_database],
             )
         }
         TelemetryCommand::Send {

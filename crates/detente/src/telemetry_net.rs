@@ -7,7 +7,9 @@
 //!   Collector's HPKE public key;
 //! - `aggregator.json` (mode 0600, one per aggregator): its role, the VDAF verification key
 //!   it shares with the other aggregator, its HPKE key pair, the Leader–Helper token (the
-//!   Helper keeps its hash), the hash of the Collector's token (Leader), and epsilon;
+//!   Helper keeps its hash), the hash of the Collector's token (Leader), epsilon, and where
+//!   its state is (`database`: a `postgres://` URL, or absent for `aggregator.sqlite` in
+//!   its directory);
 //! - `collector.json` (mode 0600): the Collector's HPKE secret and its token.
 
 use std::fs;
@@ -188,7 +190,12 @@ pub fn setup(
     min_batch: u64,
     epsilon: Option<(u32, u32)>,
     tokens_per_day: u32,
+    databases: [Option<String>; 2],
 ) -> Result<u8> {
+    for (role, d) in ["leader", "helper"].iter().zip(&databases) {
+        detente_db::Location::from_setting(d.as_deref(), Path::new("aggregator.sqlite"))
+            .with_context(|| format!("--{role}-database"))?;
+    }
     let p = Policy::parse(
         &fs::read(policy).with_context(|| format!("{}: can't read", policy.display()))?,
     )
@@ -220,13 +227,19 @@ pub fn setup(
     let verify_key = random32()?;
     let peer = format!("dtt_{}", hex(&random32()?));
     let ctoken = format!("dtc_{}", hex(&random32()?));
-    for (role, id) in [("leader", 1u8), ("helper", 2u8)] {
+    for ((role, id), database) in [("leader", 1u8), ("helper", 2u8)]
+        .into_iter()
+        .zip(databases)
+    {
         let (sk, pk) = x25519_pair()?;
         let mut a = json!({
             "role": role, "verify_key": hex(&verify_key),
             "hpke": {"config_id": id, "secret": hex(&sk), "public": hex(&pk)},
             "epsilon": epsilon.map(|(n, d)| json!([n, d])),
         });
+        if let Some(db) = database {
+            a["database"] = json!(db);
+        }
         if role == "leader" {
             a["issuer_secret"] = json!(issuer_secret);
             a["tokens_per_day"] = json!(tokens_per_day);
@@ -251,6 +264,18 @@ pub fn setup(
     )?;
     println!("{}", out.join("task.json").display());
     Ok(0)
+}
+
+/// An aggregator's store: where the `database` setting of its aggregator.json says, or
+/// `aggregator.sqlite` in its directory.
+fn open_store(dir: &Path, a: &Value) -> Result<AggStore> {
+    let loc = detente_db::Location::from_setting(
+        a.get("database").and_then(Value::as_str),
+        &dir.join("aggregator.sqlite"),
+    )
+    .with_context(|| format!("{}: aggregator.json", dir.display()))?;
+    AggStore::open(&loc)
+        .with_context(|| format!("{}: can't open the aggregator's store", dir.display()))
 }
 
 /// The aggregator of `detente serve --telemetry DIR`.
@@ -335,7 +360,7 @@ pub fn aggregator(dir: &Path) -> Result<axum::Router> {
             }
             _ => None,
         },
-        store: AggStore::open(&dir.join("aggregator.sqlite"))?,
+        store: open_store(dir, &a)?,
     };
     detente_telemetry::server::router(agg).map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))
 }
@@ -619,7 +644,12 @@ pub fn collect(task: &Path, collector: &Path, day: u64, days: u64) -> Result<u8>
 /// `detente telemetry enroll`: enrolls endpoints with the Leader's issuer; prints one
 /// credential per endpoint (`name<TAB>credential`), kept only as a hash.
 pub fn enroll(leader_dir: &Path, name: &str, count: u32) -> Result<u8> {
-    let store = AggStore::open(&leader_dir.join("aggregator.sqlite"))?;
+    let p = leader_dir.join("aggregator.json");
+    let a: Value = serde_json::from_slice(
+        &fs::read(&p).with_context(|| format!("{}: can't read", p.display()))?,
+    )
+    .with_context(|| format!("{}: bad JSON", p.display()))?;
+    let store = open_store(leader_dir, &a)?;
     for i in 0..count {
         let n = if count == 1 {
             name.to_string()

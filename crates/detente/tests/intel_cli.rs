@@ -587,27 +587,6 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// A fresh database on the test PostgreSQL server (scripts/test starts one).
-fn fresh_pg_url() -> String {
-    let admin = std::env::var("DETENTE_TEST_POSTGRES")
-        .expect("DETENTE_TEST_POSTGRES is not set: run scripts/test, which starts PostgreSQL");
-    let mut b = [0u8; 8];
-    getrandom::fill(&mut b).unwrap();
-    let name: String = std::iter::once("k_".to_string())
-        .chain(b.iter().map(|x| format!("{x:02x}")))
-        .collect();
-    let o = std::process::Command::new("psql")
-        .args([
-            admin.as_str(),
-            "-q",
-            "-c",
-            &format!("CREATE DATABASE {name}"),
-        ])
-        .output()
-        .expect("run psql");
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    format!("{}/{name}", admin.rsplit_once('/').unwrap().0)
-}
 
 /// kill -9 while members post: every object acknowledged (its status resource received)
 /// is there after a restart, and the log still verifies. SQLite.
@@ -619,7 +598,7 @@ fn nothing_acknowledged_is_lost_when_the_hub_is_killed() {
 /// The same on PostgreSQL.
 #[test]
 fn nothing_acknowledged_is_lost_when_a_postgres_hub_is_killed() {
-    killed_hub_keeps_what_it_acknowledged(Some(fresh_pg_url()));
+    killed_hub_keeps_what_it_acknowledged(Some(common::fresh_pg_url()));
 }
 
 fn killed_hub_keeps_what_it_acknowledged(database: Option<String>) {

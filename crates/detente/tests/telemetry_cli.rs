@@ -153,3 +153,47 @@ fn the_owner_reads_and_verifies_the_outbox() {
     .unwrap();
     assert_eq!(run(&["telemetry", "verify", &dir]).status.code(), Some(1));
 }
+
+/// A database setting that is not a PostgreSQL URL is refused before anything is written,
+/// and so is one that can't be reached when the aggregator starts.
+#[test]
+fn a_bad_database_setting_is_refused_by_name() {
+    let t = tempfile::tempdir().unwrap();
+    let p = t.path().join("policy.json");
+    std::fs::write(&p, POLICY).unwrap();
+    let out = t.path().join("task");
+    let setup = |extra: &[&str]| {
+        let mut a = vec![
+            "telemetry",
+            "setup",
+            out.to_str().unwrap(),
+            "--leader",
+            "http://127.0.0.1:1/",
+            "--helper",
+            "http://127.0.0.1:2/",
+            "--policy",
+            p.to_str().unwrap(),
+        ];
+        a.extend_from_slice(extra);
+        run(&a)
+    };
+    let r = setup(&["--helper-database", "mysql://db.example/agg"]);
+    assert!(!r.status.success());
+    let e = String::from_utf8_lossy(&r.stderr);
+    assert!(e.contains("--helper-database") && e.contains("mysql://db.example/agg"), "{e}");
+    assert!(!out.exists());
+    // A PostgreSQL server nobody listens for.
+    let dead = format!("postgres://u@{}/x", free_addr());
+    assert!(setup(&["--leader-database", &dead]).status.success());
+    let addr = free_addr();
+    let r = run(&[
+        "serve",
+        "--listen",
+        &addr,
+        "--telemetry",
+        out.join("leader").to_str().unwrap(),
+    ]);
+    assert!(!r.status.success());
+    let e = String::from_utf8_lossy(&r.stderr);
+    assert!(e.contains("can't open the aggregator's store") && e.contains("PostgreSQL"), "{e}");
+}

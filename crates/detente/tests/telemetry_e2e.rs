@@ -53,7 +53,13 @@ fn network(endpoints: usize, min_batch: usize, epsilon: Option<&str>) {
         min_batch.to_string(),
     ];
     if let Some(e) = epsilon {
-        args.extend(["--epsilon".to_string(), e.to_string()]);
+        // This network's Leader keeps its state in PostgreSQL (the other run: SQLite).
+        args.extend([
+            "--epsilon".to_string(),
+            e.to_string(),
+            "--leader-database".into(),
+            common::fresh_pg_url(),
+        ]);
     }
     ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
     let serve = |addr: &str, dir: &str| serve_role(addr, &out.join(dir));
@@ -199,6 +205,12 @@ fn network(endpoints: usize, min_batch: usize, epsilon: Option<&str>) {
     ]);
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("batchOverlap"));
+    // The Leader kept its state where its configuration says; the Helper in its directory.
+    assert_eq!(
+        out.join("leader").join("aggregator.sqlite").exists(),
+        epsilon.is_none()
+    );
+    assert!(out.join("helper").join("aggregator.sqlite").exists());
     // Each endpoint's outbox verifies: what it sent is what its measurement and seed give.
     for e in (0..endpoints).step_by(97) {
         let o = ok(&[

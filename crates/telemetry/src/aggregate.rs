@@ -129,6 +129,18 @@ impl Families {
         self.vdaf.aggregate_init(&())
     }
 
+    /// The sum of encoded aggregate shares (how the aggregators' stores merge what they
+    /// hold with new reports): each decoded once, the sum encoded once.
+    pub fn sum_encoded(&self, shares: &[&[u8]]) -> Result<Vec<u8>, Reject> {
+        let bad = |e: prio::codec::CodecError| Reject::Invalid(e.to_string());
+        let mut sum = self.empty();
+        for s in shares {
+            let x = AggregateShare::get_decoded_with_param(&(&self.vdaf, &()), s).map_err(bad)?;
+            sum.merge(&x).map_err(|e| Reject::Invalid(e.to_string()))?;
+        }
+        sum.get_encoded().map_err(bad)
+    }
+
     /// Adds a verified report's output share.
     pub fn accumulate(&self, agg: &mut AggregateShare, out: &OutputShare) -> Result<(), Reject> {
         agg.accumulate(out)

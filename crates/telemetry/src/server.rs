@@ -31,7 +31,6 @@ use detente_dap::{
 };
 use prio::codec::{Encode as _, ParameterizedDecode as _};
 use prio::vdaf::prio3::Prio3MultihotCountVec;
-use prio::vdaf::Aggregatable as _;
 use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
 
@@ -164,15 +163,8 @@ pub fn token_hash(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
 }
 
-fn merge_fn(vdaf: &Prio3MultihotCountVec) -> impl Fn(&[u8], &[u8]) -> Result<Vec<u8>, String> + '_ {
-    move |a: &[u8], b: &[u8]| {
-        let mut x =
-            AggregateShare::get_decoded_with_param(&(vdaf, &()), a).map_err(|e| e.to_string())?;
-        let y =
-            AggregateShare::get_decoded_with_param(&(vdaf, &()), b).map_err(|e| e.to_string())?;
-        x.merge(&y).map_err(|e| e.to_string())?;
-        x.get_encoded().map_err(|e| e.to_string())
-    }
+fn merge_fn(fam: &Families) -> impl Fn(&[&[u8]]) -> Result<Vec<u8>, String> + '_ {
+    move |shares: &[&[u8]]| fam.sum_encoded(shares).map_err(|e| e.to_string())
 }
 
 impl Shared {
@@ -355,7 +347,7 @@ impl Shared {
     /// counts the verified ones in one transaction, and answers each upload.
     fn run_jobs(&self, jobs: Vec<Queued>) {
         let task = self.task();
-        let merge = merge_fn(&self.vdaf);
+        let merge = merge_fn(&self.fam);
         let mut all_inits = Vec::new();
         let mut owners = Vec::new();
         let mut replies = Vec::new();
@@ -458,7 +450,7 @@ impl Shared {
         let req = AggregationJobInitReq::decode(body)
             .map_err(|_| Problem(StatusCode::BAD_REQUEST, "invalidMessage"))?;
         let task = self.task();
-        let merge = merge_fn(&self.vdaf);
+        let merge = merge_fn(&self.fam);
         let mut resps = Vec::with_capacity(req.verify_inits.len());
         let mut admits = Vec::new();
         let mut slots = Vec::new();
@@ -535,7 +527,7 @@ impl Shared {
         iv: &Interval,
         expect: Option<(u64, [u8; 32])>,
     ) -> Result<crate::store::Collected, Problem> {
-        let merge = merge_fn(&self.vdaf);
+        let merge = merge_fn(&self.fam);
         let from = iv.start.0;
         let to = from.saturating_add(iv.duration.0);
         match self.agg.store.collect(

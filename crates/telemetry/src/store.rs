@@ -3,27 +3,26 @@
 //! which buckets were collected (a bucket is collected once, and only when the batch holds
 //! at least `min_batch_size` reports; a report for a collected bucket is refused).
 //!
-//! SQLite, WAL with `synchronous=FULL`; each operation is one transaction. The store keeps
-//! aggregate shares as the VDAF encodes them and merges them with a function the caller
-//! passes, so it holds shares only: nothing in it reveals one endpoint's measurement.
+//! It lives where the aggregator's configuration says, through the storage layer the hub
+//! uses too ([`detente_db`]): a SQLite file by default (WAL, `synchronous=FULL`), or a
+//! PostgreSQL database, with the same statements on both. Each operation is one
+//! transaction, and writers are serialized (also across processes sharing one PostgreSQL
+//! database). The store keeps aggregate shares as the VDAF encodes them and sums them with a
+//! function the caller passes, so it holds shares only: nothing in it reveals one
+//! endpoint's measurement.
 
-use std::path::Path;
-use std::sync::Mutex;
-
-use rusqlite::{params, Connection, OptionalExtension as _};
+use detente_db::{Db, DbError, Location, Row, Schema, Tx, Value};
 use sha2::{Digest as _, Sha256};
 
 /// `checksum` XOR `SHA-256(report_id)`.
-fn xor_in(checksum: &[u8], report_id: &[u8; 16]) -> Vec<u8> {
+fn xor_in(checksum: &mut [u8; 32], report_id: &[u8; 16]) {
     let h = Sha256::digest(report_id);
-    let mut out = [0u8; 32];
-    for (i, o) in out.iter_mut().enumerate() {
-        *o = checksum.get(i).copied().unwrap_or(0) ^ h[i];
+    for (c, x) in checksum.iter_mut().zip(h) {
+        *c ^= x;
     }
-    out.to_vec()
 }
 
-const SCHEMA: &str = "
+const SQLITE_SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS report (
     task      BLOB NOT NULL,
     report_id BLOB NOT NULL,
@@ -56,16 +55,75 @@ CREATE TABLE IF NOT EXISTS bucket (
 ) STRICT, WITHOUT ROWID;
 ";
 
-/// Adds two encoded aggregate shares (the VDAF's merge, passed in by the caller).
-pub type Merge<'a> = &'a dyn Fn(&[u8], &[u8]) -> Result<Vec<u8>, String>;
+const POSTGRES_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS report (
+    task      BYTEA NOT NULL,
+    report_id BYTEA NOT NULL,
+    bucket    BIGINT NOT NULL,
+    PRIMARY KEY (task, report_id)
+);
+CREATE TABLE IF NOT EXISTS enrolled (
+    cred_hash BYTEA PRIMARY KEY,
+    name      TEXT NOT NULL UNIQUE
+);
+CREATE TABLE IF NOT EXISTS quota (
+    name TEXT NOT NULL,
+    day  BIGINT NOT NULL,
+    n    BIGINT NOT NULL,
+    PRIMARY KEY (name, day)
+);
+CREATE TABLE IF NOT EXISTS spent (
+    day   BIGINT NOT NULL,
+    nonce BYTEA NOT NULL,
+    PRIMARY KEY (day, nonce)
+);
+CREATE TABLE IF NOT EXISTS bucket (
+    task      BYTEA NOT NULL,
+    bucket    BIGINT NOT NULL,
+    share     BYTEA NOT NULL,
+    reports   BIGINT NOT NULL,
+    checksum  BYTEA NOT NULL,
+    collected BIGINT NOT NULL DEFAULT 0,
+    PRIMARY KEY (task, bucket)
+);
+";
+
+const SCHEMA: Schema<'static> = Schema {
+    sqlite: SQLITE_SCHEMA,
+    postgres: POSTGRES_SCHEMA,
+    // "DTEL" (telemetry): the advisory lock of this store's writers on PostgreSQL.
+    lock: 0x4454_454c,
+};
+
+/// Reports whose ids one statement checks (three parameters each, well within both
+/// engines' limits).
+const CHUNK: usize = 500;
+
+/// Sums encoded aggregate shares (the VDAF's merge, passed in by the caller); given at
+/// least one.
+pub type Merge<'a> = &'a dyn Fn(&[&[u8]]) -> Result<Vec<u8>, String>;
 
 /// A storage failure.
 #[derive(Debug, thiserror::Error)]
 #[error("aggregator store: {0}")]
 pub struct StoreError(pub String);
 
+impl From<DbError> for StoreError {
+    fn from(e: DbError) -> StoreError {
+        StoreError(e.0)
+    }
+}
+
 fn err(e: impl std::fmt::Display) -> StoreError {
     StoreError(e.to_string())
+}
+
+fn int(v: u64) -> Value {
+    Value::Int(v as i64)
+}
+
+fn blob(v: &[u8]) -> Value {
+    Value::Blob(v.to_vec())
 }
 
 /// What became of a report offered to the store.
@@ -101,6 +159,12 @@ pub enum CollectError {
     Store(String),
 }
 
+impl From<DbError> for CollectError {
+    fn from(e: DbError) -> CollectError {
+        CollectError::Store(e.0)
+    }
+}
+
 /// A collected batch: its merged aggregate share, report count and checksum (the XOR of
 /// SHA-256 of its report ids, which the two aggregators compare, DAP §4.6.4).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,26 +177,55 @@ pub struct Collected {
     pub checksum: [u8; 32],
 }
 
-/// The SQLite aggregator store.
+/// A bucket as stored.
+struct Bucket {
+    share: Vec<u8>,
+    reports: u64,
+    collected: bool,
+    checksum: [u8; 32],
+}
+
+fn bucket_of(r: &Row) -> Result<(u64, Bucket), DbError> {
+    Ok((
+        r.int(0)? as u64,
+        Bucket {
+            share: r.blob(1)?.to_vec(),
+            reports: r.int(2)? as u64,
+            collected: r.int(3)? != 0,
+            checksum: r.array(4)?,
+        },
+    ))
+}
+
+/// `$from, $from+1, …` as a list of `n` placeholders.
+fn marks(from: usize, n: usize) -> String {
+    (from..from + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// An aggregator's store (see the module documentation).
 pub struct AggStore {
-    conn: Mutex<Connection>,
+    db: Db,
 }
 
 impl AggStore {
-    /// Opens (creating) the store.
-    pub fn open(path: &Path) -> Result<AggStore, StoreError> {
-        let c = Connection::open(path).map_err(|e| err(format!("{}: {e}", path.display())))?;
-        c.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
-        c.pragma_update(None, "synchronous", "FULL").map_err(err)?;
-        c.execute_batch(SCHEMA).map_err(err)?;
+    /// Opens (creating) the store at `location`.
+    pub fn open(location: &Location) -> Result<AggStore, StoreError> {
         Ok(AggStore {
-            conn: Mutex::new(c),
+            db: Db::open(location, SCHEMA)?,
         })
     }
 
+    /// Where the store is.
+    pub fn location(&self) -> &Location {
+        self.db.location()
+    }
+
     /// Counts a verified report's output share into its bucket, once per report id and
-    /// never into a collected bucket. `merge(old, new)` adds two encoded aggregate shares;
-    /// `share` is the report's output share encoded as an aggregate share.
+    /// never into a collected bucket. `merge` sums encoded aggregate shares; `share` is the
+    /// report's output share encoded as an aggregate share.
     pub fn admit(
         &self,
         task: &[u8; 32],
@@ -146,61 +239,18 @@ impl AggStore {
     }
 
     /// [`AggStore::admit`] for many reports in one transaction (one fsync), each with its
-    /// own outcome, in order.
+    /// own outcome, in order. A report id given twice counts once. Each bucket touched is
+    /// read and written once, its shares summed in one pass.
     pub fn admit_many(
         &self,
         task: &[u8; 32],
         items: &[([u8; 16], u64, Vec<u8>)],
         merge: Merge<'_>,
     ) -> Result<Vec<Admit>, StoreError> {
-        let mut c = self.conn.lock().map_err(|_| err("lock poisoned"))?;
-        let tx = c.transaction().map_err(err)?;
-        let mut out = Vec::with_capacity(items.len());
-        for (report_id, bucket, share) in items {
-            let b = *bucket as i64;
-            let row: Option<(Vec<u8>, i64, i64, Vec<u8>)> = tx
-                .query_row(
-                    "SELECT share, reports, collected, checksum FROM bucket WHERE task = ?1 AND bucket = ?2",
-                    params![&task[..], b],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-                )
-                .optional()
-                .map_err(err)?;
-            if row.as_ref().is_some_and(|r| r.2 != 0) {
-                out.push(Admit::BatchCollected);
-                continue;
-            }
-            let fresh = tx
-                .execute(
-                    "INSERT OR IGNORE INTO report (task, report_id, bucket) VALUES (?1, ?2, ?3)",
-                    params![&task[..], &report_id[..], b],
-                )
-                .map_err(err)?;
-            if fresh == 0 {
-                out.push(Admit::Replayed);
-                continue;
-            }
-            match row {
-                None => {
-                    tx.execute(
-                        "INSERT INTO bucket (task, bucket, share, reports, checksum) VALUES (?1, ?2, ?3, 1, ?4)",
-                        params![&task[..], b, share, xor_in(&[], report_id)],
-                    )
-                    .map_err(err)?;
-                }
-                Some((old, n, _, sum)) => {
-                    let merged = merge(&old, share).map_err(err)?;
-                    tx.execute(
-                        "UPDATE bucket SET share = ?3, reports = ?4, checksum = ?5 WHERE task = ?1 AND bucket = ?2",
-                        params![&task[..], b, merged, n + 1, xor_in(&sum, report_id)],
-                    )
-                    .map_err(err)?;
-                }
-            }
-            out.push(Admit::Counted);
+        if items.is_empty() {
+            return Ok(Vec::new());
         }
-        tx.commit().map_err(err)?;
-        Ok(out)
+        self.db.write(|tx| admit_in(tx, task, items, merge))
     }
 
     /// Collects the buckets `from..to` once: their merged share, report count and checksum,
@@ -216,85 +266,71 @@ impl AggStore {
         expect: Option<(u64, [u8; 32])>,
         merge: Merge<'_>,
     ) -> Result<Option<Collected>, CollectError> {
-        let s = |e: rusqlite::Error| CollectError::Store(e.to_string());
-        let mut c = self
-            .conn
-            .lock()
-            .map_err(|_| CollectError::Store("lock poisoned".into()))?;
-        let tx = c.transaction().map_err(s)?;
-        let rows: Vec<(Vec<u8>, i64, i64, Vec<u8>)> = {
-            let mut st = tx
-                .prepare(
-                    "SELECT share, reports, collected, checksum FROM bucket \
-                     WHERE task = ?1 AND bucket >= ?2 AND bucket < ?3",
-                )
-                .map_err(s)?;
-            let it = st
-                .query_map(params![&task[..], from as i64, to as i64], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-                })
-                .map_err(s)?;
-            it.collect::<Result<_, _>>().map_err(s)?
-        };
-        if rows.iter().any(|r| r.2 != 0) {
-            return Err(CollectError::AlreadyCollected);
-        }
-        let have: u64 = rows.iter().map(|r| r.1 as u64).sum();
-        if have < min {
-            return Err(CollectError::TooSmall { have, min });
-        }
-        let mut share: Option<Vec<u8>> = None;
-        let mut checksum = [0u8; 32];
-        for (b, _, _, sum) in &rows {
-            share = Some(match share {
-                None => b.clone(),
-                Some(acc) => merge(&acc, b).map_err(CollectError::Store)?,
-            });
-            for (c, x) in checksum.iter_mut().zip(sum) {
-                *c ^= x;
+        self.db.write(|tx| {
+            let range = [blob(task), int(from), int(to)];
+            let rows = tx.query(
+                "SELECT bucket, share, reports, collected, checksum FROM bucket \
+                 WHERE task = $1 AND bucket >= $2 AND bucket < $3",
+                &range,
+            )?;
+            let buckets = rows.iter().map(bucket_of).collect::<Result<Vec<_>, _>>()?;
+            if buckets.iter().any(|(_, b)| b.collected) {
+                return Err(CollectError::AlreadyCollected);
             }
-        }
-        if expect.is_some_and(|e| e != (have, checksum)) {
-            return Err(CollectError::Mismatch);
-        }
-        tx.execute(
-            "UPDATE bucket SET collected = 1 WHERE task = ?1 AND bucket >= ?2 AND bucket < ?3",
-            params![&task[..], from as i64, to as i64],
-        )
-        .map_err(s)?;
-        tx.commit().map_err(s)?;
-        Ok(share.map(|share| Collected {
-            share,
-            reports: have,
-            checksum,
-        }))
+            let have: u64 = buckets.iter().map(|(_, b)| b.reports).sum();
+            if have < min {
+                return Err(CollectError::TooSmall { have, min });
+            }
+            let mut checksum = [0u8; 32];
+            for (_, b) in &buckets {
+                for (c, x) in checksum.iter_mut().zip(b.checksum) {
+                    *c ^= x;
+                }
+            }
+            if expect.is_some_and(|e| e != (have, checksum)) {
+                return Err(CollectError::Mismatch);
+            }
+            let shares: Vec<&[u8]> = buckets.iter().map(|(_, b)| b.share.as_slice()).collect();
+            let share = if shares.is_empty() {
+                None
+            } else {
+                Some(merge(&shares).map_err(CollectError::Store)?)
+            };
+            tx.execute(
+                "UPDATE bucket SET collected = 1 WHERE task = $1 AND bucket >= $2 AND bucket < $3",
+                &range,
+            )?;
+            Ok(share.map(|share| Collected {
+                share,
+                reports: have,
+                checksum,
+            }))
+        })
     }
 
     /// Enrolls an endpoint: its name and the SHA-256 of its credential.
     pub fn enroll(&self, name: &str, cred_hash: &[u8; 32]) -> Result<(), StoreError> {
-        self.conn
-            .lock()
-            .map_err(|_| err("lock poisoned"))?
-            .execute(
-                "INSERT INTO enrolled (cred_hash, name) VALUES (?1, ?2)",
-                params![&cred_hash[..], name],
-            )
-            .map_err(err)?;
-        Ok(())
+        self.db.write(|tx| -> Result<(), StoreError> {
+            tx.execute(
+                "INSERT INTO enrolled (cred_hash, name) VALUES ($1, $2)",
+                &[blob(cred_hash), name.into()],
+            )?;
+            Ok(())
+        })
     }
 
     /// The endpoint a credential hash belongs to.
     pub fn endpoint_of(&self, cred_hash: &[u8; 32]) -> Result<Option<String>, StoreError> {
-        self.conn
-            .lock()
-            .map_err(|_| err("lock poisoned"))?
-            .query_row(
-                "SELECT name FROM enrolled WHERE cred_hash = ?1",
-                params![&cred_hash[..]],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(err)
+        self.db.read(|tx| -> Result<_, StoreError> {
+            let rows = tx.query(
+                "SELECT name FROM enrolled WHERE cred_hash = $1",
+                &[blob(cred_hash)],
+            )?;
+            Ok(match rows.first() {
+                Some(r) => Some(r.text(0)?.to_string()),
+                None => None,
+            })
+        })
     }
 
     /// Takes `n` tokens of `name`'s quota for `day`, atomically; `false` (nothing taken)
@@ -306,60 +342,160 @@ impl AggStore {
         n: u32,
         per_day: u32,
     ) -> Result<bool, StoreError> {
-        let mut c = self.conn.lock().map_err(|_| err("lock poisoned"))?;
-        let tx = c.transaction().map_err(err)?;
-        let used: i64 = tx
-            .query_row(
-                "SELECT n FROM quota WHERE name = ?1 AND day = ?2",
-                params![name, day],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(err)?
-            .unwrap_or(0);
-        if used + i64::from(n) > i64::from(per_day) {
-            return Ok(false);
-        }
-        tx.execute(
-            "INSERT INTO quota (name, day, n) VALUES (?1, ?2, ?3) \
-             ON CONFLICT (name, day) DO UPDATE SET n = n + ?3",
-            params![name, day, n],
-        )
-        .map_err(err)?;
-        tx.commit().map_err(err)?;
-        Ok(true)
+        self.db.write(|tx| -> Result<bool, StoreError> {
+            let key = [Value::from(name), int(day.into())];
+            let used = match tx
+                .query("SELECT n FROM quota WHERE name = $1 AND day = $2", &key)?
+                .first()
+            {
+                Some(r) => r.int(0)?,
+                None => 0,
+            };
+            if used + i64::from(n) > i64::from(per_day) {
+                return Ok(false);
+            }
+            tx.execute(
+                "INSERT INTO quota (name, day, n) VALUES ($1, $2, $3) \
+                 ON CONFLICT (name, day) DO UPDATE SET n = quota.n + excluded.n",
+                &[name.into(), int(day.into()), int(n.into())],
+            )?;
+            Ok(true)
+        })
     }
 
     /// Marks a token nonce spent; `false` if it already was.
     pub fn spend(&self, day: u32, nonce: &[u8; 32]) -> Result<bool, StoreError> {
-        Ok(self
-            .conn
-            .lock()
-            .map_err(|_| err("lock poisoned"))?
-            .execute(
-                "INSERT OR IGNORE INTO spent (day, nonce) VALUES (?1, ?2)",
-                params![day, &nonce[..]],
-            )
-            .map_err(err)?
-            == 1)
+        self.db.write(|tx| -> Result<bool, StoreError> {
+            Ok(tx.execute(
+                "INSERT INTO spent (day, nonce) VALUES ($1, $2) ON CONFLICT (day, nonce) DO NOTHING",
+                &[int(day.into()), blob(nonce)],
+            )? == 1)
+        })
     }
 
     /// Everything the store holds for a task's buckets (for audits and tests): bucket,
     /// encoded share, reports.
     pub fn buckets(&self, task: &[u8; 32]) -> Result<Vec<(u64, Vec<u8>, u64)>, StoreError> {
-        let c = self.conn.lock().map_err(|_| err("lock poisoned"))?;
-        let mut st = c
-            .prepare("SELECT bucket, share, reports FROM bucket WHERE task = ?1 ORDER BY bucket")
-            .map_err(err)?;
-        let it = st
-            .query_map(params![&task[..]], |r| {
-                Ok((
-                    r.get::<_, i64>(0)? as u64,
-                    r.get(1)?,
-                    r.get::<_, i64>(2)? as u64,
-                ))
-            })
-            .map_err(err)?;
-        it.collect::<Result<_, _>>().map_err(err)
+        self.db.read(|tx| -> Result<_, StoreError> {
+            let rows = tx.query(
+                "SELECT bucket, share, reports, collected, checksum FROM bucket \
+                 WHERE task = $1 ORDER BY bucket",
+                &[blob(task)],
+            )?;
+            rows.iter()
+                .map(|r| {
+                    let (n, b) = bucket_of(r)?;
+                    Ok((n, b.share, b.reports))
+                })
+                .collect()
+        })
     }
+}
+
+/// The body of [`AggStore::admit_many`], inside its transaction.
+fn admit_in(
+    tx: &mut dyn Tx,
+    task: &[u8; 32],
+    items: &[([u8; 16], u64, Vec<u8>)],
+    merge: Merge<'_>,
+) -> Result<Vec<Admit>, StoreError> {
+    use std::collections::{BTreeMap, HashSet};
+    let mut out = vec![Admit::Counted; items.len()];
+    // The buckets touched, as stored.
+    let mut wanted: Vec<u64> = items.iter().map(|i| i.1).collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    let mut stored: BTreeMap<u64, Bucket> = BTreeMap::new();
+    for part in wanted.chunks(CHUNK) {
+        let mut p = vec![blob(task)];
+        p.extend(part.iter().map(|b| int(*b)));
+        let rows = tx.query(
+            &format!(
+                "SELECT bucket, share, reports, collected, checksum FROM bucket \
+                 WHERE task = $1 AND bucket IN ({})",
+                marks(2, part.len())
+            ),
+            &p,
+        )?;
+        for r in &rows {
+            let (n, b) = bucket_of(r)?;
+            stored.insert(n, b);
+        }
+    }
+    // Reports for collected buckets are refused; an id given twice counts once.
+    let mut seen = HashSet::new();
+    let mut candidates = Vec::new();
+    for (i, (rid, bucket, _)) in items.iter().enumerate() {
+        if stored.get(bucket).is_some_and(|b| b.collected) {
+            out[i] = Admit::BatchCollected;
+        } else if !seen.insert(*rid) {
+            out[i] = Admit::Replayed;
+        } else {
+            candidates.push(i);
+        }
+    }
+    // Record the ids; those already there are replays.
+    let mut fresh = HashSet::new();
+    for part in candidates.chunks(CHUNK) {
+        let mut p = vec![blob(task)];
+        let mut rows = Vec::with_capacity(part.len());
+        for &i in part {
+            p.push(blob(&items[i].0));
+            p.push(int(items[i].1));
+            rows.push(format!("($1, ${}, ${})", p.len() - 1, p.len()));
+        }
+        for r in tx.query(
+            &format!(
+                "INSERT INTO report (task, report_id, bucket) VALUES {} \
+                 ON CONFLICT (task, report_id) DO NOTHING RETURNING report_id",
+                rows.join(", ")
+            ),
+            &p,
+        )? {
+            fresh.insert(r.array::<16>(0)?);
+        }
+    }
+    // Sum each bucket's new shares with what it holds, and write it once.
+    let mut added: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
+    for &i in &candidates {
+        if fresh.contains(&items[i].0) {
+            added.entry(items[i].1).or_default().push(i);
+        } else {
+            out[i] = Admit::Replayed;
+        }
+    }
+    for (bucket, idx) in added {
+        let old = stored.get(&bucket);
+        let mut shares: Vec<&[u8]> = Vec::with_capacity(idx.len() + 1);
+        let mut checksum = old.map_or([0u8; 32], |b| b.checksum);
+        if let Some(b) = old {
+            shares.push(&b.share);
+        }
+        for &i in &idx {
+            shares.push(&items[i].2);
+            xor_in(&mut checksum, &items[i].0);
+        }
+        let share = merge(&shares).map_err(err)?;
+        let reports = old.map_or(0, |b| b.reports) + idx.len() as u64;
+        let p = [
+            blob(task),
+            int(bucket),
+            Value::Blob(share),
+            int(reports),
+            blob(&checksum),
+        ];
+        if old.is_some() {
+            tx.execute(
+                "UPDATE bucket SET share = $3, reports = $4, checksum = $5 \
+                 WHERE task = $1 AND bucket = $2",
+                &p,
+            )?;
+        } else {
+            tx.execute(
+                "INSERT INTO bucket (task, bucket, share, reports, checksum) VALUES ($1, $2, $3, $4, $5)",
+                &p,
+            )?;
+        }
+    }
+    Ok(out)
 }

@@ -10,6 +10,7 @@ use detente_dap::{
     Duration, Encode as _, Interval, NonEmpty16, NonEmpty8, Opaque16, Opaque32, Query, ReportError,
     Role, TaskConfiguration, TaskId, Time, TimePrecision, UploadErrors, UploadRequest, VdafConfig,
 };
+use detente_db::Location;
 use detente_telemetry::aggregate::Families;
 use detente_telemetry::flow::{open_aggregate_share, HpkeKey, Task};
 use detente_telemetry::report::{build, Recipient};
@@ -66,7 +67,7 @@ fn leader_helper_and_collector_over_http() {
     let (hsk, hpk) = keys(2);
     let (csk, cpk) = keys(3);
     let d = tempfile::tempdir().unwrap();
-    let mk = |which, sk: [u8; 32], pk: [u8; 32], cid: u8, db: &str| Aggregator {
+    let mk = |which, sk: [u8; 32], pk: [u8; 32], cid: u8, db: Location| Aggregator {
         which,
         task_id: id,
         task: cfg.clone(),
@@ -84,10 +85,22 @@ fn leader_helper_and_collector_over_http() {
         collector_token_hash: token_hash("collector"),
         epsilon: None,
         issuer: None,
-        store: AggStore::open(&d.path().join(db)).unwrap(),
+        store: AggStore::open(&db).unwrap(),
     };
-    let leader = router(mk(Which::Leader, lsk, lpk, 1, "leader.sqlite")).unwrap();
-    let helper = router(mk(Which::Helper, hsk, hpk, 2, "helper.sqlite")).unwrap();
+    // Each party picks its own storage: the Leader PostgreSQL, the Helper a SQLite file.
+    let admin = std::env::var("DETENTE_TEST_POSTGRES").expect(
+        "DETENTE_TEST_POSTGRES is not set: run scripts/test, which starts a PostgreSQL server",
+    );
+    let pg = Location::Postgres(detente_db::fresh_postgres_database(&admin).unwrap());
+    let leader = router(mk(Which::Leader, lsk, lpk, 1, pg)).unwrap();
+    let helper = router(mk(
+        Which::Helper,
+        hsk,
+        hpk,
+        2,
+        Location::Sqlite(d.path().join("helper.sqlite")),
+    ))
+    .unwrap();
     rt.spawn(async move { axum::serve(ll, leader).await });
     rt.spawn(async move { axum::serve(hl, helper).await });
     let c = reqwest::blocking::Client::new();

@@ -7,6 +7,7 @@ use detente_dap::{
     vdaf::Prio3MultihotCountVecConfig, BatchMode, NonEmpty16, NonEmpty8, Opaque16,
     TaskConfiguration, TaskId, Time, TimePrecision, VdafConfig,
 };
+use detente_db::Location;
 use detente_telemetry::aggregate::{AggregateShare, Families};
 use detente_telemetry::flow::{helper_init, leader_finish, leader_init, HpkeKey, Task};
 use detente_telemetry::report::{build, Recipient};
@@ -14,7 +15,6 @@ use detente_telemetry::shard::{Value, Vdaf};
 use detente_telemetry::store::{Admit, AggStore, CollectError};
 use hpke::{Kem as _, Serializable as _};
 use prio::codec::{Encode as _, ParameterizedDecode as _};
-use prio::vdaf::Aggregatable as _;
 
 type Kem = hpke::kem::X25519HkdfSha256;
 const LEN: usize = 16;
@@ -39,8 +39,33 @@ fn config() -> TaskConfiguration {
     }
 }
 
+/// A Leader's and a Helper's store: SQLite files, or fresh PostgreSQL databases.
+fn stores(dir: &std::path::Path, postgres: bool) -> (AggStore, AggStore) {
+    let open = |name: &str| {
+        let loc = if postgres {
+            let admin = std::env::var("DETENTE_TEST_POSTGRES").expect(
+                "DETENTE_TEST_POSTGRES is not set: run scripts/test, which starts a PostgreSQL server",
+            );
+            Location::Postgres(detente_db::fresh_postgres_database(&admin).unwrap())
+        } else {
+            Location::Sqlite(dir.join(format!("{name}.sqlite")))
+        };
+        AggStore::open(&loc).unwrap()
+    };
+    (open("leader"), open("helper"))
+}
+
 #[test]
-fn replays_small_batches_double_collection_and_what_the_database_holds() {
+fn store_rules_on_sqlite() {
+    replays_small_batches_double_collection_and_what_the_database_holds(false);
+}
+
+#[test]
+fn store_rules_on_postgres() {
+    replays_small_batches_double_collection_and_what_the_database_holds(true);
+}
+
+fn replays_small_batches_double_collection_and_what_the_database_holds(postgres: bool) {
     let cfg = config();
     let id = TaskId([4; 32]);
     let vdaf = prio::vdaf::prio3::Prio3::new_multihot_count_vec(2, LEN, 2, 4).unwrap();
@@ -63,16 +88,8 @@ fn replays_small_batches_double_collection_and_what_the_database_holds() {
     };
     let fam = Families::new(LEN, 2, 4).unwrap();
     let d = tempfile::tempdir().unwrap();
-    let leader = AggStore::open(&d.path().join("leader.sqlite")).unwrap();
-    let helper = AggStore::open(&d.path().join("helper.sqlite")).unwrap();
-    let merge = |a: &[u8], b: &[u8]| -> Result<Vec<u8>, String> {
-        let mut x =
-            AggregateShare::get_decoded_with_param(&(&vdaf, &()), a).map_err(|e| e.to_string())?;
-        let y =
-            AggregateShare::get_decoded_with_param(&(&vdaf, &()), b).map_err(|e| e.to_string())?;
-        x.merge(&y).map_err(|e| e.to_string())?;
-        x.get_encoded().map_err(|e| e.to_string())
-    };
+    let (leader, helper) = stores(d.path(), postgres);
+    let merge = |s: &[&[u8]]| fam.sum_encoded(s).map_err(|e| e.to_string());
     let submit = |n: u8, bits: Vec<bool>, bucket: u64| -> (Admit, Admit) {
         let r = build(
             id,
@@ -169,5 +186,102 @@ fn replays_small_batches_double_collection_and_what_the_database_holds() {
     assert_eq!(
         submit(4, one(1), 10),
         (Admit::BatchCollected, Admit::BatchCollected)
+    );
+}
+
+/// Two handles on one database (two processes of one aggregator) admitting reports into the
+/// same bucket at once: no update is lost, and a report id sent in both is counted once.
+fn concurrent_writers(postgres: bool) {
+    let vdaf = prio::vdaf::prio3::Prio3::new_multihot_count_vec(2, LEN, 2, 4).unwrap();
+    let fam = Families::new(LEN, 2, 4).unwrap();
+    let d = tempfile::tempdir().unwrap();
+    let loc = if postgres {
+        let admin = std::env::var("DETENTE_TEST_POSTGRES").expect(
+            "DETENTE_TEST_POSTGRES is not set: run scripts/test, which starts a PostgreSQL server",
+        );
+        Location::Postgres(detente_db::fresh_postgres_database(&admin).unwrap())
+    } else {
+        Location::Sqlite(d.path().join("agg.sqlite"))
+    };
+    let a = AggStore::open(&loc).unwrap();
+    let b = AggStore::open(&loc).unwrap();
+    let task = [7u8; 32];
+    // An aggregate share of all zeros is a valid share to count.
+    let zero = fam.empty().get_encoded().unwrap();
+    let merge = |s: &[&[u8]]| fam.sum_encoded(s).map_err(|e| e.to_string());
+    let items = |from: u16| -> Vec<([u8; 16], u64, Vec<u8>)> {
+        (from..from + 40)
+            .map(|i| {
+                let mut rid = [0u8; 16];
+                rid[..2].copy_from_slice(&i.to_be_bytes());
+                (rid, 5, zero.clone())
+            })
+            .collect()
+    };
+    std::thread::scope(|s| {
+        for (store, from) in [(&a, 0u16), (&b, 30u16)] {
+            let (items, merge) = (items(from), &merge);
+            s.spawn(move || {
+                for chunk in items.chunks(4) {
+                    store.admit_many(&task, chunk, merge).unwrap();
+                }
+            });
+        }
+    });
+    // Ids 0..70, ten of them (30..40) sent by both.
+    let held = a.buckets(&task).unwrap();
+    assert_eq!(held.len(), 1);
+    assert_eq!(held[0].2, 70);
+    let _ = vdaf;
+}
+
+#[test]
+fn concurrent_writers_on_sqlite() {
+    concurrent_writers(false);
+}
+
+#[test]
+fn concurrent_writers_on_postgres() {
+    concurrent_writers(true);
+}
+
+#[test]
+fn one_batch_with_repeats_and_many_buckets() {
+    let fam = Families::new(LEN, 2, 4).unwrap();
+    let d = tempfile::tempdir().unwrap();
+    let s = AggStore::open(&Location::Sqlite(d.path().join("a.sqlite"))).unwrap();
+    let zero = fam.empty().get_encoded().unwrap();
+    let merge = |s: &[&[u8]]| fam.sum_encoded(s).map_err(|e| e.to_string());
+    let task = [1u8; 32];
+    // 1,200 reports over 3 buckets, more than one statement's chunk, each id twice.
+    let mut items = Vec::new();
+    for i in 0..1200u16 {
+        let mut rid = [0u8; 16];
+        rid[..2].copy_from_slice(&i.to_be_bytes());
+        items.push((rid, u64::from(i % 3), zero.clone()));
+        items.push((rid, u64::from(i % 3), zero.clone()));
+    }
+    let out = s.admit_many(&task, &items, &merge).unwrap();
+    assert_eq!(out.iter().filter(|o| **o == Admit::Counted).count(), 1200);
+    assert!(out
+        .chunks(2)
+        .all(|p| p == [Admit::Counted, Admit::Replayed]));
+    let held = s.buckets(&task).unwrap();
+    assert_eq!(
+        held.iter().map(|b| (b.0, b.2)).collect::<Vec<_>>(),
+        vec![(0, 400), (1, 400), (2, 400)]
+    );
+    // The checksums of two collections over disjoint ranges combine to the whole.
+    let c01 = s.collect(&task, 0, 2, 1, None, &merge).unwrap().unwrap();
+    assert_eq!(c01.reports, 800);
+    // Collected buckets refuse later reports; the other bucket still counts new ones.
+    let mut late = items[0].clone();
+    late.0[15] = 1;
+    let mut other = items[4].clone();
+    other.0[15] = 1;
+    assert_eq!(other.1, 2);
+    assert_eq!(
+        s.admit_many(&task, &[late, other], &merge).unwrap(),
+        vec![Admit::BatchCollected, Admit::Counted]
     );
 }

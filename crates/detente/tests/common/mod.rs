@@ -136,3 +136,10 @@ pub fn witnesses_for(
     }
     (servers, policy)
 }
+
+/// A fresh database on the test PostgreSQL server (scripts/test starts one).
+pub fn fresh_pg_url() -> String {
+    let admin = std::env::var("DETENTE_TEST_POSTGRES")
+        .expect("DETENTE_TEST_POSTGRES is not set: run scripts/test, which starts PostgreSQL");
+    detente_db::fresh_postgres_database(&admin).expect("a fresh PostgreSQL database")
+}

@@ -1,5 +1,6 @@
 //! Storage behind the hub: one interface, SQLite by default ([`SqliteStore`]) and
-//! PostgreSQL for scale, run by the same tests.
+//! PostgreSQL for scale, run by the same tests. Both sit on [`detente_db`], the storage
+//! layer the telemetry aggregators share (locations, durable opening, values, the pool).
 //!
 //! # Contract
 //!
@@ -20,6 +21,7 @@ pub use sqlite::SqliteStore;
 
 use crate::access::{Audience, Member, Principal, Tlp};
 use crate::query::Filters;
+use detente_db::Value;
 
 /// A storage failure.
 #[derive(Debug, thiserror::Error)]
@@ -197,15 +199,15 @@ pub(crate) fn evidence_sql(
     reader: &Reader,
     colls: &[String],
     mark: impl Fn(usize) -> String,
-) -> Option<(String, Vec<Param>)> {
+) -> Option<(String, Vec<Value>)> {
     if colls.is_empty() {
         return None;
     }
-    let mut p = vec![Param::Text(sha256.to_string())];
+    let mut p = vec![Value::Text(sha256.to_string())];
     let h = mark(1);
     let mut cs = Vec::new();
     for c in colls {
-        p.push(Param::Text(c.clone()));
+        p.push(Value::Text(c.clone()));
         cs.push(mark(p.len()));
     }
     let vis = match reader {
@@ -213,7 +215,7 @@ pub(crate) fn evidence_sql(
         Reader::Member(pr) => {
             let mut l = Vec::new();
             for x in pr {
-                p.push(Param::Text(x.clone()));
+                p.push(Value::Text(x.clone()));
                 l.push(mark(p.len()));
             }
             format!(
@@ -253,13 +255,6 @@ pub(crate) fn level_of(c: i64) -> Tlp {
     }
 }
 
-/// A query parameter, for either SQL dialect.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Param {
-    Text(String),
-    Int(i64),
-}
-
 /// Builds the SELECT of [`Store::query`] over table `object` aliased `o` (with `audience`
 /// for listed principals), shared by both stores. `mark(n)` renders the n-th placeholder
 /// (1-based). `None` when the query can match nothing.
@@ -267,33 +262,33 @@ pub(crate) fn select_sql(
     q: &Query<'_>,
     columns: &str,
     mark: impl Fn(usize) -> String,
-) -> Option<(String, Vec<Param>)> {
+) -> Option<(String, Vec<Value>)> {
     let f = q.filters;
     if !f.spec_ok {
         return None;
     }
-    let mut p: Vec<Param> = Vec::new();
-    let mut push = |p: &mut Vec<Param>, v: Param| -> String {
+    let mut p: Vec<Value> = Vec::new();
+    let mut push = |p: &mut Vec<Value>, v: Value| -> String {
         p.push(v);
         mark(p.len())
     };
-    let list = |p: &mut Vec<Param>,
-                push: &mut dyn FnMut(&mut Vec<Param>, Param) -> String,
+    let list = |p: &mut Vec<Value>,
+                push: &mut dyn FnMut(&mut Vec<Value>, Value) -> String,
                 vs: &[String]|
      -> String {
         vs.iter()
-            .map(|x| push(p, Param::Text(x.clone())))
+            .map(|x| push(p, Value::Text(x.clone())))
             .collect::<Vec<_>>()
             .join(",")
     };
-    let c = push(&mut p, Param::Text(q.collection.to_string()));
+    let c = push(&mut p, Value::Text(q.collection.to_string()));
     let mut sql = format!("SELECT {columns} FROM object o WHERE o.coll = {c}");
     let after = match (q.after, f.added_after) {
         (Some(a), Some(b)) => Some(a.max(b)),
         (a, b) => a.or(b),
     };
     if let Some(a) = after {
-        let m = push(&mut p, Param::Int(a));
+        let m = push(&mut p, Value::Int(a));
         sql.push_str(&format!(" AND o.seq > {m}"));
     }
     if !f.ids.is_empty() {
@@ -305,8 +300,8 @@ pub(crate) fn select_sql(
         sql.push_str(&format!(" AND o.type IN ({l})"));
     }
     let visible = |t: &str,
-                   p: &mut Vec<Param>,
-                   push: &mut dyn FnMut(&mut Vec<Param>, Param) -> String|
+                   p: &mut Vec<Value>,
+                   push: &mut dyn FnMut(&mut Vec<Value>, Value) -> String|
      -> String {
         match q.reader {
             Reader::Anonymous => format!("{t}.aud = 0"),
@@ -341,7 +336,7 @@ pub(crate) fn select_sql(
         }
         sql.push_str(&format!(" AND ({})", alts.join(" OR ")));
     }
-    let l = push(&mut p, Param::Int(q.limit as i64 + 1));
+    let l = push(&mut p, Value::Int(q.limit as i64 + 1));
     // With ids given, the (coll, id, vkey) index must drive the search: ordering by the bare
     // column would let the planner walk the whole collection in seq order instead.
     let order = if f.ids.is_empty() {
@@ -359,17 +354,17 @@ pub(crate) fn existing_sql(
     coll: &str,
     keys: &[(String, String)],
     mark: impl Fn(usize) -> String,
-) -> (String, Vec<Param>) {
+) -> (String, Vec<Value>) {
     let mut p = Vec::with_capacity(2 * keys.len() + 1);
     let mut rows = Vec::with_capacity(keys.len());
     for (id, vkey) in keys {
-        p.push(Param::Text(id.clone()));
+        p.push(Value::Text(id.clone()));
         let a = mark(p.len());
-        p.push(Param::Text(vkey.clone()));
+        p.push(Value::Text(vkey.clone()));
         let b = mark(p.len());
         rows.push(format!("({a}, {b})"));
     }
-    p.push(Param::Text(coll.to_string()));
+    p.push(Value::Text(coll.to_string()));
     let c = mark(p.len());
     (
         format!(

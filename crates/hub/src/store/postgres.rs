@@ -2,14 +2,16 @@
 //! queries ([`super::select_sql`]), a small pool of connections. A committed transaction is
 //! durable as the server's `synchronous_commit` makes it (on by default).
 
-use std::sync::{Mutex, MutexGuard};
+use std::sync::MutexGuard;
+
+use detente_db::{PgConn, PgPool};
 
 use postgres::types::ToSql;
-use postgres::{Client, NoTls, Row};
+use postgres::{Client, Row};
 
 use super::{
-    level_code, level_of, select_sql, Collection, MemberRecord, Origin, Param, Query, StatusRecord,
-    Store, StoreError, Version,
+    level_code, level_of, select_sql, Collection, MemberRecord, Origin, Query, StatusRecord, Store,
+    StoreError, Version,
 };
 use crate::access::{Audience, Member, Tlp};
 
@@ -75,7 +77,7 @@ const POOL: usize = 4;
 
 /// The PostgreSQL store (see the module documentation).
 pub struct PgStore {
-    pool: Vec<Mutex<Client>>,
+    pool: PgPool,
 }
 
 fn err(e: impl std::fmt::Display) -> StoreError {
@@ -94,18 +96,6 @@ fn split(s: &str) -> Vec<String> {
         .collect()
 }
 
-/// Query parameters as PostgreSQL values.
-fn to_sql(args: Vec<Param>) -> Vec<Box<dyn ToSql + Sync>> {
-    args.into_iter()
-        .map(|a| -> Box<dyn ToSql + Sync> {
-            match a {
-                Param::Text(t) => Box::new(t),
-                Param::Int(i) => Box::new(i),
-            }
-        })
-        .collect()
-}
-
 const COLUMNS: &str = "o.seq, o.coll, o.id, o.type, o.version, o.vkey, o.body, o.hash, o.level, \
     o.aud, o.member, o.org, o.mkey, o.sig, o.log_index, o.origin_log, o.origin_index, o.origin_receipt";
 
@@ -113,27 +103,14 @@ impl PgStore {
     /// Connects to `url` (`postgres://user:password@host:port/db`; plain TCP or a Unix
     /// socket directory as `host=`), creating the schema if needed.
     pub fn connect(url: &str) -> Result<PgStore, StoreError> {
-        let mut pool = Vec::with_capacity(POOL);
-        for i in 0..POOL {
-            let mut c = Client::connect(url, NoTls).map_err(|e| err(format!("connect: {e}")))?;
-            if i == 0 {
-                c.batch_execute(SCHEMA).map_err(err)?;
-            }
-            pool.push(Mutex::new(c));
-        }
-        Ok(PgStore { pool })
+        Ok(PgStore {
+            pool: PgPool::connect(url, POOL, SCHEMA).map_err(err)?,
+        })
     }
 
     /// A free connection, or the first one when all are busy.
-    fn conn(&self) -> Result<MutexGuard<'_, Client>, StoreError> {
-        for c in &self.pool {
-            if let Ok(g) = c.try_lock() {
-                return Ok(g);
-            }
-        }
-        self.pool[0]
-            .lock()
-            .map_err(|_| err("connection lock poisoned"))
+    fn conn(&self) -> Result<MutexGuard<'_, PgConn>, StoreError> {
+        self.pool.get().map_err(err)
     }
 
     fn version(&self, c: &mut Client, r: &Row) -> Result<Version, StoreError> {
@@ -216,8 +193,7 @@ impl Store for PgStore {
             return Ok(Vec::new());
         }
         let (sql, args) = super::existing_sql(coll, keys, |n| format!("${n}"));
-        let owned = to_sql(args);
-        let refs: Vec<&(dyn ToSql + Sync)> = owned.iter().map(|b| b.as_ref()).collect();
+        let refs: Vec<&(dyn ToSql + Sync)> = args.iter().map(|b| b as _).collect();
         let rows = self.conn()?.query(sql.as_str(), &refs).map_err(err)?;
         rows.iter()
             .map(|r| {
@@ -316,8 +292,7 @@ impl Store for PgStore {
         let Some((sql, args)) = select_sql(q, COLUMNS, |n| format!("${n}")) else {
             return Ok(Vec::new());
         };
-        let owned = to_sql(args);
-        let refs: Vec<&(dyn ToSql + Sync)> = owned.iter().map(|b| b.as_ref()).collect();
+        let refs: Vec<&(dyn ToSql + Sync)> = args.iter().map(|b| b as _).collect();
         let mut c = self.conn()?;
         let rows = c.query(sql.as_str(), &refs).map_err(err)?;
         let mut out = Vec::with_capacity(rows.len());
@@ -451,8 +426,7 @@ impl Store for PgStore {
         else {
             return Ok(false);
         };
-        let owned = to_sql(args);
-        let refs: Vec<&(dyn ToSql + Sync)> = owned.iter().map(|b| b.as_ref()).collect();
+        let refs: Vec<&(dyn ToSql + Sync)> = args.iter().map(|b| b as _).collect();
         Ok(self
             .conn()?
             .query_opt(sql.as_str(), &refs)

@@ -3,14 +3,12 @@
 
 use std::path::Path;
 use std::sync::Mutex;
-use std::time::Duration;
 
-use rusqlite::types::Value as Sql;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension as _};
 
 use super::{
-    level_code, level_of, select_sql, Collection, MemberRecord, Origin, Param, Query, StatusRecord,
-    Store, StoreError, Version,
+    level_code, level_of, select_sql, Collection, MemberRecord, Origin, Query, StatusRecord, Store,
+    StoreError, Version,
 };
 use crate::access::{Audience, Member, Tlp};
 
@@ -97,41 +95,16 @@ fn arr<const N: usize>(v: Option<Vec<u8>>) -> Result<Option<[u8; N]>, StoreError
         .transpose()
 }
 
-/// Keeps each prepared statement's plan: with STAT4 (on in the bundled SQLite) a statement
-/// is otherwise parsed and planned again whenever a bound value changes, which costs more
-/// than running it. The queries are written so the indexes drive them (see `select_sql`).
-fn stable_plans(c: &Connection) -> Result<(), StoreError> {
-    c.set_db_config(
-        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
-        true,
-    )
-    .map_err(err)?;
-    c.set_prepared_statement_cache_capacity(256);
-    Ok(())
-}
-
 impl SqliteStore {
     /// Opens (creating) the database file.
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
-        let conn = Connection::open(path).map_err(|e| err(format!("{}: {e}", path.display())))?;
-        conn.busy_timeout(Duration::from_secs(10)).map_err(err)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(err)?;
-        conn.pragma_update(None, "synchronous", "FULL")
-            .map_err(err)?;
-        stable_plans(&conn)?;
+        let conn = detente_db::open_sqlite(path).map_err(err)?;
         conn.execute_batch(SCHEMA).map_err(err)?;
         let mut readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
-            let r = Connection::open_with_flags(
-                path,
-                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
-                    | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-            )
-            .map_err(|e| err(format!("{}: {e}", path.display())))?;
-            r.busy_timeout(Duration::from_secs(10)).map_err(err)?;
-            stable_plans(&r)?;
-            readers.push(Mutex::new(r));
+            readers.push(Mutex::new(
+                detente_db::open_sqlite_reader(path).map_err(err)?,
+            ));
         }
         Ok(SqliteStore {
             conn: Mutex::new(conn),
@@ -154,16 +127,6 @@ impl SqliteStore {
             .lock()
             .map_err(|_| err("database lock poisoned"))
     }
-}
-
-/// Query parameters as SQLite values.
-fn to_sql(args: Vec<Param>) -> Vec<Sql> {
-    args.into_iter()
-        .map(|a| match a {
-            Param::Text(t) => Sql::Text(t),
-            Param::Int(i) => Sql::Integer(i),
-        })
-        .collect()
 }
 
 const COLUMNS: &str = "o.seq, o.coll, o.id, o.type, o.version, o.vkey, o.body, o.hash, o.level, \
@@ -197,7 +160,7 @@ impl Store for SqliteStore {
             return Ok(Vec::new());
         }
         let (sql, args) = super::existing_sql(coll, keys, |_| "?".into());
-        let p = to_sql(args);
+        let p = args;
         let c = self.read()?;
         let mut stmt = c.prepare_cached(&sql).map_err(err)?;
         let rows = stmt
@@ -301,7 +264,7 @@ impl Store for SqliteStore {
         let Some((sql, args)) = select_sql(q, COLUMNS, |_| "?".to_string()) else {
             return Ok(Vec::new());
         };
-        let p = to_sql(args);
+        let p = args;
         let c = self.read()?;
         let mut stmt = c.prepare_cached(&sql).map_err(err)?;
         let rows = stmt
@@ -536,7 +499,7 @@ impl Store for SqliteStore {
         let Some((sql, args)) = super::evidence_sql(sha256, reader, colls, |_| "?".into()) else {
             return Ok(false);
         };
-        let p = to_sql(args);
+        let p = args;
         self.read()?
             .query_row(&sql, params_from_iter(p), |_| Ok(()))
             .optional()

@@ -32,14 +32,7 @@ pub fn backends() -> Vec<Backend> {
 /// A fresh, empty database on the test PostgreSQL server.
 pub fn fresh_pg() -> String {
     let admin = std::env::var("DETENTE_TEST_POSTGRES").expect("DETENTE_TEST_POSTGRES");
-    let mut c = postgres::Client::connect(&admin, postgres::NoTls).expect("connect to PostgreSQL");
-    let name = format!("t_{}", hex(&rand_bytes()));
-    c.batch_execute(&format!("CREATE DATABASE {name}"))
-        .expect("create database");
-    match admin.rsplit_once('/') {
-        Some((base, _)) => format!("{base}/{name}"),
-        None => panic!("DETENTE_TEST_POSTGRES has no database part"),
-    }
+    detente_db::fresh_postgres_database(&admin).expect("a fresh PostgreSQL database")
 }
 
 pub fn rand_bytes() -> [u8; 8] {
