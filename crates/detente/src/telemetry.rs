@@ -98,6 +98,25 @@ pub enum TelemetryCommand {
         #[arg(long)]
         credential: Option<String>,
     },
+    /// Fetch upload tokens ahead (kept in DIR/tokens, mode 0600; `send` uses them first), so
+    /// that when a token was issued says nothing about when a report is sent.
+    Tokens {
+        /// The task file.
+        #[arg(long)]
+        task: PathBuf,
+        /// The telemetry directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// This endpoint's enrollment credential.
+        #[arg(long)]
+        credential: String,
+        /// The day (days since 1970) the tokens are for (default: today).
+        #[arg(long)]
+        day: Option<u64>,
+        /// How many (within the endpoint's daily quota).
+        #[arg(long, default_value_t = 1)]
+        count: usize,
+    },
     /// Collect a batch: the count per family over DAYS days from DAY.
     Collect {
         /// The task file.
@@ -306,6 +325,13 @@ pub fn run(cmd: TelemetryCommand) -> Result<u8> {
                 [leader_database, helper_database],
             )
         }
+        TelemetryCommand::Tokens {
+            task,
+            dir,
+            credential,
+            day,
+            count,
+        } => crate::telemetry_net::tokens(&task, &dir, &credential, day, count),
         TelemetryCommand::Send {
             task,
             policy,

@@ -462,43 +462,22 @@ pub fn send(
         return Ok(0);
     }
     // An unlinkable upload token, when the task asks for one (RFC 9474 blind signature: the
-    // Leader's issuer signs it knowing this endpoint, but can't tell it again at upload).
+    // Leader's issuer signs it knowing this endpoint, but can't tell it again at upload):
+    // one fetched ahead by `detente telemetry tokens`, or one fetched now.
     let token = match &t.issuer {
         None => None,
-        Some(der) => {
-            let cred = credential.context(
-                "this task needs upload tokens: give --credential (from detente telemetry enroll)",
-            )?;
-            let pk = detente_telemetry::tokens::IssuerKey::from_der(der)
-                .map_err(|e| anyhow::anyhow!("issuer_public: {e}"))?;
-            let mut rng = <chacha20::ChaCha20Rng as rand_core::SeedableRng>::from_seed(random32()?);
+        Some(_) => {
             let d = u32::try_from(time.0).context("day out of range")?;
-            let pending = detente_telemetry::tokens::request(&pk, &t.id.0, d, &mut rng)
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            use base64::Engine as _;
-            let b64 = base64::engine::general_purpose::STANDARD;
-            let turl = format!("{}/tasks/{}/tokens", t.leader.trim_end_matches('/'), t.id);
-            let r = c
-                .post(&turl)
-                .bearer_auth(cred)
-                .header("content-type", "application/json")
-                .body(json!({"day": d, "blinded": [b64.encode(pending.blinded())]}).to_string())
-                .send()
-                .with_context(|| format!("{turl}: request failed"))?;
-            let status = r.status();
-            let body = r.bytes().with_context(|| format!("{turl}: reading"))?;
-            if !status.is_success() {
-                bail!("{turl}: HTTP {status}: {}", String::from_utf8_lossy(&body));
+            match take_stored_token(dir, d)? {
+                Some(tok) => Some(tok),
+                None => {
+                    let cred = credential.context(
+                        "this task needs upload tokens: give --credential (from detente telemetry enroll), \
+                         or fetch them ahead with detente telemetry tokens",
+                    )?;
+                    fetch_tokens(&c, &t, cred, d, 1)?.pop()
+                }
             }
-            let v: Value =
-                serde_json::from_slice(&body).with_context(|| format!("{turl}: not JSON"))?;
-            let sig = v["signatures"][0]
-                .as_str()
-                .and_then(|s| b64.decode(s).ok())
-                .with_context(|| format!("{turl}: no signature"))?;
-            let tok = detente_telemetry::tokens::finalize(&pk, &t.id.0, &pending, &sig)
-                .map_err(|e| anyhow::anyhow!("{turl}: {e}"))?;
-            Some(detente_telemetry::tokens::encode_token(&tok))
         }
     };
     // Recorded before it leaves: the outbox never misses a byte that was sent.
@@ -525,6 +504,140 @@ pub fn send(
         "sent {} bytes to {url}; recorded in {}",
         body.len(),
         dir.join("outbox.jsonl").display()
+    );
+    Ok(0)
+}
+
+/// Upload tokens from the Leader's issuer for `day`: `n` blinded requests (at most 64 per
+/// call), signed within this endpoint's quota, finalized and encoded.
+fn fetch_tokens(
+    c: &reqwest::blocking::Client,
+    t: &TaskFile,
+    cred: &str,
+    day: u32,
+    n: usize,
+) -> Result<Vec<String>> {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let der = t
+        .issuer
+        .as_deref()
+        .context("this task has no token issuer")?;
+    let pk = detente_telemetry::tokens::IssuerKey::from_der(der)
+        .map_err(|e| anyhow::anyhow!("issuer_public: {e}"))?;
+    let mut rng = <chacha20::ChaCha20Rng as rand_core::SeedableRng>::from_seed(random32()?);
+    // detente's own resource beside DAP's (DAP leaves client authentication open).
+    let turl = format!("{}/tasks/{}/tokens", t.leader.trim_end_matches('/'), t.id);
+    let mut out = Vec::with_capacity(n);
+    while out.len() < n {
+        let k = (n - out.len()).min(64);
+        let pending = (0..k)
+            .map(|_| detente_telemetry::tokens::request(&pk, &t.id.0, day, &mut rng))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let blinded: Vec<String> = pending.iter().map(|p| b64.encode(p.blinded())).collect();
+        let r = c
+            .post(&turl)
+            .bearer_auth(cred)
+            .header("content-type", "application/json")
+            .body(json!({"day": day, "blinded": blinded}).to_string())
+            .send()
+            .with_context(|| format!("{turl}: request failed"))?;
+        let status = r.status();
+        let body = r.bytes().with_context(|| format!("{turl}: reading"))?;
+        if !status.is_success() {
+            bail!("{turl}: HTTP {status}: {}", String::from_utf8_lossy(&body));
+        }
+        let v: Value =
+            serde_json::from_slice(&body).with_context(|| format!("{turl}: not JSON"))?;
+        let sigs = v["signatures"]
+            .as_array()
+            .filter(|a| a.len() == k)
+            .with_context(|| format!("{turl}: not {k} signatures"))?;
+        for (p, sig) in pending.iter().zip(sigs) {
+            let sig = sig
+                .as_str()
+                .and_then(|s| b64.decode(s).ok())
+                .with_context(|| format!("{turl}: a signature is not base64"))?;
+            let tok = detente_telemetry::tokens::finalize(&pk, &t.id.0, p, &sig)
+                .map_err(|e| anyhow::anyhow!("{turl}: {e}"))?;
+            out.push(detente_telemetry::tokens::encode_token(&tok));
+        }
+    }
+    Ok(out)
+}
+
+/// The endpoint's stored tokens (`tokens` in its directory, mode 0600): one
+/// `day<TAB>token` per line.
+fn read_tokens(dir: &Path) -> Result<Vec<(u32, String)>> {
+    let p = dir.join("tokens");
+    let text = match fs::read_to_string(&p) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(|| format!("{}: can't read", p.display())),
+    };
+    text.lines()
+        .enumerate()
+        .map(|(i, l)| {
+            l.split_once('\t')
+                .and_then(|(d, t)| Some((d.parse().ok()?, t.to_string())))
+                .with_context(|| format!("{}:{}: not day<TAB>token", p.display(), i + 1))
+        })
+        .collect()
+}
+
+/// Replaces the endpoint's stored tokens, atomically (temporary file, fsync, rename).
+fn write_tokens(dir: &Path, tokens: &[(u32, String)]) -> Result<()> {
+    fs::create_dir_all(dir).with_context(|| format!("{}: can't create", dir.display()))?;
+    let (p, tmp) = (dir.join("tokens"), dir.join("tokens.tmp"));
+    let _ = fs::remove_file(&tmp);
+    let text: String = tokens.iter().map(|(d, t)| format!("{d}\t{t}\n")).collect();
+    crate::log::write_private(&tmp, text.as_bytes())?;
+    fs::rename(&tmp, &p).with_context(|| format!("{}: can't replace", p.display()))?;
+    fs::File::open(dir).and_then(|d| d.sync_all())?;
+    Ok(())
+}
+
+/// Takes one stored token for `day`, if there is one (it is removed before it is used, so a
+/// token is never shown twice); tokens of past days are dropped.
+fn take_stored_token(dir: &Path, day: u32) -> Result<Option<String>> {
+    let mut all = read_tokens(dir)?;
+    if all.is_empty() {
+        return Ok(None);
+    }
+    let before = all.len();
+    all.retain(|(d, _)| *d >= day);
+    let found = all
+        .iter()
+        .position(|(d, _)| *d == day)
+        .map(|i| all.remove(i).1);
+    if found.is_some() || all.len() != before {
+        write_tokens(dir, &all)?;
+    }
+    Ok(found)
+}
+
+/// `detente telemetry tokens`: fetches `count` upload tokens for `day` ahead of the uploads
+/// that will use them, so that when a token is issued says nothing about when a report is
+/// sent.
+pub fn tokens(
+    task: &Path,
+    dir: &Path,
+    credential: &str,
+    day: Option<u64>,
+    count: usize,
+) -> Result<u8> {
+    let t = read_task(task)?;
+    let d = u32::try_from(day.unwrap_or(now_secs() / 86_400)).context("day out of range")?;
+    let c = http()?;
+    let new = fetch_tokens(&c, &t, credential, d, count)?;
+    let mut all = read_tokens(dir)?;
+    all.extend(new.into_iter().map(|t| (d, t)));
+    write_tokens(dir, &all)?;
+    println!(
+        "{count} tokens for day {d}; {} stored in {}",
+        all.iter().filter(|(x, _)| *x == d).count(),
+        dir.join("tokens").display()
     );
     Ok(0)
 }

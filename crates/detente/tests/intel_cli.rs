@@ -587,7 +587,6 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-
 /// kill -9 while members post: every object acknowledged (its status resource received)
 /// is there after a restart, and the log still verifies. SQLite.
 #[test]

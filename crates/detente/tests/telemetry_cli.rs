@@ -180,7 +180,10 @@ fn a_bad_database_setting_is_refused_by_name() {
     let r = setup(&["--helper-database", "mysql://db.example/agg"]);
     assert!(!r.status.success());
     let e = String::from_utf8_lossy(&r.stderr);
-    assert!(e.contains("--helper-database") && e.contains("mysql://db.example/agg"), "{e}");
+    assert!(
+        e.contains("--helper-database") && e.contains("mysql://db.example/agg"),
+        "{e}"
+    );
     assert!(!out.exists());
     // A PostgreSQL server nobody listens for.
     let dead = format!("postgres://u@{}/x", free_addr());
@@ -195,5 +198,8 @@ fn a_bad_database_setting_is_refused_by_name() {
     ]);
     assert!(!r.status.success());
     let e = String::from_utf8_lossy(&r.stderr);
-    assert!(e.contains("can't open the aggregator's store") && e.contains("PostgreSQL"), "{e}");
+    assert!(
+        e.contains("can't open the aggregator's store") && e.contains("PostgreSQL"),
+        "{e}"
+    );
 }

@@ -459,6 +459,61 @@ fn uploads_need_a_token_and_tokens_are_rate_limited() {
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
+    // Tokens fetched ahead: the next day's two, kept in the endpoint's directory (0600) and
+    // used by sends that give no credential; a third is over the quota, and with none left a
+    // send without a credential is refused before anything is recorded.
+    let ep = root.join("ep-ahead");
+    let tokens = |count: &str| {
+        run(&[
+            "telemetry",
+            "tokens",
+            "--task",
+            &task,
+            "--dir",
+            ep.to_str().unwrap(),
+            "--credential",
+            &cred,
+            "--day",
+            "20001",
+            "--count",
+            count,
+        ])
+    };
+    assert!(tokens("2").status.success());
+    assert!(String::from_utf8_lossy(&tokens("1").stderr).contains("429"));
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(ep.join("tokens"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let send_ahead = || {
+        run(&[
+            "telemetry",
+            "send",
+            "--task",
+            &task,
+            "--policy",
+            policy.to_str().unwrap(),
+            "--observed",
+            obs.to_str().unwrap(),
+            "--dir",
+            ep.to_str().unwrap(),
+            "--day",
+            "20001",
+        ])
+    };
+    for _ in 0..2 {
+        let o = send_ahead();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    assert_eq!(std::fs::read_to_string(ep.join("tokens")).unwrap(), "");
+    let o = send_ahead();
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--credential"));
+    let outbox = std::fs::read_to_string(ep.join("outbox.jsonl")).unwrap();
+    assert_eq!(outbox.lines().count(), 2);
     // An upload with no token, straight to the Leader's real task: refused as unauthorized
     // (an unknown task would be a 404, so this is the token check answering).
     let v: serde_json::Value =
