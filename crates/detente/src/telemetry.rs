@@ -243,6 +243,12 @@ fn show_outbox(dir: &Path) -> Result<u8> {
         {
             println!("    withheld {}", w.as_str().unwrap_or(""));
         }
+        if let Some(t) = r.get("token").and_then(Value::as_str) {
+            println!(
+                "    with header {}: {t}\n             (an upload token: an issuer signature on a random nonce, unlinkable to this endpoint)",
+                detente_telemetry::server::TOKEN_HEADER
+            );
+        }
     }
     if records.is_empty() {
         println!("the outbox is empty: nothing was sent");

@@ -18,9 +18,8 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use detente_dap::{
-    vdaf::Prio3MultihotCountVecConfig, BatchMode, CollectionJobReq, CollectionJobResp, Decode as _,
-    Duration, Encode as _, HpkeConfigList, Interval, NonEmpty16, NonEmpty8, Opaque16, Opaque32,
-    Query, Role, TaskConfiguration, TaskId, Time, TimePrecision, UploadErrors, VdafConfig,
+    CollectionJobReq, CollectionJobResp, Decode as _, Duration, Encode as _, HpkeConfigList,
+    Interval, Opaque32, Query, Role, Time, UploadErrors,
 };
 use detente_telemetry::aggregate::Families;
 use detente_telemetry::flow::{open_aggregate_share, HpkeKey, Task};
@@ -30,21 +29,11 @@ use detente_telemetry::record::{make, Upload};
 use detente_telemetry::report::Recipient;
 use detente_telemetry::server::{token_hash, Aggregator, Which};
 use detente_telemetry::store::AggStore;
+use detente_telemetry::task::{unhex32, TaskFile};
 use serde_json::{json, Map, Value};
 
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-fn unhex32(s: &str) -> Option<[u8; 32]> {
-    if s.len() != 64 {
-        return None;
-    }
-    let mut o = [0u8; 32];
-    for (i, x) in o.iter_mut().enumerate() {
-        *x = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    Some(o)
 }
 
 fn random32() -> Result<[u8; 32]> {
@@ -57,127 +46,10 @@ fn x25519_pair() -> Result<([u8; 32], [u8; 32])> {
     Ok((sk.to_bytes().into(), pk.to_bytes().into()))
 }
 
-/// A task file, parsed.
-pub struct TaskFile {
-    /// Task id.
-    pub id: TaskId,
-    /// Its DAP configuration.
-    pub config: TaskConfiguration,
-    /// Families, by index.
-    pub families: Vec<String>,
-    /// (length, max_weight, chunk_length).
-    pub vdaf: (usize, usize, usize),
-    /// Leader base URL.
-    pub leader: String,
-    /// Helper base URL.
-    pub helper: String,
-    /// Collector HPKE (id, public key).
-    pub collector: (u8, [u8; 32]),
-    /// The upload-token issuer's public key (RSA, DER), when uploads need tokens.
-    pub issuer: Option<Vec<u8>>,
-}
-
-fn task_config(
-    leader: &str,
-    helper: &str,
-    vdaf: (usize, usize, usize),
-    precision: u64,
-    min_batch: u64,
-) -> Result<TaskConfiguration> {
-    let v = VdafConfig::Prio3MultihotCountVec(Prio3MultihotCountVecConfig {
-        length: vdaf.0 as u32,
-        chunk_length: vdaf.2 as u32,
-        max_weight: vdaf.1 as u64,
-    });
-    let url = |u: &str| {
-        NonEmpty16::new(u.as_bytes().to_vec()).map_err(|e| anyhow::anyhow!("URL {u:?}: {e}"))
-    };
-    Ok(TaskConfiguration {
-        task_info: NonEmpty8::new(b"detente families".to_vec())
-            .map_err(|e| anyhow::anyhow!("{e}"))?,
-        leader_aggregator_endpoint: url(leader)?,
-        helper_aggregator_endpoint: url(helper)?,
-        time_precision: TimePrecision(precision),
-        min_batch_size: min_batch,
-        batch_mode: BatchMode::TIME_INTERVAL,
-        batch_config: Opaque16::default(),
-        vdaf_type: v.vdaf_type(),
-        vdaf_configuration: v.vdaf_configuration(),
-        extensions: Default::default(),
-    })
-}
-
 /// Reads a task file.
 pub fn read_task(p: &Path) -> Result<TaskFile> {
-    let v: Value = serde_json::from_slice(
-        &fs::read(p).with_context(|| format!("{}: can't read", p.display()))?,
-    )
-    .with_context(|| format!("{}: not JSON", p.display()))?;
-    let bad = |what: &str| anyhow::anyhow!("{}: {what}", p.display());
-    let s = |k: &str| {
-        v.get(k)
-            .and_then(Value::as_str)
-            .ok_or_else(|| bad(&format!("{k} missing")))
-    };
-    let n = |k: &str| {
-        v.get(k)
-            .and_then(Value::as_u64)
-            .ok_or_else(|| bad(&format!("{k} missing")))
-    };
-    let id = TaskId(unhex32(s("task_id")?).ok_or_else(|| bad("task_id is not 64 hex digits"))?);
-    let families: Vec<String> = v
-        .get("families")
-        .and_then(Value::as_array)
-        .ok_or_else(|| bad("families missing"))?
-        .iter()
-        .map(|f| f.as_str().map(str::to_string))
-        .collect::<Option<_>>()
-        .ok_or_else(|| bad("families must be names"))?;
-    let vdaf = (
-        families.len(),
-        n("max_weight")? as usize,
-        n("chunk_length")? as usize,
-    );
-    let (leader, helper) = (s("leader")?.to_string(), s("helper")?.to_string());
-    let config = task_config(
-        &leader,
-        &helper,
-        vdaf,
-        n("time_precision")?,
-        n("min_batch_size")?,
-    )?;
-    let c = v.get("collector").ok_or_else(|| bad("collector missing"))?;
-    let collector = (
-        c.get("config_id")
-            .and_then(Value::as_u64)
-            .and_then(|x| u8::try_from(x).ok())
-            .ok_or_else(|| bad("collector.config_id"))?,
-        c.get("public_key")
-            .and_then(Value::as_str)
-            .and_then(unhex32)
-            .ok_or_else(|| bad("collector.public_key"))?,
-    );
-    let issuer = match v.get("issuer_public").and_then(Value::as_str) {
-        None => None,
-        Some(b) => {
-            use base64::Engine as _;
-            Some(
-                base64::engine::general_purpose::STANDARD
-                    .decode(b)
-                    .map_err(|_| bad("issuer_public is not base64"))?,
-            )
-        }
-    };
-    Ok(TaskFile {
-        id,
-        config,
-        families,
-        vdaf,
-        leader,
-        helper,
-        collector,
-        issuer,
-    })
+    let bytes = fs::read(p).with_context(|| format!("{}: can't read", p.display()))?;
+    TaskFile::parse(&bytes).with_context(|| format!("{}: not a task file", p.display()))
 }
 
 /// `detente telemetry setup`.
@@ -480,7 +352,12 @@ pub fn send(
             }
         }
     };
-    // Recorded before it leaves: the outbox never misses a byte that was sent.
+    // Recorded before it leaves: the outbox never misses a byte that was sent (the token
+    // header included).
+    let mut fields = fields;
+    if let Some(tok) = &token {
+        fields.insert("token".into(), json!(tok));
+    }
     append_outbox(dir, fields)?;
     let mut post = c.post(&url);
     if let Some(tok) = &token {

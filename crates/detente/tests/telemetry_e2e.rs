@@ -347,6 +347,42 @@ fn the_outbox_holds_exactly_the_bytes_that_went_on_the_wire() {
         .decode(rec["sent"].as_str().unwrap())
         .unwrap();
     assert_eq!(body, &sent[..], "the outbox holds exactly the bytes sent");
+    // The headers: only HTTP's own and the upload token, which the outbox recorded too.
+    let token = rec["token"].as_str().expect("the outbox records the token");
+    let mut names: Vec<&str> = head
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_once(':').map(|(n, _)| n))
+        .collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        [
+            "accept",
+            "content-length",
+            "content-type",
+            "host",
+            "x-detente-token"
+        ],
+        "{head}"
+    );
+    assert!(
+        head.contains(&format!("x-detente-token: {}", token.to_ascii_lowercase())),
+        "{head}"
+    );
+    // Sent again, straight to the Leader, the same upload and token are refused: the token
+    // was spent with the report it counted.
+    let again = reqwest::blocking::Client::new()
+        .post(format!(
+            "http://{la}{}",
+            text[start..].split(' ').nth(1).unwrap()
+        ))
+        .header("content-type", "application/ppm-dap;message=upload-req")
+        .header("x-detente-token", token)
+        .body(sent.clone())
+        .send()
+        .unwrap();
+    assert_eq!(again.status().as_u16(), 403);
     // And those bytes are a DAP-18 upload of one report: report_id, time, no public
     // extensions, public share, then two HPKE ciphertexts, nothing after.
     let mut p = 16;

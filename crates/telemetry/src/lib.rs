@@ -11,6 +11,7 @@
 //! - [`outbox`]: the local, hash-chained record of every upload: the bytes sent, what they
 //!   mean, the policy rule that allowed each measured item, and what is needed to
 //!   recompute the bytes — so the owner can check, byte for byte, that nothing else left.
+//! - [`task`]: the task file every party shares, and the DAP configuration it gives.
 //! - [`tokens`]: unlinkable upload tokens (RFC 9474 blind signatures) with a per-endpoint
 //!   daily quota, the Sybil defence.
 //!
@@ -30,4 +31,5 @@ pub mod server;
 pub mod shard;
 #[cfg(feature = "server")]
 pub mod store;
+pub mod task;
 pub mod tokens;

@@ -2,9 +2,11 @@
 //! each with its own keys and its own store, speaking DAP-18's resources:
 //!
 //! - both: `GET /hpke_config`;
-//! - Leader: `POST /tasks/{task}/reports` (clients' uploads, each with its upload token;
-//!   aggregated with the Helper before the answer, uploads that arrive meanwhile batched into
-//!   the next aggregation job), `POST /tasks/{task}/tokens` (enrolled endpoints' token
+//! - Leader: `POST /tasks/{task}/reports` (clients' uploads, each with its upload token,
+//!   checked before any work and spent in the transaction that counts its report;
+//!   aggregated with the Helper before the answer: one worker sends the uploads queued
+//!   within [`JOB_WINDOW`], or while the last job ran, together in one aggregation job),
+//!   `POST /tasks/{task}/tokens` (enrolled endpoints' token
 //!   requests), `POST /tasks/{task}/collection_jobs` (the Collector, with its bearer token;
 //!   answered when done);
 //! - Helper: `POST /tasks/{task}/aggregation_jobs`, `POST /tasks/{task}/aggregate_shares`
@@ -36,25 +38,11 @@ use subtle::ConstantTimeEq as _;
 
 use crate::aggregate::{AggregateShare, Families};
 use crate::flow::{helper_init, leader_finish, leader_init, seal_aggregate_share, HpkeKey, Task};
-use crate::store::{Admit, AggStore, CollectError};
-use crate::tokens::{decode_token, redeem, sign_blinded, IssuerKey, IssuerSecret, Spent};
+use crate::store::{Admit, AggStore, CollectError, Item};
+use crate::tokens::{check, decode_token, sign_blinded, IssuerKey, IssuerSecret, Verifier};
 
 /// The header an upload's token travels in.
 pub const TOKEN_HEADER: &str = "x-detente-token";
-
-struct SpentIn<'a>(&'a AggStore, bool);
-
-impl Spent for SpentIn<'_> {
-    fn spend(&mut self, day: u32, nonce: &[u8; 32]) -> bool {
-        match self.0.spend(day, nonce) {
-            Ok(b) => b,
-            Err(_) => {
-                self.1 = true;
-                false
-            }
-        }
-    }
-}
 
 /// Largest request body (an upload of many reports).
 pub const MAX_BODY: usize = 64 << 20;
@@ -103,9 +91,18 @@ pub struct Aggregator {
     pub store: AggStore,
 }
 
+/// A token's identity: its day and nonce.
+type TokenId = (u32, [u8; 32]);
+
 struct Shared {
     queue: std::sync::Mutex<Vec<Queued>>,
-    agg_lock: std::sync::Mutex<()>,
+    /// Tokens of uploads being aggregated, so the same token can't be in two jobs at once
+    /// (the store spends it when its report is counted).
+    in_flight: std::sync::Mutex<std::collections::HashSet<TokenId>>,
+    /// The issuer's key, prepared for checking tokens.
+    verifier: Option<Verifier>,
+    /// Signals the aggregation worker that an upload was queued.
+    wake: std::sync::Condvar,
     agg: Aggregator,
     vdaf: Prio3MultihotCountVec,
     fam: Families,
@@ -116,11 +113,30 @@ struct Shared {
 #[derive(Debug, Clone, Copy)]
 struct Problem(StatusCode, &'static str);
 
+/// How long the first upload of an aggregation job waits for others to join it.
+pub const JOB_WINDOW: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// Reports that make an aggregation job full without waiting.
+pub const JOB_REPORTS: usize = 512;
+
 /// One upload waiting for the next aggregation job.
 struct Queued {
+    /// When it was queued.
+    at: std::time::Instant,
     inits: Vec<detente_dap::VerifyInit>,
-    pending: Vec<(crate::flow::LeaderPending, u64)>,
+    pending: Vec<(crate::flow::LeaderPending, u64, Option<TokenId>)>,
     reply: std::sync::mpsc::SyncSender<Result<Vec<ReportUploadStatus>, Problem>>,
+}
+
+/// Holds a token in [`Shared::in_flight`] until its upload is answered.
+struct InFlight<'a>(&'a Shared, Option<TokenId>);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if let (Some(t), Ok(mut set)) = (self.1, self.0.in_flight.lock()) {
+            set.remove(&t);
+        }
+    }
 }
 
 fn problem(p: Problem) -> Response {
@@ -201,7 +217,9 @@ impl Shared {
     fn upload(&self, headers: &HeaderMap, body: &[u8]) -> Result<Vec<u8>, Problem> {
         let req = UploadRequest::decode(body)
             .map_err(|_| Problem(StatusCode::BAD_REQUEST, "invalidMessage"))?;
-        if let Some((_, pk, _)) = &self.agg.issuer {
+        let poisoned = || Problem(StatusCode::INTERNAL_SERVER_ERROR, "invalidMessage");
+        let mut token_id = None;
+        if let Some(v) = &self.verifier {
             // One token per report: an upload with a token carries one report, of its day.
             let token = headers
                 .get(TOKEN_HEADER)
@@ -213,13 +231,22 @@ impl Shared {
             };
             let day = u32::try_from(r.report_metadata.time.0)
                 .map_err(|_| Problem(StatusCode::BAD_REQUEST, "invalidMessage"))?;
-            let mut spent = SpentIn(&self.agg.store, false);
-            let ok = redeem(pk, &mut spent, &self.agg.task_id.0, day, &token);
-            if spent.1 {
-                return Err(Problem(StatusCode::INTERNAL_SERVER_ERROR, "invalidMessage"));
+            let forbidden = Problem(StatusCode::FORBIDDEN, "unauthorizedRequest");
+            check(v, &self.agg.task_id.0, day, &token).map_err(|_| forbidden)?;
+            // Spent before, or in an upload being aggregated now: refused before any work.
+            let id = (token.day, token.nonce);
+            if self
+                .agg
+                .store
+                .is_spent(id.0, &id.1)
+                .map_err(|_| poisoned())?
+                || !self.in_flight.lock().map_err(|_| poisoned())?.insert(id)
+            {
+                return Err(forbidden);
             }
-            ok.map_err(|_| Problem(StatusCode::FORBIDDEN, "unauthorizedRequest"))?;
+            token_id = Some(id);
         }
+        let _held = InFlight(self, token_id);
         let task = self.task();
         let mut errors = Vec::new();
         let mut pending = Vec::new();
@@ -227,7 +254,7 @@ impl Shared {
         for r in &req.reports {
             match leader_init(&task, &self.agg.hpke, r) {
                 Ok((p, vi)) => {
-                    pending.push((p, r.report_metadata.time.0));
+                    pending.push((p, r.report_metadata.time.0, token_id));
                     inits.push(vi);
                 }
                 Err(e) => errors.push(ReportUploadStatus {
@@ -237,25 +264,48 @@ impl Shared {
             }
         }
         if !inits.is_empty() {
-            // Group commit: whoever holds the aggregation lock sends every upload queued so
-            // far to the Helper in one job and counts them in one transaction.
+            // Group commit: the aggregation worker sends the uploads queued together to the
+            // Helper in one job and counts them in one transaction, then answers each.
             let (tx, rx) = std::sync::mpsc::sync_channel(1);
-            let poisoned = || Problem(StatusCode::INTERNAL_SERVER_ERROR, "invalidMessage");
             self.queue.lock().map_err(|_| poisoned())?.push(Queued {
+                at: std::time::Instant::now(),
                 inits,
                 pending,
                 reply: tx,
             });
-            {
-                let _g = self.agg_lock.lock().map_err(|_| poisoned())?;
-                let jobs = std::mem::take(&mut *self.queue.lock().map_err(|_| poisoned())?);
-                if !jobs.is_empty() {
-                    self.run_jobs(jobs);
-                }
-            }
+            self.wake.notify_one();
             errors.extend(rx.recv().map_err(|_| poisoned())??);
         }
         Ok(UploadErrors { status: errors }.get_encoded())
+    }
+
+    /// Leader: the uploads of the next aggregation job, when there are any. It waits until
+    /// [`JOB_WINDOW`] has passed since the oldest queued upload arrived, or [`JOB_REPORTS`]
+    /// reports are queued, so that a job's fixed costs (the round trip to the Helper, each
+    /// side's transaction and fsync, each bucket's read and write) are shared by many
+    /// reports; under load, what queued while the last job ran goes at once.
+    fn next_job(&self) -> Result<Vec<Queued>, ()> {
+        let mut q = self.queue.lock().map_err(|_| ())?;
+        if q.is_empty() {
+            q = self
+                .wake
+                .wait_timeout(q, std::time::Duration::from_millis(500))
+                .map_err(|_| ())?
+                .0;
+        }
+        while let Some(oldest) = q.first().map(|j| j.at) {
+            let reports: usize = q.iter().map(|j| j.inits.len()).sum();
+            let waited = oldest.elapsed();
+            if reports >= JOB_REPORTS || waited >= JOB_WINDOW {
+                return Ok(std::mem::take(&mut *q));
+            }
+            q = self
+                .wake
+                .wait_timeout(q, JOB_WINDOW - waited)
+                .map_err(|_| ())?
+                .0;
+        }
+        Ok(Vec::new())
     }
 
     /// Leader: signs an enrolled endpoint's blinded token requests, within its daily quota.
@@ -358,7 +408,7 @@ impl Shared {
                 pendings.push(p);
                 owners.push(j);
             }
-            replies.push((q.reply, Vec::new()));
+            replies.push((q.reply, Vec::new(), false));
         }
         let job = AggregationJobInitReq {
             verification_key_id: 0,
@@ -387,7 +437,7 @@ impl Shared {
             }) {
             Ok(r) => r,
             Err(p) => {
-                for (tx, _) in replies {
+                for (tx, _, _) in replies {
                     let _ = tx.send(Err(p));
                 }
                 return;
@@ -395,12 +445,19 @@ impl Shared {
         };
         let mut admits = Vec::new();
         let mut admit_owner = Vec::new();
-        for ((p, bucket), (vr, j)) in pendings.into_iter().zip(resps.into_iter().zip(&owners)) {
+        for ((p, bucket, token), (vr, j)) in
+            pendings.into_iter().zip(resps.into_iter().zip(&owners))
+        {
             let rid = p.report_id;
             match leader_finish(&task, p, &vr) {
                 Ok(out) => match Self::encoded_out(out) {
-                    Some(enc) => {
-                        admits.push((rid.0, bucket, enc));
+                    Some(share) => {
+                        admits.push(Item {
+                            report_id: rid.0,
+                            bucket,
+                            share,
+                            token,
+                        });
                         admit_owner.push((*j, rid));
                     }
                     None => replies[*j].1.push(ReportUploadStatus {
@@ -428,14 +485,19 @@ impl Shared {
                             id: rid,
                             error: ReportError::BATCH_COLLECTED,
                         }),
+                        Admit::TokenSpent => replies[j].2 = true,
                     }
                 }
-                for (tx, errs) in replies {
-                    let _ = tx.send(Ok(errs));
+                for (tx, errs, spent) in replies {
+                    let _ = tx.send(if spent {
+                        Err(Problem(StatusCode::FORBIDDEN, "unauthorizedRequest"))
+                    } else {
+                        Ok(errs)
+                    });
                 }
             }
             Err(_) => {
-                for (tx, _) in replies {
+                for (tx, _, _) in replies {
                     let _ = tx.send(Err(Problem(
                         StatusCode::INTERNAL_SERVER_ERROR,
                         "invalidMessage",
@@ -458,9 +520,14 @@ impl Shared {
             let rid = vi.report_share.report_metadata.report_id;
             let bucket = vi.report_share.report_metadata.time.0;
             let (resp, out) = helper_init(&task, &self.agg.hpke, vi);
-            if let Some(enc) = out.and_then(Self::encoded_out) {
+            if let Some(share) = out.and_then(Self::encoded_out) {
                 slots.push(resps.len());
-                admits.push((rid.0, bucket, enc));
+                admits.push(Item {
+                    report_id: rid.0,
+                    bucket,
+                    share,
+                    token: None,
+                });
             }
             resps.push(resp);
         }
@@ -476,6 +543,8 @@ impl Shared {
                 Admit::Counted => {}
                 Admit::Replayed => resps[slot] = reject(rid, ReportError::REPORT_REPLAYED),
                 Admit::BatchCollected => resps[slot] = reject(rid, ReportError::BATCH_COLLECTED),
+                // The Helper's reports carry no tokens.
+                Admit::TokenSpent => resps[slot] = reject(rid, ReportError::INVALID_MESSAGE),
             }
         }
         Ok(AggregationJobResp {
@@ -654,12 +723,30 @@ pub fn router(agg: Aggregator) -> Result<Router, String> {
     let which = agg.which;
     let s = Arc::new(Shared {
         queue: std::sync::Mutex::new(Vec::new()),
-        agg_lock: std::sync::Mutex::new(()),
+        in_flight: std::sync::Mutex::new(std::collections::HashSet::new()),
+        verifier: agg.issuer.as_ref().map(|(_, pk, _)| Verifier::new(pk)),
+        wake: std::sync::Condvar::new(),
         agg,
         vdaf,
         fam,
         http,
     });
+    if which == Which::Leader {
+        // The aggregation worker: it runs while the router (and so its state) lives.
+        let weak = Arc::downgrade(&s);
+        std::thread::Builder::new()
+            .name("aggregation".into())
+            .spawn(move || {
+                while let Some(s) = weak.upgrade() {
+                    match s.next_job() {
+                        Ok(jobs) if !jobs.is_empty() => s.run_jobs(jobs),
+                        Ok(_) => {}
+                        Err(()) => return,
+                    }
+                }
+            })
+            .map_err(|e| format!("can't start the aggregation worker: {e}"))?;
+    }
     let hpke = {
         let s = s.clone();
         get(move || {

@@ -135,6 +135,21 @@ pub enum Admit {
     Replayed,
     /// Its bucket was collected already: not counted.
     BatchCollected,
+    /// Its upload token was spent already: not counted.
+    TokenSpent,
+}
+
+/// A verified report offered to the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Item {
+    /// Its report id.
+    pub report_id: [u8; 16],
+    /// Its time bucket.
+    pub bucket: u64,
+    /// Its output share, encoded as an aggregate share.
+    pub share: Vec<u8>,
+    /// The upload token it came with (day, nonce), spent in the transaction that counts it.
+    pub token: Option<(u32, [u8; 32])>,
 }
 
 /// Why a collection is refused.
@@ -234,17 +249,25 @@ impl AggStore {
         share: &[u8],
         merge: Merge<'_>,
     ) -> Result<Admit, StoreError> {
-        let mut v = self.admit_many(task, &[(*report_id, bucket, share.to_vec())], merge)?;
+        let item = Item {
+            report_id: *report_id,
+            bucket,
+            share: share.to_vec(),
+            token: None,
+        };
+        let mut v = self.admit_many(task, &[item], merge)?;
         v.pop().ok_or_else(|| err("no result"))
     }
 
     /// [`AggStore::admit`] for many reports in one transaction (one fsync), each with its
-    /// own outcome, in order. A report id given twice counts once. Each bucket touched is
-    /// read and written once, its shares summed in one pass.
+    /// own outcome, in order. A report id given twice counts once; a report's token is
+    /// spent in the same transaction, and a report whose token was spent (before, or by an
+    /// earlier item) is not counted. Each bucket touched is read and written once, its
+    /// shares summed in one pass.
     pub fn admit_many(
         &self,
         task: &[u8; 32],
-        items: &[([u8; 16], u64, Vec<u8>)],
+        items: &[Item],
         merge: Merge<'_>,
     ) -> Result<Vec<Admit>, StoreError> {
         if items.is_empty() {
@@ -363,6 +386,18 @@ impl AggStore {
         })
     }
 
+    /// Whether a token nonce was spent.
+    pub fn is_spent(&self, day: u32, nonce: &[u8; 32]) -> Result<bool, StoreError> {
+        self.db.read(|tx| -> Result<bool, StoreError> {
+            Ok(!tx
+                .query(
+                    "SELECT 1 FROM spent WHERE day = $1 AND nonce = $2",
+                    &[int(day.into()), blob(nonce)],
+                )?
+                .is_empty())
+        })
+    }
+
     /// Marks a token nonce spent; `false` if it already was.
     pub fn spend(&self, day: u32, nonce: &[u8; 32]) -> Result<bool, StoreError> {
         self.db.write(|tx| -> Result<bool, StoreError> {
@@ -396,13 +431,13 @@ impl AggStore {
 fn admit_in(
     tx: &mut dyn Tx,
     task: &[u8; 32],
-    items: &[([u8; 16], u64, Vec<u8>)],
+    items: &[Item],
     merge: Merge<'_>,
 ) -> Result<Vec<Admit>, StoreError> {
     use std::collections::{BTreeMap, HashSet};
     let mut out = vec![Admit::Counted; items.len()];
     // The buckets touched, as stored.
-    let mut wanted: Vec<u64> = items.iter().map(|i| i.1).collect();
+    let mut wanted: Vec<u64> = items.iter().map(|i| i.bucket).collect();
     wanted.sort_unstable();
     wanted.dedup();
     let mut stored: BTreeMap<u64, Bucket> = BTreeMap::new();
@@ -422,26 +457,63 @@ fn admit_in(
             stored.insert(n, b);
         }
     }
-    // Reports for collected buckets are refused; an id given twice counts once.
-    let mut seen = HashSet::new();
+    // Reports for collected buckets are refused; an id or a token given twice counts once.
+    let (mut seen, mut seen_tokens) = (HashSet::new(), HashSet::new());
     let mut candidates = Vec::new();
-    for (i, (rid, bucket, _)) in items.iter().enumerate() {
-        if stored.get(bucket).is_some_and(|b| b.collected) {
+    for (i, it) in items.iter().enumerate() {
+        if stored.get(&it.bucket).is_some_and(|b| b.collected) {
             out[i] = Admit::BatchCollected;
-        } else if !seen.insert(*rid) {
+        } else if it.token.is_some_and(|t| !seen_tokens.insert(t)) {
+            out[i] = Admit::TokenSpent;
+        } else if !seen.insert(it.report_id) {
             out[i] = Admit::Replayed;
         } else {
             candidates.push(i);
         }
     }
+    // Spend the tokens; a report whose token was spent before is not counted.
+    let with_token: Vec<usize> = candidates
+        .iter()
+        .copied()
+        .filter(|&i| items[i].token.is_some())
+        .collect();
+    let mut fresh_tokens = HashSet::new();
+    for part in with_token.chunks(CHUNK) {
+        let mut p = Vec::with_capacity(2 * part.len());
+        let mut rows = Vec::with_capacity(part.len());
+        for &i in part {
+            if let Some((day, nonce)) = items[i].token {
+                p.push(int(day.into()));
+                p.push(blob(&nonce));
+                rows.push(format!("(${}, ${})", p.len() - 1, p.len()));
+            }
+        }
+        for r in tx.query(
+            &format!(
+                "INSERT INTO spent (day, nonce) VALUES {} \
+                 ON CONFLICT (day, nonce) DO NOTHING RETURNING day, nonce",
+                rows.join(", ")
+            ),
+            &p,
+        )? {
+            fresh_tokens.insert((r.int(0)?, r.array::<32>(1)?));
+        }
+    }
+    candidates.retain(|&i| match items[i].token {
+        Some((day, nonce)) if !fresh_tokens.contains(&(i64::from(day), nonce)) => {
+            out[i] = Admit::TokenSpent;
+            false
+        }
+        _ => true,
+    });
     // Record the ids; those already there are replays.
     let mut fresh = HashSet::new();
     for part in candidates.chunks(CHUNK) {
         let mut p = vec![blob(task)];
         let mut rows = Vec::with_capacity(part.len());
         for &i in part {
-            p.push(blob(&items[i].0));
-            p.push(int(items[i].1));
+            p.push(blob(&items[i].report_id));
+            p.push(int(items[i].bucket));
             rows.push(format!("($1, ${}, ${})", p.len() - 1, p.len()));
         }
         for r in tx.query(
@@ -458,8 +530,8 @@ fn admit_in(
     // Sum each bucket's new shares with what it holds, and write it once.
     let mut added: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
     for &i in &candidates {
-        if fresh.contains(&items[i].0) {
-            added.entry(items[i].1).or_default().push(i);
+        if fresh.contains(&items[i].report_id) {
+            added.entry(items[i].bucket).or_default().push(i);
         } else {
             out[i] = Admit::Replayed;
         }
@@ -472,8 +544,8 @@ fn admit_in(
             shares.push(&b.share);
         }
         for &i in &idx {
-            shares.push(&items[i].2);
-            xor_in(&mut checksum, &items[i].0);
+            shares.push(&items[i].share);
+            xor_in(&mut checksum, &items[i].report_id);
         }
         let share = merge(&shares).map_err(err)?;
         let reports = old.map_or(0, |b| b.reports) + idx.len() as u64;

@@ -18,8 +18,8 @@
 //! could mint as many tokens as it likes.
 
 use blind_rsa_signatures::{
-    BlindMessage, BlindSignature, BlindingResult, MessageRandomizer, PublicKeySha384PSSRandomized,
-    SecretKeySha384PSSRandomized, Signature,
+    BlindMessage, BlindSignature, BlindingResult, PublicKeySha384PSSRandomized,
+    SecretKeySha384PSSRandomized,
 };
 use rand_core::CryptoRng;
 
@@ -216,23 +216,69 @@ pub trait Spent {
     fn spend(&mut self, day: u32, nonce: &[u8; 32]) -> bool;
 }
 
-/// Leader: accepts a token for `task` on `day`, once.
+/// The Leader's check of tokens: the issuer's public key prepared once. The final token is
+/// a standard RSASSA-PSS signature (SHA-384, MGF1-SHA-384, 48-byte salt) over the
+/// randomizer followed by the message (RFC 9474 §4.2 and §5.3), which ring verifies several
+/// times faster than the big-integer code the blinding needs.
+pub struct Verifier {
+    key: ring::signature::RsaPublicKeyComponents<Vec<u8>>,
+    size: usize,
+}
+
+impl Verifier {
+    /// Prepares the issuer's public key.
+    pub fn new(key: &IssuerKey) -> Verifier {
+        // ring takes both without leading zeros; the big integers may carry some.
+        let minimal = |v: Vec<u8>| -> Vec<u8> { v.into_iter().skip_while(|b| *b == 0).collect() };
+        let c = key.components();
+        let n = minimal(c.n());
+        Verifier {
+            size: n.len(),
+            key: ring::signature::RsaPublicKeyComponents {
+                n,
+                e: minimal(c.e()),
+            },
+        }
+    }
+
+    /// Whether `token` carries the issuer's signature for `task`.
+    fn signed(&self, task: &[u8], token: &Token) -> bool {
+        if token.signature.len() != self.size {
+            return false;
+        }
+        let mut m = token.randomizer.to_vec();
+        m.extend_from_slice(&token_message(task, token.day, &token.nonce));
+        self.key
+            .verify(
+                &ring::signature::RSA_PSS_2048_8192_SHA384,
+                &m,
+                &token.signature,
+            )
+            .is_ok()
+    }
+}
+
+/// Leader: whether a token is good for a report of `task` on `day` (its scope and the
+/// issuer's signature; whether it was spent is the store's to say).
+pub fn check(v: &Verifier, task: &[u8], day: u32, token: &Token) -> Result<(), TokenError> {
+    if token.day != day {
+        return Err(TokenError::WrongScope);
+    }
+    if !v.signed(task, token) {
+        return Err(TokenError::BadSignature);
+    }
+    Ok(())
+}
+
+/// Leader: accepts a token for `task` on `day`, once ([`check`], then [`Spent::spend`]).
 pub fn redeem(
-    key: &IssuerKey,
+    v: &Verifier,
     spent: &mut dyn Spent,
     task: &[u8],
     day: u32,
     token: &Token,
 ) -> Result<(), TokenError> {
-    if token.day != day {
-        return Err(TokenError::WrongScope);
-    }
-    key.verify(
-        &Signature(token.signature.clone()),
-        Some(MessageRandomizer(token.randomizer)),
-        token_message(task, token.day, &token.nonce),
-    )
-    .map_err(|_| TokenError::BadSignature)?;
+    check(v, task, day, token)?;
     if !spent.spend(token.day, &token.nonce) {
         return Err(TokenError::Spent);
     }
@@ -242,6 +288,7 @@ pub fn redeem(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use blind_rsa_signatures::{MessageRandomizer, Signature};
     use rand_core::SeedableRng as _;
     use std::collections::{HashMap, HashSet};
 
@@ -269,6 +316,7 @@ mod tests {
         let (pk, sk) = (kp.pk, kp.sk);
         let mut issuer = Mem::default();
         let mut leader = Mem::default();
+        let v = Verifier::new(&pk);
         let day = 20_000;
         let pending: Vec<Pending> = (0..3)
             .map(|_| request(&pk, b"task", day, &mut rng).unwrap())
@@ -296,26 +344,49 @@ mod tests {
         for t in &tokens {
             // What the issuer saw (the blinded message) is not the token's message.
             assert!(!blinded.iter().any(|b| b.windows(32).any(|w| w == t.nonce)));
-            redeem(&pk, &mut leader, b"task", day, t).unwrap();
+            redeem(&v, &mut leader, b"task", day, t).unwrap();
         }
         assert_eq!(
-            redeem(&pk, &mut leader, b"task", day, &tokens[0]),
+            redeem(&v, &mut leader, b"task", day, &tokens[0]),
             Err(TokenError::Spent)
         );
         assert_eq!(
-            redeem(&pk, &mut leader, b"task", day + 1, &tokens[1]),
+            redeem(&v, &mut leader, b"task", day + 1, &tokens[1]),
             Err(TokenError::WrongScope)
         );
         let mut fresh = Mem::default();
         assert_eq!(
-            redeem(&pk, &mut fresh, b"other", day, &tokens[1]),
+            redeem(&v, &mut fresh, b"other", day, &tokens[1]),
             Err(TokenError::BadSignature)
         );
         let mut forged = tokens[2].clone();
         forged.nonce[0] ^= 1;
         assert_eq!(
-            redeem(&pk, &mut fresh, b"task", day, &forged),
+            redeem(&v, &mut fresh, b"task", day, &forged),
             Err(TokenError::BadSignature)
         );
+        // ring's verdict is the RFC 9474 implementation's, for good tokens and for each
+        // field tampered with.
+        let mut cases = vec![tokens[0].clone(), forged];
+        for k in 0..3 {
+            let mut t = tokens[1].clone();
+            match k {
+                0 => t.randomizer[7] ^= 0x40,
+                1 => t.signature[100] ^= 1,
+                _ => t.signature.truncate(255),
+            }
+            cases.push(t);
+        }
+        for (i, t) in cases.iter().enumerate() {
+            let reference = pk
+                .verify(
+                    &Signature(t.signature.clone()),
+                    Some(MessageRandomizer(t.randomizer)),
+                    token_message(b"task", t.day, &t.nonce),
+                )
+                .is_ok();
+            assert_eq!(v.signed(b"task", t), reference, "case {i}");
+            assert_eq!(reference, i == 0, "case {i}");
+        }
     }
 }

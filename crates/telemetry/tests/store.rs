@@ -12,7 +12,7 @@ use detente_telemetry::aggregate::{AggregateShare, Families};
 use detente_telemetry::flow::{helper_init, leader_finish, leader_init, HpkeKey, Task};
 use detente_telemetry::report::{build, Recipient};
 use detente_telemetry::shard::{Value, Vdaf};
-use detente_telemetry::store::{Admit, AggStore, CollectError};
+use detente_telemetry::store::{Admit, AggStore, CollectError, Item};
 use hpke::{Kem as _, Serializable as _};
 use prio::codec::{Encode as _, ParameterizedDecode as _};
 
@@ -209,12 +209,12 @@ fn concurrent_writers(postgres: bool) {
     // An aggregate share of all zeros is a valid share to count.
     let zero = fam.empty().get_encoded().unwrap();
     let merge = |s: &[&[u8]]| fam.sum_encoded(s).map_err(|e| e.to_string());
-    let items = |from: u16| -> Vec<([u8; 16], u64, Vec<u8>)> {
+    let items = |from: u16| -> Vec<Item> {
         (from..from + 40)
             .map(|i| {
                 let mut rid = [0u8; 16];
                 rid[..2].copy_from_slice(&i.to_be_bytes());
-                (rid, 5, zero.clone())
+                item(rid, 5, &zero, None)
             })
             .collect()
     };
@@ -258,8 +258,8 @@ fn one_batch_with_repeats_and_many_buckets() {
     for i in 0..1200u16 {
         let mut rid = [0u8; 16];
         rid[..2].copy_from_slice(&i.to_be_bytes());
-        items.push((rid, u64::from(i % 3), zero.clone()));
-        items.push((rid, u64::from(i % 3), zero.clone()));
+        items.push(item(rid, u64::from(i % 3), &zero, None));
+        items.push(item(rid, u64::from(i % 3), &zero, None));
     }
     let out = s.admit_many(&task, &items, &merge).unwrap();
     assert_eq!(out.iter().filter(|o| **o == Admit::Counted).count(), 1200);
@@ -276,12 +276,68 @@ fn one_batch_with_repeats_and_many_buckets() {
     assert_eq!(c01.reports, 800);
     // Collected buckets refuse later reports; the other bucket still counts new ones.
     let mut late = items[0].clone();
-    late.0[15] = 1;
+    late.report_id[15] = 1;
     let mut other = items[4].clone();
-    other.0[15] = 1;
-    assert_eq!(other.1, 2);
+    other.report_id[15] = 1;
+    assert_eq!(other.bucket, 2);
     assert_eq!(
         s.admit_many(&task, &[late, other], &merge).unwrap(),
         vec![Admit::BatchCollected, Admit::Counted]
     );
+}
+
+fn item(report_id: [u8; 16], bucket: u64, share: &[u8], token: Option<(u32, [u8; 32])>) -> Item {
+    Item {
+        report_id,
+        bucket,
+        share: share.to_vec(),
+        token,
+    }
+}
+
+/// A report's token is spent in the transaction that counts it: a token used before, or
+/// twice in one batch, counts nothing, and a report that isn't counted for another reason
+/// (a collected bucket) leaves its token unspent.
+#[test]
+fn tokens_are_spent_with_the_report_they_count() {
+    let fam = Families::new(LEN, 2, 4).unwrap();
+    let d = tempfile::tempdir().unwrap();
+    let s = AggStore::open(&Location::Sqlite(d.path().join("a.sqlite"))).unwrap();
+    let zero = fam.empty().get_encoded().unwrap();
+    let merge = |s: &[&[u8]]| fam.sum_encoded(s).map_err(|e| e.to_string());
+    let task = [1u8; 32];
+    let tok = |n: u8| Some((20_000u32, [n; 32]));
+    let rid = |n: u8| [n; 16];
+    assert_eq!(
+        s.admit_many(
+            &task,
+            &[
+                item(rid(1), 1, &zero, tok(1)),
+                item(rid(2), 1, &zero, tok(1)),
+                item(rid(3), 1, &zero, tok(3)),
+            ],
+            &merge
+        )
+        .unwrap(),
+        vec![Admit::Counted, Admit::TokenSpent, Admit::Counted]
+    );
+    assert!(s.is_spent(20_000, &[1; 32]).unwrap());
+    assert!(!s.is_spent(20_000, &[2; 32]).unwrap());
+    assert_eq!(
+        s.admit(&task, &rid(4), 1, &zero, &merge).unwrap(),
+        Admit::Counted
+    );
+    assert_eq!(
+        s.admit_many(&task, &[item(rid(5), 1, &zero, tok(3))], &merge)
+            .unwrap(),
+        vec![Admit::TokenSpent]
+    );
+    s.collect(&task, 1, 2, 1, None, &merge).unwrap().unwrap();
+    assert_eq!(
+        s.admit_many(&task, &[item(rid(6), 1, &zero, tok(6))], &merge)
+            .unwrap(),
+        vec![Admit::BatchCollected]
+    );
+    assert!(!s.is_spent(20_000, &[6; 32]).unwrap());
+    assert_eq!(s.buckets(&task).unwrap()[0].2, 3);
 }
