@@ -515,6 +515,25 @@ fn uploads_need_a_token_and_tokens_are_rate_limited() {
             count,
         ])
     };
+    // A malformed request (a "blinded message" of the wrong size) is refused and costs the
+    // endpoint nothing of its quota.
+    {
+        let v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("task.json")).unwrap()).unwrap();
+        let hexid = v["task_id"].as_str().unwrap();
+        let id: Vec<u8> = (0..32)
+            .map(|i| u8::from_str_radix(&hexid[2 * i..2 * i + 2], 16).unwrap())
+            .collect();
+        use base64::Engine as _;
+        let tid = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(id);
+        let r = reqwest::blocking::Client::new()
+            .post(format!("http://{la}/tasks/{tid}/tokens"))
+            .bearer_auth(&cred)
+            .body(r#"{"day": 20001, "blinded": ["AAAA"]}"#)
+            .send()
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 400);
+    }
     assert!(tokens("2").status.success());
     assert!(String::from_utf8_lossy(&tokens("1").stderr).contains("429"));
     {

@@ -355,8 +355,17 @@ impl Shared {
                 "unauthorizedRequest",
             ));
         }
-        let sigs = sign_blinded(sk, &blinded)
-            .map_err(|_| Problem(StatusCode::BAD_REQUEST, "invalidMessage"))?;
+        let sigs = match sign_blinded(sk, &blinded) {
+            Ok(s) => s,
+            Err(_) => {
+                // A malformed request costs the endpoint nothing of its quota.
+                self.agg
+                    .store
+                    .quota_refund(&name, day, n)
+                    .map_err(|_| Problem(StatusCode::INTERNAL_SERVER_ERROR, "invalidMessage"))?;
+                return Err(Problem(StatusCode::BAD_REQUEST, "invalidMessage"));
+            }
+        };
         let out: Vec<String> = sigs.iter().map(|s| b64.encode(s)).collect();
         Ok(serde_json::json!({ "signatures": out })
             .to_string()

@@ -386,6 +386,18 @@ impl AggStore {
         })
     }
 
+    /// Gives back `n` tokens of `name`'s quota for `day` that were taken but not issued
+    /// (their request could not be signed).
+    pub fn quota_refund(&self, name: &str, day: u32, n: u32) -> Result<(), StoreError> {
+        self.db.write(|tx| -> Result<(), StoreError> {
+            tx.execute(
+                "UPDATE quota SET n = n - $3 WHERE name = $1 AND day = $2 AND n >= $3",
+                &[name.into(), int(day.into()), int(n.into())],
+            )?;
+            Ok(())
+        })
+    }
+
     /// Whether a token nonce was spent.
     pub fn is_spent(&self, day: u32, nonce: &[u8; 32]) -> Result<bool, StoreError> {
         self.db.read(|tx| -> Result<bool, StoreError> {
