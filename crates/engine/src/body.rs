@@ -375,8 +375,9 @@ pub(crate) enum Owner {
 pub(crate) struct Pattern {
     pub compiled: Compiled,
     pub owners: Vec<Owner>,
-    /// Target type 7: matched only against normalised text.
-    pub text_only: bool,
+    /// Target type: 0 applies to every file; 7 only to normalised text; the others only to
+    /// files of that type.
+    pub target: u8,
 }
 #[cfg(test)]
 mod tests {
@@ -455,7 +456,16 @@ mod tests {
         let mut memo = Memo::default();
         memo.start(c.toks.len(), data.len());
         idx.find(data, |_, pos| {
-            if !found && verify(&c, data, pos, Some(data.len() as u64), &mut memo).is_some() {
+            if !found
+                && verify(
+                    &c,
+                    data,
+                    pos,
+                    detente_sigs::Frame::Plain(data.len() as u64),
+                    &mut memo,
+                )
+                .is_some()
+            {
                 found = true;
             }
         });

@@ -5,10 +5,12 @@ use super::*;
 
 pub(crate) struct LogicalMeta {
     pub(crate) name: String,
-    pub(crate) text_only: bool,
+    pub(crate) target: u8,
     pub(crate) source: u32,
     pub(crate) expr: Expr,
     pub(crate) file_size: Option<Range>,
+    pub(crate) entry_point: Option<Range>,
+    pub(crate) sections: Option<Range>,
     pub(crate) base: u32,
     pub(crate) nsubs: u32,
 }
@@ -43,7 +45,7 @@ impl EngineBuilder {
         let all_bodies = body_parts
             .into_iter()
             .flat_map(|(src, b)| b.into_iter().map(move |(n, t7, c)| (n, src, t7, c)));
-        for (name, src, text_only, compiled) in all_bodies {
+        for (name, src, target, compiled) in all_bodies {
             if !keep(&name, &mut report) {
                 continue;
             }
@@ -53,7 +55,7 @@ impl EngineBuilder {
                     patterns.push(Pattern {
                         compiled,
                         owners: vec![Owner::Body(bodies.len() as u32)],
-                        text_only,
+                        target,
                     });
                     bodies.push((name, src));
                 }
@@ -102,20 +104,20 @@ impl EngineBuilder {
                 }
             }
             let nsubs = l.subsigs.len() as u32;
-            let text_only = l.target == 7;
+            let target = l.target as u8;
             for si in 0..l.subsigs.len() {
                 let forms = pats.iter().take_while(|p| p.0 == si).count();
                 for (_, compiled, atom) in pats.drain(..forms).collect::<Vec<_>>() {
                     let owner = Owner::Sub { lsig: id };
                     let key = {
                         let mut h = std::hash::DefaultHasher::new();
-                        (&compiled, text_only).hash(&mut h);
+                        (&compiled, target).hash(&mut h);
                         h.finish()
                     };
                     let bucket = shared.entry(key).or_default();
                     let same = bucket.iter().copied().find(|&p| {
                         let q = &patterns[p as usize];
-                        q.compiled == compiled && q.text_only == text_only
+                        q.compiled == compiled && q.target == target
                     });
                     let pid = match same {
                         // The same subsignature pattern twice in one slot (`::wa` forms of
@@ -137,7 +139,7 @@ impl EngineBuilder {
                             patterns.push(Pattern {
                                 compiled,
                                 owners: vec![owner],
-                                text_only,
+                                target,
                             });
                             p
                         }
@@ -151,10 +153,12 @@ impl EngineBuilder {
             }
             lsigs.push(LogicalMeta {
                 name: l.name,
-                text_only: l.target == 7,
+                target,
                 source: src,
                 expr: l.expr,
                 file_size: l.file_size,
+                entry_point: l.entry_point,
+                sections: l.sections,
                 base,
                 nsubs,
             });
@@ -184,7 +188,10 @@ impl EngineBuilder {
             AtomIndex::build(
                 atoms
                     .iter()
-                    .filter(|(pid, _)| patterns[*pid as usize].compiled.matches_text)
+                    .filter(|(pid, _)| {
+                        let p = &patterns[*pid as usize];
+                        p.compiled.matches_text && (p.target == 0 || p.target == 7)
+                    })
                     .map(|(pid, a)| (*pid, a)),
             )
         };

@@ -19,6 +19,8 @@
 mod body;
 mod build;
 mod containers;
+mod exe;
+pub mod filetype;
 mod hashes;
 mod index;
 mod load;

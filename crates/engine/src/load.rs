@@ -7,7 +7,7 @@ use super::*;
 pub(crate) type CompiledBody = Option<(body::Compiled, body::Atom)>;
 
 /// A body signature as loaded: name, target 7, compiled pattern and atom variants.
-pub(crate) type PreBody = (String, bool, CompiledBody);
+pub(crate) type PreBody = (String, u8, CompiledBody);
 
 /// Signatures parsed from one database file (or a run of its lines), ready to merge: hash
 /// signatures stored flat, body signatures already compiled.
@@ -35,7 +35,7 @@ impl Sink for Part {
     fn body(&mut self, b: BodyRef<'_>) {
         // Compiled patterns are compact; the parsed form stays in the parser's buffer.
         let c = body::compile_with(b.pattern, b.offset, false, &mut self.scratch);
-        self.bodies.push((b.name.to_string(), b.target == 7, c));
+        self.bodies.push((b.name.to_string(), b.target as u8, c));
     }
     fn logical(&mut self, sig: LogicalSig) {
         self.logicals.push(sig);

@@ -2,6 +2,9 @@
 
 use super::*;
 use crate::body::Tok;
+use crate::exe;
+use crate::filetype::{self, FileType};
+use detente_sigs::Frame;
 
 /// Per-thread scanning state.
 pub struct Scanner<'e> {
@@ -30,6 +33,16 @@ pub struct Scanner<'e> {
     pub(crate) slot_counts: Vec<u32>,
     pub(crate) touched: Vec<u32>,
     pub(crate) touched_bodies: Vec<u32>,
+}
+
+/// One pass of body and logical signatures over a buffer.
+struct Pass<'a> {
+    /// The target whose signatures apply besides target 0.
+    target: u8,
+    /// Normalised text rather than the raw file.
+    normalized: bool,
+    /// What offsets count from.
+    frame: Frame<'a>,
 }
 
 /// Source index used for YARA detections.
@@ -79,19 +92,53 @@ impl Scanner<'_> {
             }
         }
 
-        self.scan_bodies(data, size, false, all, &mut out);
+        // The file's type decides which targets apply, and an executable's layout what its
+        // relative offsets count from (a header that can't be read lets none match).
+        let ft = if e.patterns.is_empty() {
+            FileType::Binary
+        } else {
+            filetype::file_type(data)
+        };
+        let layout = if ft.is_executable() {
+            exe::layout(ft, data)
+        } else {
+            None
+        };
+        let frame = match (ft.is_executable(), &layout) {
+            (false, _) => Frame::Plain(size),
+            (true, Some(l)) => Frame::Exe(size, l),
+            (true, None) => Frame::Broken,
+        };
+        let raw = Pass {
+            target: ft.target(),
+            normalized: false,
+            frame,
+        };
+        self.scan_bodies(data, &raw, all, &mut out);
+        // Text (not a file whose magic makes it a type of its own) is also normalised, for
+        // target-7 signatures and target-0 ones.
+        let textual = matches!(
+            ft,
+            FileType::Text | FileType::Binary | FileType::Html | FileType::Mail
+        );
         if (all || out.is_empty())
             && !e.patterns.is_empty()
+            && textual
             && data.len() <= text::MAX_NORMALIZE
             && text::is_text(data)
         {
+            let pass = Pass {
+                target: 7,
+                normalized: true,
+                frame: Frame::Plain(size),
+            };
             if e.text_atoms.is_empty() {
                 // No pattern can match normalised text: its pass only evaluates the logical
                 // signatures that hold with no match at all.
-                self.scan_bodies(&[], size, true, all, &mut out);
+                self.scan_bodies(&[], &pass, all, &mut out);
             } else {
                 let norm = text::normalize(data);
-                self.scan_bodies(&norm, size, true, all, &mut out);
+                self.scan_bodies(&norm, &pass, all, &mut out);
             }
         }
         for b in self.touched_bodies.drain(..) {
@@ -156,22 +203,20 @@ impl Scanner<'_> {
     }
 
     /// Matches body and logical signatures over `data`: the raw bytes, or (`normalized`) their
-    /// normalised text, where target-7 signatures apply too and `EOF-n` offsets of target-0
-    /// signatures do not (ClamAV computes them for the raw file only). Offsets from the end and
-    /// `FileSize` conditions use `raw_size`.
-    fn scan_bodies(
-        &mut self,
-        data: &[u8],
-        raw_size: u64,
-        normalized: bool,
-        all: bool,
-        out: &mut Vec<Detection>,
-    ) {
+    /// normalised text. Target-0 signatures apply to both; a pass's own target's signatures
+    /// too (the file type's on raw bytes, 7 on normalised text). `EOF-n` offsets of target-0
+    /// signatures do not apply to normalised text (ClamAV computes them for the raw file
+    /// only); offsets from the end and `FileSize` conditions use the raw file's size.
+    fn scan_bodies(&mut self, data: &[u8], pass: &Pass<'_>, all: bool, out: &mut Vec<Detection>) {
         let e = self.engine;
         if e.patterns.is_empty() {
             return;
         }
-        let size = raw_size;
+        let normalized = pass.normalized;
+        let size = match pass.frame {
+            Frame::Plain(n) | Frame::Exe(n, _) => n,
+            Frame::Bare | Frame::Broken => data.len() as u64,
+        };
         let mut stop = false;
         {
             let memos = &mut self.memos;
@@ -191,7 +236,7 @@ impl Scanner<'_> {
                 let Some(p) = e.patterns.get(pid as usize) else {
                     return;
                 };
-                if p.text_only && !normalized {
+                if p.target != 0 && p.target != pass.target {
                     return;
                 }
                 // Nothing to learn when every owner is a body signature already found.
@@ -202,10 +247,10 @@ impl Scanner<'_> {
                 if !wanted {
                     return;
                 }
-                let eof_size = if !normalized || p.text_only {
-                    Some(size)
+                let frame = if normalized && p.target == 0 {
+                    Frame::Bare
                 } else {
-                    None
+                    pass.frame
                 };
                 let Some(memo) = memos.get_mut(pid as usize) else {
                     return;
@@ -216,7 +261,7 @@ impl Scanner<'_> {
                     memo.start(if jumps { p.compiled.toks.len() } else { 0 }, data.len());
                     live_memos.push(pid);
                 }
-                let Some(start) = verify::verify(&p.compiled, data, pos, eof_size, memo) else {
+                let Some(start) = verify::verify(&p.compiled, data, pos, frame, memo) else {
                     return;
                 };
                 let mut first_count = false;
@@ -278,11 +323,23 @@ impl Scanner<'_> {
         if !stop || all {
             for id in cands {
                 let l = &e.lsigs[id as usize];
-                if self.lsig_done[id as usize] || (l.text_only && !normalized) {
+                if self.lsig_done[id as usize] || (l.target != 0 && l.target != pass.target) {
                     continue;
                 }
-                if l.file_size.is_some_and(|r| size < r.min || size > r.max) {
+                let outside = |r: Option<Range>, v: u64| r.is_some_and(|r| v < r.min || v > r.max);
+                if outside(l.file_size, size) {
                     continue;
+                }
+                if l.entry_point.is_some() || l.sections.is_some() {
+                    // Both need the executable's layout (ClamAV: a successful header parse).
+                    let Frame::Exe(_, x) = pass.frame else {
+                        continue;
+                    };
+                    if outside(l.entry_point, x.entry)
+                        || outside(l.sections, x.sections.len() as u64)
+                    {
+                        continue;
+                    }
                 }
                 self.slot_counts.clear();
                 for slot in l.base..l.base + l.nsubs {

@@ -17,7 +17,7 @@
 
 use std::collections::VecDeque;
 
-use detente_sigs::{Boundary, ByteClass, Offset};
+use detente_sigs::{Boundary, ByteClass, Frame};
 
 use crate::body::{lit, Compiled, Tok};
 
@@ -562,29 +562,25 @@ impl Verifier<'_, '_> {
 
 /// Verifies pattern `c` with its atom at `pos`; returns the match start.
 ///
-/// `eof_size` is the size `EOF-n` offsets count from (None: such offsets never match).
+/// `frame` is what the pattern's offset counts from (the file's size, its executable
+/// layout).
 /// `memo` must have been started for this pattern and buffer ([`Memo::start`]); when its
 /// budget runs out the answer is None and [`Memo::exhausted`] says so.
 pub(crate) fn verify(
     c: &Compiled,
     data: &[u8],
     pos: usize,
-    eof_size: Option<u64>,
+    frame: Frame<'_>,
     memo: &mut Memo,
 ) -> Option<usize> {
     if memo.exhausted {
         return None;
     }
-    let n = match (c.offset, eof_size) {
-        (Offset::Eof { .. }, None) => return None,
-        (_, Some(n)) => n,
-        (_, None) => data.len() as u64,
-    };
+    let (lo, hi) = c.offset.window(frame)?;
     let fullword = c.fullword;
-    let offset = c.offset;
     let end_ok = |e: usize| !fullword || data.get(e).is_none_or(|b| !is_word(*b));
     let start_ok = |s: usize| {
-        offset.allows(s as u64, n)
+        (lo..=hi).contains(&(s as u64))
             && (!fullword || s == 0 || data.get(s - 1).is_none_or(|b| !is_word(*b)))
     };
     let mut v = Verifier {
@@ -610,7 +606,8 @@ mod tests {
 
     /// (match found, steps, exhausted) for every hit of `sig` over `data`, with `budget`.
     fn run(sig: &str, data: &[u8], budget: Option<u64>) -> (bool, u64, bool) {
-        let (c, atom) = compile(&parse_hex(sig).unwrap(), Offset::Any, false).unwrap();
+        let (c, atom) =
+            compile(&parse_hex(sig).unwrap(), detente_sigs::Offset::Any, false).unwrap();
         let idx = AtomIndex::build([(0, &atom)]);
         let mut memo = Memo::default();
         memo.start(c.toks.len(), data.len());
@@ -619,7 +616,14 @@ mod tests {
         }
         let mut found = false;
         idx.find(data, |_, pos| {
-            found |= verify(&c, data, pos, Some(data.len() as u64), &mut memo).is_some();
+            found |= verify(
+                &c,
+                data,
+                pos,
+                detente_sigs::Frame::Plain(data.len() as u64),
+                &mut memo,
+            )
+            .is_some();
         });
         (found, memo.steps(), memo.exhausted())
     }
@@ -671,8 +675,8 @@ mod tests {
     #[test]
     fn patterns_of_too_many_tokens_are_not_compiled() {
         let many = "4142".to_string() + &"(0000|0101)".repeat(crate::body::MAX_TOKENS + 1);
-        assert!(compile(&parse_hex(&many).unwrap(), Offset::Any, false).is_none());
+        assert!(compile(&parse_hex(&many).unwrap(), detente_sigs::Offset::Any, false).is_none());
         let some = "41424344".to_string() + &"(0000|0101)".repeat(100);
-        assert!(compile(&parse_hex(&some).unwrap(), Offset::Any, false).is_some());
+        assert!(compile(&parse_hex(&some).unwrap(), detente_sigs::Offset::Any, false).is_some());
     }
 }

@@ -18,7 +18,7 @@ pub(crate) fn parse_range(v: &str) -> Result<Range, ParseErrorKind> {
 }
 
 /// Parses a subsignature: `[Offset:]HexSignature[::modifiers]`.
-pub(crate) fn parse_subsig(s: &str) -> Result<Parsed<SubSig>, ParseErrorKind> {
+pub(crate) fn parse_subsig(s: &str, target: u64) -> Result<Parsed<SubSig>, ParseErrorKind> {
     // PCRE: Trigger/regex/flags; byte compare: N(...); macro: ${..}N$; fuzzy hash: fuzzy_img#..
     if s.contains('/') {
         return Ok(Parsed::Skip(SkipReason::Pcre));
@@ -53,7 +53,7 @@ pub(crate) fn parse_subsig(s: &str) -> Result<Parsed<SubSig>, ParseErrorKind> {
         }
     }
     let (offset, hex) = match body.rsplit_once(':') {
-        Some((off, hex)) => (parse_offset(off)?, hex),
+        Some((off, hex)) => (parse_offset_for(off, target)?, hex),
         None => (Some(Offset::Any), body),
     };
     let pattern = parse_hex(hex)?;
@@ -80,6 +80,8 @@ pub fn parse_logical_line(line: &str) -> Result<Parsed<LogicalSig>, ParseErrorKi
     let name = check_name(f[0])?;
     let mut target = None;
     let mut file_size = None;
+    let mut entry_point = None;
+    let mut sections = None;
     let mut skip = None;
     let mut engine_min = None;
     let mut new_attribute = false;
@@ -103,8 +105,15 @@ pub fn parse_logical_line(line: &str) -> Result<Parsed<LogicalSig>, ParseErrorKi
                 file_size = Some(parse_range(v)?);
                 new_attribute = true;
             }
-            "EntryPoint" | "NumberOfSections" | "Container" | "Intermediates" | "IconGroup1"
-            | "IconGroup2" | "HandlerType" => {
+            "EntryPoint" => {
+                entry_point = Some(parse_range(v)?);
+                new_attribute = true;
+            }
+            "NumberOfSections" => {
+                sections = Some(parse_range(v)?);
+                new_attribute = true;
+            }
+            "Container" | "Intermediates" | "IconGroup1" | "IconGroup2" | "HandlerType" => {
                 new_attribute = true;
                 skip.get_or_insert(SkipReason::Attribute);
             }
@@ -121,6 +130,11 @@ pub fn parse_logical_line(line: &str) -> Result<Parsed<LogicalSig>, ParseErrorKi
             "target block attributes other than Target need Engine with a minimum of at least 51"
                 .into(),
         ));
+    }
+    if (entry_point.is_some() || sections.is_some()) && ![1, 6, 9].contains(&target) {
+        return Err(ParseErrorKind::Logical(format!(
+            "EntryPoint and NumberOfSections need target 1 (PE), 6 (ELF) or 9 (Mach-O), not {target}"
+        )));
     }
     let expr = parse_expr(f[2])?;
     let n_sub = f.len() - 3;
@@ -140,7 +154,7 @@ pub fn parse_logical_line(line: &str) -> Result<Parsed<LogicalSig>, ParseErrorKi
     }
     let mut subsigs = Vec::with_capacity(n_sub);
     for s in &f[3..] {
-        match parse_subsig(s)? {
+        match parse_subsig(s, target)? {
             Parsed::Sig(sub) => subsigs.push(sub),
             Parsed::Skip(r) => {
                 skip.get_or_insert(r);
@@ -157,6 +171,8 @@ pub fn parse_logical_line(line: &str) -> Result<Parsed<LogicalSig>, ParseErrorKi
         name,
         target: target as u32,
         file_size,
+        entry_point,
+        sections,
         expr,
         subsigs,
     }))

@@ -32,10 +32,13 @@ pub use ndb::{parse_body_line, parse_offset};
 pub(crate) use fields::{hex_val, number, Fields, HEX};
 use hdb::hash_fields;
 use ign::ignore_name;
-use ndb::body_fields;
+use ndb::{body_fields, parse_offset_for};
 
-/// Target types the engine matches: 0 (any file) and 7 (normalised ASCII text).
-pub const SUPPORTED_TARGETS: [u64; 2] = [0, 7];
+/// Target types the engine matches: 0 (any file), 1 (PE), 5 (graphics), 6 (ELF), 7
+/// (normalised ASCII text), 9 (Mach-O), 10 (PDF), 11 (Flash), 12 (Java class). The others
+/// (2 OLE2 and 4 mail, which need their decoded parts; 3 normalised HTML; 8, 13, 14) are
+/// counted as skipped.
+pub const SUPPORTED_TARGETS: [u64; 9] = [0, 1, 5, 6, 7, 9, 10, 11, 12];
 
 /// The functionality level this engine implements (the same as ClamAV 1.4).
 pub const FUNCTIONALITY_LEVEL: u32 = 216;
@@ -74,6 +77,14 @@ pub enum ParseErrorKind {
     /// A bad offset.
     #[error("bad offset {0:?}")]
     Offset(String),
+    /// An executable-relative offset on a signature whose target is not an executable.
+    #[error("offset {offset:?} counts from an executable's structure, so it needs target 1 (PE), 6 (ELF) or 9 (Mach-O), not {target}")]
+    OffsetTarget {
+        /// The offset.
+        offset: String,
+        /// The signature's target.
+        target: u64,
+    },
     /// A bad hex signature.
     #[error("bad hex signature: {0}")]
     Hex(String),
@@ -149,18 +160,127 @@ pub enum Offset {
         /// Additional allowed shift.
         extra: u64,
     },
+    /// From the entry point: `EP+n` or (`back`) `EP-n`, with `,m`.
+    Ep {
+        /// `EP-n` rather than `EP+n`.
+        back: bool,
+        /// n.
+        delta: u64,
+        /// Additional allowed shift.
+        extra: u64,
+    },
+    /// From the start of section `index` (0-based): `Sx+n`, with `,m`.
+    Section {
+        /// x.
+        index: u32,
+        /// n.
+        delta: u64,
+        /// Additional allowed shift.
+        extra: u64,
+    },
+    /// From the start of the last section in the table: `SL+n`, with `,m`.
+    LastSection {
+        /// n.
+        delta: u64,
+        /// Additional allowed shift.
+        extra: u64,
+    },
+    /// Anywhere from the start of section `index` to its end plus `extra` (`SEx`, `SEx,m`).
+    InSection {
+        /// x.
+        index: u32,
+        /// Additional allowed shift past the section's end.
+        extra: u64,
+    },
+}
+
+/// A file's executable structure as offsets see it (ClamAV's "exe info"): the entry
+/// point as a file offset, and each section's range in the file, in table order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExeLayout {
+    /// File offset of the entry point.
+    pub entry: u64,
+    /// Sections: (file offset, size in the file).
+    pub sections: Vec<(u64, u64)>,
+}
+
+/// What a buffer's offsets are computed against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Frame<'a> {
+    /// Only absolute offsets apply (`EOF-n` and executable offsets never match): a
+    /// normalised buffer scanned for signatures of the raw file.
+    Bare,
+    /// A file of this size that is not an executable: `EOF-n` applies, executable offsets
+    /// never match.
+    Plain(u64),
+    /// An executable whose headers could not be read: no relative offset matches, not even
+    /// `EOF-n` (as ClamAV).
+    Broken,
+    /// An executable of this size, with this layout.
+    Exe(u64, &'a ExeLayout),
 }
 
 impl Offset {
-    /// Whether a match may start at `pos` in data of length `size`.
-    pub fn allows(&self, pos: u64, size: u64) -> bool {
+    /// The inclusive range where a match may start, or None when the offset can't match in
+    /// this frame (a section that doesn't exist, a position before the start of the file).
+    pub fn window(&self, frame: Frame<'_>) -> Option<(u64, u64)> {
+        let shifted = |base: u64, extra: u64| Some((base, base.checked_add(extra)?));
+        let size = match frame {
+            Frame::Plain(n) | Frame::Exe(n, _) => Some(n),
+            Frame::Bare | Frame::Broken => None,
+        };
+        let exe = match frame {
+            Frame::Exe(_, e) => Some(e),
+            _ => None,
+        };
         match *self {
-            Offset::Any => true,
-            Offset::Abs { start, extra } => pos >= start && pos - start <= extra,
-            Offset::Eof { back, extra } => {
-                size >= back && pos >= size - back && pos - (size - back) <= extra
+            Offset::Any => Some((0, u64::MAX)),
+            Offset::Abs { start, extra } => shifted(start, extra),
+            Offset::Eof { back, extra } => shifted(size?.checked_sub(back)?, extra),
+            Offset::Ep { back, delta, extra } => {
+                let e = exe?.entry;
+                let base = if back {
+                    e.checked_sub(delta)?
+                } else {
+                    e.checked_add(delta)?
+                };
+                shifted(base, extra)
+            }
+            Offset::Section {
+                index,
+                delta,
+                extra,
+            } => {
+                let (raw, _) = *exe?.sections.get(index as usize)?;
+                shifted(raw.checked_add(delta)?, extra)
+            }
+            Offset::LastSection { delta, extra } => {
+                let (raw, _) = *exe?.sections.last()?;
+                shifted(raw.checked_add(delta)?, extra)
+            }
+            Offset::InSection { index, extra } => {
+                let (raw, rsz) = *exe?.sections.get(index as usize)?;
+                Some((raw, raw.checked_add(rsz)?.checked_add(extra)?))
             }
         }
+    }
+
+    /// Whether a match may start at `pos` in this frame.
+    pub fn allows(&self, pos: u64, frame: Frame<'_>) -> bool {
+        self.window(frame)
+            .is_some_and(|(a, b)| a <= pos && pos <= b)
+    }
+
+    /// Whether the offset counts from an executable's structure (`EP`, `Sx`, `SEx`, `SL`),
+    /// which only targets 1 (PE), 6 (ELF) and 9 (Mach-O) may use.
+    pub fn is_executable(&self) -> bool {
+        matches!(
+            self,
+            Offset::Ep { .. }
+                | Offset::Section { .. }
+                | Offset::LastSection { .. }
+                | Offset::InSection { .. }
+        )
     }
 }
 
@@ -169,7 +289,7 @@ impl Offset {
 pub struct BodySig {
     /// Signature name.
     pub name: String,
-    /// Target type: 0 (any file, raw and normalised text) or 7 (normalised text only).
+    /// Target type (see [`SUPPORTED_TARGETS`]).
     pub target: u32,
     /// Where it may match.
     pub offset: Offset,
@@ -184,7 +304,7 @@ pub struct BodySig {
 pub struct BodyRef<'a> {
     /// Signature name.
     pub name: &'a str,
-    /// Target type: 0 (any file, raw and normalised text) or 7 (normalised text only).
+    /// Target type (see [`SUPPORTED_TARGETS`]).
     pub target: u32,
     /// Where it may match.
     pub offset: Offset,
@@ -244,10 +364,14 @@ pub struct Range {
 pub struct LogicalSig {
     /// Signature name.
     pub name: String,
-    /// Target type: 0 (any file) or 7 (normalised text only).
+    /// Target type (see [`SUPPORTED_TARGETS`]).
     pub target: u32,
     /// `FileSize:min-max`, if given.
     pub file_size: Option<Range>,
+    /// `EntryPoint:min-max` (the entry point's file offset), if given.
+    pub entry_point: Option<Range>,
+    /// `NumberOfSections:min-max`, if given.
+    pub sections: Option<Range>,
     /// The logical expression over subsignature indexes.
     pub expr: Expr,
     /// The subsignatures, by index.
@@ -259,14 +383,14 @@ pub struct LogicalSig {
 pub struct Skipped {
     /// Functionality level outside what this engine implements.
     pub level: u64,
-    /// Target type other than 0 (any file) and 7 (normalised text).
+    /// Target types the engine does not match (see [`SUPPORTED_TARGETS`]).
     pub target: u64,
-    /// Offsets relative to executable structure (`EP`, `Sx`, `SL`, `SE`, `VI`, macros).
+    /// Offsets the engine does not evaluate: `VI` (PE version information) and `$n$` (macros).
     pub offset: u64,
     /// PCRE subsignatures.
     pub pcre: u64,
     /// Logical signatures with a target attribute the engine does not evaluate (`Container`,
-    /// `Intermediates`, `EntryPoint`, `NumberOfSections`, `IconGroup1/2`, `HandlerType`).
+    /// `Intermediates`, `IconGroup1/2`, `HandlerType`).
     pub attribute: u64,
     /// Byte-compare subsignatures (`N(>>26#ib2#=0)`).
     pub byte_compare: u64,
@@ -754,17 +878,143 @@ mod tests {
             panic!()
         };
         assert_eq!(b.offset, Offset::Eof { back: 10, extra: 2 });
-        assert!(b.offset.allows(90, 100) && b.offset.allows(92, 100) && !b.offset.allows(93, 100));
+        assert!(b.offset.allows(90, Frame::Plain(100)));
+        assert!(b.offset.allows(92, Frame::Plain(100)));
+        assert!(!b.offset.allows(93, Frame::Plain(100)));
         assert!(
             matches!(parse_body_line("T:7:*:41424344").unwrap(), Parsed::Sig(b) if b.target == 7)
         );
         assert_eq!(
-            parse_body_line("T:1:*:41424344").unwrap(),
+            parse_body_line("T:2:*:41424344").unwrap(),
             Parsed::Skip(SkipReason::Target)
         );
+        // Executable offsets, as ClamAV reads them (an empty number is 0).
+        for (off, want) in [
+            (
+                "EP+0",
+                Offset::Ep {
+                    back: false,
+                    delta: 0,
+                    extra: 0,
+                },
+            ),
+            (
+                "EP-16,4",
+                Offset::Ep {
+                    back: true,
+                    delta: 16,
+                    extra: 4,
+                },
+            ),
+            (
+                "S2+100",
+                Offset::Section {
+                    index: 2,
+                    delta: 100,
+                    extra: 0,
+                },
+            ),
+            ("SL+8,2", Offset::LastSection { delta: 8, extra: 2 }),
+            ("SE1", Offset::InSection { index: 1, extra: 0 }),
+            ("SE", Offset::InSection { index: 0, extra: 0 }),
+            (
+                "EP+",
+                Offset::Ep {
+                    back: false,
+                    delta: 0,
+                    extra: 0,
+                },
+            ),
+        ] {
+            let line = format!("T:1:{off}:41424344");
+            let Parsed::Sig(b) = parse_body_line(&line).unwrap() else {
+                panic!("{line}")
+            };
+            assert_eq!(b.offset, want, "{off}");
+        }
+        for bad in ["S2", "S1-4", "*,5", "EP+x", "1,2,3"] {
+            assert!(
+                parse_body_line(&format!("T:1:{bad}:41424344")).is_err(),
+                "{bad}"
+            );
+        }
+        // Only executable targets may use them.
+        assert!(matches!(
+            parse_body_line("T:0:EP+0:41424344"),
+            Err(ParseErrorKind::OffsetTarget { target: 0, .. })
+        ));
         assert_eq!(
-            parse_body_line("T:0:EP+0:41424344").unwrap(),
+            parse_body_line("T:1:VI:41424344").unwrap(),
             Parsed::Skip(SkipReason::Offset)
+        );
+        // Windows in an executable's layout.
+        let exe = ExeLayout {
+            entry: 0x400,
+            sections: vec![(0x400, 0x200), (0x600, 0x100)],
+        };
+        let f = Frame::Exe(0x800, &exe);
+        assert_eq!(
+            Offset::Ep {
+                back: true,
+                delta: 16,
+                extra: 4
+            }
+            .window(f),
+            Some((0x3f0, 0x3f4))
+        );
+        assert_eq!(
+            Offset::Section {
+                index: 1,
+                delta: 2,
+                extra: 0
+            }
+            .window(f),
+            Some((0x602, 0x602))
+        );
+        assert_eq!(
+            Offset::Section {
+                index: 2,
+                delta: 0,
+                extra: 0
+            }
+            .window(f),
+            None
+        );
+        assert_eq!(
+            Offset::LastSection { delta: 0, extra: 1 }.window(f),
+            Some((0x600, 0x601))
+        );
+        assert_eq!(
+            Offset::InSection { index: 0, extra: 3 }.window(f),
+            Some((0x400, 0x603))
+        );
+        assert_eq!(
+            Offset::Ep {
+                back: true,
+                delta: 0x401,
+                extra: 0
+            }
+            .window(f),
+            None
+        );
+        // Not an executable, or a broken one: no executable offset matches; EOF-n only in
+        // a plain file.
+        assert_eq!(
+            Offset::Ep {
+                back: false,
+                delta: 0,
+                extra: 0
+            }
+            .window(Frame::Plain(10)),
+            None
+        );
+        assert_eq!(
+            Offset::Eof { back: 1, extra: 0 }.window(Frame::Broken),
+            None
+        );
+        assert_eq!(
+            Offset::Abs { start: 1, extra: 0 }.window(Frame::Broken),
+            Some((1, 1))
         );
         assert_eq!(
             parse_body_line("T:0:*:41424344:999").unwrap(),
@@ -805,10 +1055,6 @@ mod tests {
         let cases = [
             (
                 "L;Engine:81-255,Container:CL_TYPE_ZIP,Target:0;0;41424344",
-                SkipReason::Attribute,
-            ),
-            (
-                "L;Engine:51-255,EntryPoint:1-100,Target:1;0;41424344",
                 SkipReason::Attribute,
             ),
             (

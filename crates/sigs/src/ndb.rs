@@ -2,34 +2,91 @@
 
 use super::*;
 
-/// Parses an offset field. `Ok(None)` for executable-relative offsets the engine skips.
+/// ClamAV reads offset numbers with `atoi` after checking that they are digits: an empty
+/// number is 0.
+fn off_number(s: &str) -> Option<u64> {
+    if s.is_empty() {
+        Some(0)
+    } else {
+        number(s)
+    }
+}
+
+/// Parses an offset field as ClamAV does (`cli_caloff`). `Ok(None)` for the forms the engine
+/// skips: `VI` (a PE version-information string) and `$n$` (macro groups).
 pub fn parse_offset(s: &str) -> Result<Option<Offset>, ParseErrorKind> {
     let bad = || ParseErrorKind::Offset(s.to_string());
     if s == "*" {
         return Ok(Some(Offset::Any));
     }
+    if s.len() > 64 {
+        return Err(bad());
+    }
     let (base, extra) = match s.split_once(',') {
-        Some((b, e)) => (b, number(e).ok_or_else(bad)?),
+        Some((b, e)) => (b, off_number(e).ok_or_else(bad)?),
         None => (s, 0),
     };
-    if let Some(back) = base.strip_prefix("EOF-") {
-        return Ok(Some(Offset::Eof {
-            back: number(back).ok_or_else(bad)?,
+    let num = |t: &str| off_number(t).ok_or_else(bad);
+    if let Some(n) = base.strip_prefix("EP+") {
+        return Ok(Some(Offset::Ep {
+            back: false,
+            delta: num(n)?,
             extra,
         }));
     }
-    if base.starts_with("EP+")
-        || base.starts_with("EP-")
-        || base.starts_with("SL+")
-        || base.starts_with("SE")
-        || base.starts_with("VI")
-        || base.starts_with('$')
-        || (base.starts_with('S') && base[1..].contains('+'))
-    {
+    if let Some(n) = base.strip_prefix("EP-") {
+        return Ok(Some(Offset::Ep {
+            back: true,
+            delta: num(n)?,
+            extra,
+        }));
+    }
+    if let Some(rest) = base.strip_prefix('S') {
+        if let Some(x) = rest.strip_prefix('E') {
+            let index = u32::try_from(num(x)?).map_err(|_| bad())?;
+            return Ok(Some(Offset::InSection { index, extra }));
+        }
+        if let Some(n) = rest.strip_prefix("L+") {
+            return Ok(Some(Offset::LastSection {
+                delta: num(n)?,
+                extra,
+            }));
+        }
+        let (x, n) = rest.split_once('+').ok_or_else(bad)?;
+        if x.is_empty() || n.is_empty() {
+            return Err(bad());
+        }
+        return Ok(Some(Offset::Section {
+            index: u32::try_from(num(x)?).map_err(|_| bad())?,
+            delta: num(n)?,
+            extra,
+        }));
+    }
+    if let Some(back) = base.strip_prefix("EOF-") {
+        return Ok(Some(Offset::Eof {
+            back: num(back)?,
+            extra,
+        }));
+    }
+    if base.starts_with("VI") || base.contains('$') {
         return Ok(None);
     }
     let start = number(base).ok_or_else(bad)?;
     Ok(Some(Offset::Abs { start, extra }))
+}
+
+/// [`parse_offset`], refusing executable-relative offsets unless `target` is an executable
+/// type (ClamAV refuses the whole database then; here the line is malformed).
+pub(crate) fn parse_offset_for(s: &str, target: u64) -> Result<Option<Offset>, ParseErrorKind> {
+    let o = parse_offset(s)?;
+    let exe_only = o.is_some_and(|o| o.is_executable()) || (o.is_none() && s.starts_with("VI"));
+    if exe_only && ![1, 6, 9].contains(&target) {
+        return Err(ParseErrorKind::OffsetTarget {
+            offset: s.to_string(),
+            target,
+        });
+    }
+    Ok(o)
 }
 
 /// Parses `Name:TargetType:Offset:HexSignature[:MinFL[:MaxFL]]`.
@@ -63,7 +120,7 @@ pub(crate) fn body_fields<'a>(
     if !level_ok(f.get(4).copied(), f.get(5).copied())? {
         return Ok(Parsed::Skip(SkipReason::Level));
     }
-    let offset = parse_offset(f[2])?;
+    let offset = parse_offset_for(f[2], target)?;
     parse_hex_into(f[3], tokens)?;
     if !SUPPORTED_TARGETS.contains(&target) {
         return Ok(Parsed::Skip(SkipReason::Target));
