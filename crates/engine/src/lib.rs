@@ -21,6 +21,14 @@ mod build;
 mod containers;
 mod exe;
 pub mod filetype;
+
+/// The executable layout (entry point, sections) that `EP`, `Sx`, `SEx` and `SL` offsets of
+/// `data` count from, as ClamAV computes it; None when `data` is not typed as an executable
+/// or its headers can't be read (then no relative offset matches in it).
+pub fn executable_layout(data: &[u8]) -> Option<detente_sigs::ExeLayout> {
+    let t = filetype::file_type(data);
+    exe::layout(t, data)
+}
 mod hashes;
 mod index;
 mod load;
