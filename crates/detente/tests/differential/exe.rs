@@ -17,16 +17,14 @@ use super::*;
 /// Hosts: (file name in the corpus, bytes).
 fn hosts() -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
-    for n in ["clam.exe"] {
-        let p = Path::new(TESTFILES).join(n);
-        let d = fs::read(&p).unwrap_or_else(|e| {
-            panic!(
-                "{}: {e}: install the Debian package clamav-testfiles",
-                p.display()
-            )
-        });
-        out.push((format!("pe_{n}"), d));
-    }
+    let p = Path::new(TESTFILES).join("clam.exe");
+    let d = fs::read(&p).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}: install the Debian package clamav-testfiles",
+            p.display()
+        )
+    });
+    out.push(("pe_clam.exe".to_string(), d));
     for p in ["/usr/bin/true", "/usr/bin/env"] {
         let d = fs::read(p).unwrap_or_else(|e| panic!("{p}: {e}"));
         out.push((format!("elf_{}", p.rsplit('/').next().unwrap_or("x")), d));
