@@ -439,7 +439,7 @@ impl fmt::Display for Skipped {
             (self.pcre, "PCRE subsignature"),
             (
                 self.attribute,
-                "unsupported target attribute (Container, EntryPoint, ...)",
+                "unsupported target attribute (Container, Intermediates, ...)",
             ),
             (self.byte_compare, "byte-compare subsignature"),
             (self.macro_sig, "macro subsignature"),
@@ -1085,7 +1085,7 @@ mod tests {
         SkipReason::Attribute.count(&mut s);
         assert_eq!(
             s.to_string(),
-            "1 unsupported target attribute (Container, EntryPoint, ...)"
+            "1 unsupported target attribute (Container, Intermediates, ...)"
         );
     }
 
