@@ -189,6 +189,9 @@ pub fn load(args: &DbArgs) -> Result<Engine> {
             r.no_atom
         );
     }
+    for p in &r.pcre_invalid {
+        eprintln!("detente: logical signature not loaded: its PCRE subsignature is refused: {p}");
+    }
     if !r.unsupported_files.is_empty() {
         eprintln!(
             "detente: database files of unsupported kinds not loaded: {}",

@@ -11,6 +11,8 @@ pub(crate) struct LogicalMeta {
     pub(crate) file_size: Option<Range>,
     pub(crate) entry_point: Option<Range>,
     pub(crate) sections: Option<Range>,
+    /// PCRE subsignatures, in index order (they run in that order).
+    pub(crate) pcres: Vec<crate::pcre::PcreSub>,
     pub(crate) base: u32,
     pub(crate) nsubs: u32,
 }
@@ -80,7 +82,22 @@ impl EngineBuilder {
             }
             let id = lsigs.len() as u32;
             let mut pats: Vec<(usize, Compiled, body::Atom)> = Vec::new();
+            let mut pcres = Vec::new();
             for (si, sub) in l.subsigs.iter().enumerate() {
+                if let Some(p) = &sub.pcre {
+                    match crate::pcre::compile(si as u32, sub.offset, p) {
+                        Ok(c) => pcres.push(c),
+                        Err(crate::pcre::Refused::Unsupported) => {
+                            report.skipped.pcre += 1;
+                            continue 'lsig;
+                        }
+                        Err(crate::pcre::Refused::Invalid(why)) => {
+                            report.pcre_invalid.push(format!("{}: {why}", l.name));
+                            continue 'lsig;
+                        }
+                    }
+                    continue;
+                }
                 let m = sub.modifiers;
                 let base_pat = if m.nocase {
                     sub.pattern.case_folded()
@@ -148,7 +165,10 @@ impl EngineBuilder {
                 }
                 slot_start.push(slot_pats.len() as u32);
             }
-            if l.expr.eval(&vec![0; nsubs as usize]) {
+            let zeros = vec![0; nsubs as usize];
+            // A PCRE subsignature whose trigger holds with no match at all may make the
+            // signature true in any buffer.
+            if l.expr.eval(&zeros) || pcres.iter().any(|p| p.trigger.eval(&zeros)) {
                 always.push(id);
             }
             lsigs.push(LogicalMeta {
@@ -159,6 +179,7 @@ impl EngineBuilder {
                 file_size: l.file_size,
                 entry_point: l.entry_point,
                 sections: l.sections,
+                pcres,
                 base,
                 nsubs,
             });
@@ -210,6 +231,7 @@ impl EngineBuilder {
             allow_idx: HashIndex::build(allow),
             sections,
             text_atoms,
+            has_pcre: lsigs.iter().any(|l| !l.pcres.is_empty()),
             atoms: all_atoms,
             patterns,
             bodies,
@@ -233,6 +255,9 @@ pub struct Engine {
     pub(crate) atoms: AtomIndex,
     /// The atoms of the patterns that can match normalised text.
     pub(crate) text_atoms: AtomIndex,
+    /// Whether some logical signature has a PCRE subsignature (which needs the normalised
+    /// text even when no pattern can match it).
+    pub(crate) has_pcre: bool,
     pub(crate) patterns: Vec<Pattern>,
     pub(crate) bodies: Vec<(String, u32)>,
     pub(crate) lsigs: Vec<LogicalMeta>,

@@ -32,6 +32,7 @@ pub fn executable_layout(data: &[u8]) -> Option<detente_sigs::ExeLayout> {
 mod hashes;
 mod index;
 mod load;
+mod pcre;
 mod pe;
 mod scanner;
 pub mod text;
@@ -117,6 +118,9 @@ pub struct LoadReport {
     pub unsupported_files: Vec<String>,
     /// Body or logical signatures whose pattern has no usable literal atom.
     pub no_atom: usize,
+    /// Logical signatures dropped because PCRE2 refuses one of their regular expressions
+    /// (ClamAV refuses the whole engine then): `name: reason`.
+    pub pcre_invalid: Vec<String>,
 }
 
 impl LoadReport {

@@ -132,7 +132,7 @@ impl Scanner<'_> {
                 normalized: true,
                 frame: Frame::Plain(size),
             };
-            if e.text_atoms.is_empty() {
+            if e.text_atoms.is_empty() && !e.has_pcre {
                 // No pattern can match normalised text: its pass only evaluates the logical
                 // signatures that hold with no match at all.
                 self.scan_bodies(&[], &pass, all, &mut out);
@@ -350,6 +350,21 @@ impl Scanner<'_> {
                         .map(|&p| self.pcount[p as usize])
                         .fold(0u32, u32::saturating_add);
                     self.slot_counts.push(n);
+                }
+                // PCRE subsignatures last, in order, each when its trigger holds.
+                for p in &l.pcres {
+                    if p.trigger.eval(&self.slot_counts) {
+                        // On normalised text, offsets count within the normalised buffer.
+                        let frame = if normalized {
+                            Frame::Plain(data.len() as u64)
+                        } else {
+                            pass.frame
+                        };
+                        let n = p.count(data, frame);
+                        if let Some(c) = self.slot_counts.get_mut(p.slot as usize) {
+                            *c = n;
+                        }
+                    }
                 }
                 if l.expr.eval(&self.slot_counts) {
                     self.lsig_done[id as usize] = true;

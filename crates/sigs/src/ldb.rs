@@ -17,11 +17,93 @@ pub(crate) fn parse_range(v: &str) -> Result<Range, ParseErrorKind> {
     Ok(Range { min: a, max: b })
 }
 
-/// Parses a subsignature: `[Offset:]HexSignature[::modifiers]`.
-pub(crate) fn parse_subsig(s: &str, target: u64) -> Result<Parsed<SubSig>, ParseErrorKind> {
-    // PCRE: Trigger/regex/flags; byte compare: N(...); macro: ${..}N$; fuzzy hash: fuzzy_img#..
-    if s.contains('/') {
+/// Splits `s` at `sep` as ClamAV's tokenizer does: from field `skip` on, an unescaped `/`
+/// toggles a "within a regular expression" state in which `sep` does not split.
+fn split_pcre_aware(s: &str, sep: u8, skip: usize) -> Vec<&str> {
+    let b = s.as_bytes();
+    let (mut out, mut start, mut within) = (Vec::new(), 0, false);
+    for i in 0..b.len() {
+        if out.len() >= skip && b[i] == b'/' && (i == 0 || b[i - 1] != b'\\') {
+            within = !within;
+        } else if b[i] == sep && !within {
+            out.push(&s[start..i]);
+            start = i + 1;
+        }
+    }
+    out.push(&s[start..]);
+    out
+}
+
+/// Parses a PCRE subsignature, `[Offset:]Trigger/Pattern/[Flags]`, the `index`-th of its
+/// logical signature (its trigger may only refer to earlier subsignatures).
+fn parse_pcre(s: &str, target: u64, index: usize) -> Result<Parsed<SubSig>, ParseErrorKind> {
+    let bad = |why: &str| ParseErrorKind::Logical(format!("PCRE subsignature {s:?}: {why}"));
+    let parts = split_pcre_aware(s, b':', 0);
+    let (off, sig) = match parts.as_slice() {
+        [sig] => ("*", *sig),
+        [off, sig] => (*off, *sig),
+        _ => return Err(bad("more than one ':' outside the pattern")),
+    };
+    let (first, last) = match (sig.find('/'), sig.rfind('/')) {
+        (Some(a), Some(b)) if a < b => (a, b),
+        _ => return Err(bad("mismatched '/' delimiters")),
+    };
+    let (trigger, pattern, flags) = (&sig[..first], &sig[first + 1..last], &sig[last + 1..]);
+    if trigger.is_empty() || pattern.is_empty() {
+        return Err(bad("the trigger and the pattern can't be empty"));
+    }
+    let trigger = parse_expr(trigger)?;
+    if trigger.max_id() as usize >= index {
+        return Err(bad("its trigger must refer to earlier subsignatures only"));
+    }
+    let mut f = PcreFlags::default();
+    for c in flags.chars() {
+        match c {
+            'i' => f.caseless = true,
+            's' => f.dotall = true,
+            'm' => f.multiline = true,
+            'x' => f.extended = true,
+            'A' => f.anchored = true,
+            'E' => f.dollar_endonly = true,
+            'U' => f.ungreedy = true,
+            'g' => f.global = true,
+            'r' => f.rolling = true,
+            'e' => f.encompass = true,
+            _ => return Err(bad(&format!("unknown flag {c:?}"))),
+        }
+    }
+    let Some(offset) = parse_offset_for(off, target)? else {
+        return Ok(Parsed::Skip(SkipReason::Offset));
+    };
+    if f.dollar_endonly {
+        // PCRE2_DOLLAR_ENDONLY has no inline form for the engine to set.
         return Ok(Parsed::Skip(SkipReason::Pcre));
+    }
+    Ok(Parsed::Sig(SubSig {
+        offset,
+        pattern: HexPattern { tokens: Vec::new() },
+        modifiers: Modifiers::default(),
+        pcre: Some(Pcre {
+            trigger,
+            pattern: pattern.to_string(),
+            flags: f,
+        }),
+    }))
+}
+
+/// Parses a subsignature, the `index`-th of its logical signature:
+/// `[Offset:]HexSignature[::modifiers]`, or a PCRE one.
+pub(crate) fn parse_subsig(
+    s: &str,
+    target: u64,
+    index: usize,
+) -> Result<Parsed<SubSig>, ParseErrorKind> {
+    // Macro: ${..}N$; PCRE: Trigger/regex/flags; byte compare: N(...); fuzzy hash: fuzzy_img#..
+    if s.starts_with('$') {
+        return Ok(Parsed::Skip(SkipReason::Macro));
+    }
+    if s.contains('/') {
+        return parse_pcre(s, target, index);
     }
     if s.starts_with("fuzzy_img#") {
         return Ok(Parsed::Skip(SkipReason::Fuzzy));
@@ -64,12 +146,13 @@ pub(crate) fn parse_subsig(s: &str, target: u64) -> Result<Parsed<SubSig>, Parse
         offset,
         pattern,
         modifiers,
+        pcre: None,
     }))
 }
 
 /// Parses `Name;TargetDescriptionBlock;LogicalExpression;Subsig0;Subsig1;...`.
 pub fn parse_logical_line(line: &str) -> Result<Parsed<LogicalSig>, ParseErrorKind> {
-    let f: Vec<&str> = line.split(';').collect();
+    let f: Vec<&str> = split_pcre_aware(line, b';', 2);
     if f.len() < 4 {
         return Err(ParseErrorKind::FieldCount {
             expected: "at least 4",
@@ -143,9 +226,10 @@ pub fn parse_logical_line(line: &str) -> Result<Parsed<LogicalSig>, ParseErrorKi
             "{n_sub} subsignatures, at most 64 allowed"
         )));
     }
-    if expr.max_id() as usize >= n_sub {
+    if expr.max_id() as usize + 1 != n_sub {
+        // ClamAV refuses both: a reference past the end, and subsignatures nothing uses.
         return Err(ParseErrorKind::Logical(format!(
-            "expression uses subsignature {} but only {n_sub} are given",
+            "the expression's highest subsignature is {} but {n_sub} are given",
             expr.max_id()
         )));
     }
@@ -153,8 +237,8 @@ pub fn parse_logical_line(line: &str) -> Result<Parsed<LogicalSig>, ParseErrorKi
         return Ok(Parsed::Skip(SkipReason::Level));
     }
     let mut subsigs = Vec::with_capacity(n_sub);
-    for s in &f[3..] {
-        match parse_subsig(s, target)? {
+    for (i, s) in f[3..].iter().enumerate() {
+        match parse_subsig(s, target, i)? {
             Parsed::Sig(sub) => subsigs.push(sub),
             Parsed::Skip(r) => {
                 skip.get_or_insert(r);

@@ -342,12 +342,51 @@ pub struct Modifiers {
 /// A subsignature of a logical signature.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SubSig {
-    /// Where it may match.
+    /// Where it may match (for a PCRE subsignature: where its search starts).
     pub offset: Offset,
-    /// The pattern.
+    /// The hex pattern (empty for a PCRE subsignature).
     pub pattern: HexPattern,
     /// Its modifiers.
     pub modifiers: Modifiers,
+    /// A PCRE subsignature's trigger, pattern and flags.
+    pub pcre: Option<Pcre>,
+}
+
+/// A PCRE subsignature (`[Offset:]Trigger/Pattern/[Flags]`): its regular expression runs
+/// only when its trigger (a logical expression over earlier subsignatures) holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pcre {
+    /// When to run it.
+    pub trigger: Expr,
+    /// The PCRE2 pattern, as written.
+    pub pattern: String,
+    /// Its flags.
+    pub flags: PcreFlags,
+}
+
+/// The flags of a PCRE subsignature.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PcreFlags {
+    /// `i`: PCRE2_CASELESS.
+    pub caseless: bool,
+    /// `s`: PCRE2_DOTALL.
+    pub dotall: bool,
+    /// `m`: PCRE2_MULTILINE.
+    pub multiline: bool,
+    /// `x`: PCRE2_EXTENDED.
+    pub extended: bool,
+    /// `A`: PCRE2_ANCHORED (at the start of the search, and of each repeat with `g`).
+    pub anchored: bool,
+    /// `E`: PCRE2_DOLLAR_ENDONLY.
+    pub dollar_endonly: bool,
+    /// `U`: PCRE2_UNGREEDY.
+    pub ungreedy: bool,
+    /// `g`: count every non-overlapping match, not just the first.
+    pub global: bool,
+    /// `r`: don't anchor a search that starts at a fixed offset.
+    pub rolling: bool,
+    /// `e`: the whole match must lie within the offset's `,m` window.
+    pub encompass: bool,
 }
 
 /// Bounds from a logical signature's target description block.
@@ -1039,10 +1078,27 @@ mod tests {
                 extra: 0
             }
         );
-        assert_eq!(
-            parse_logical_line("L;Target:0;0&1;41424344;0/abc/").unwrap(),
-            Parsed::Skip(SkipReason::Pcre)
-        );
+        // PCRE subsignatures: trigger, pattern (with a ';' and a '/' inside), flags.
+        let Parsed::Sig(l) = parse_logical_line("L;Target:0;0&1;41424344;5,2:0/a;b/c/gir").unwrap()
+        else {
+            panic!()
+        };
+        let p = l.subsigs[1].pcre.as_ref().unwrap();
+        assert_eq!(p.pattern, "a;b/c");
+        assert!(p.flags.global && p.flags.caseless && p.flags.rolling && !p.flags.encompass);
+        assert_eq!(l.subsigs[1].offset, Offset::Abs { start: 5, extra: 2 });
+        for bad in [
+            "L;Target:0;0&1;41424344;1/abc/",  // refers to itself
+            "L;Target:0;0&1;41424344;/abc/",   // no trigger
+            "L;Target:0;0&1;41424344;0//",     // empty pattern
+            "L;Target:0;0&1;41424344;0/abc/z", // unknown flag
+            "L;Target:0;0&1;41424344;0/abc",   // one delimiter
+            "L;Target:0;0;0/abc/",             // subsignature 0 can't be one
+        ] {
+            assert!(parse_logical_line(bad).is_err(), "{bad}");
+        }
+        // Subsignatures the expression doesn't use are refused, as ClamAV does.
+        assert!(parse_logical_line("L;Target:0;0;41424344;45464748").is_err());
         assert!(parse_logical_line("L;Target:0;0&2;41424344;45464748").is_err());
         assert!(parse_logical_line("L;Foo:1;0;41424344").is_err());
         assert!(parse_logical_line("L;Target:0,FileSize:1-2;0;41424344").is_err());
@@ -1070,7 +1126,7 @@ mod tests {
                 SkipReason::Fuzzy,
             ),
             (
-                "L;Engine:51-255,Target:0;0&1;41424344;0/abc/i",
+                "L;Engine:51-255,Target:0;0&1;41424344;0/abc/E",
                 SkipReason::Pcre,
             ),
         ];

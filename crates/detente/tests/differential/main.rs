@@ -76,6 +76,7 @@ use std::process::{Command, Output, Stdio};
 
 mod constructs;
 mod exe;
+mod pcre;
 mod rng;
 
 use constructs::{generate, Construct, Pat, CONSTRUCTS, YARA_CONSTRUCTS};
