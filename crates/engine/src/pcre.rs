@@ -19,8 +19,8 @@ pub const DEPTH_LIMIT: u32 = 2_000;
 /// ClamAV's default `--pcre-max-filesize`: larger buffers run no PCRE subsignature.
 pub const MAX_BUFFER: usize = 100 << 20;
 /// Most matches one subsignature counts in a buffer (a count beyond any condition a
-/// database writes, and a bound on the work of a `g` search).
-const MAX_COUNT: u32 = 1 << 16;
+/// database writes, and with the match limit a bound on the work of a `g` search).
+const MAX_COUNT: u32 = 4096;
 
 /// A compiled PCRE subsignature.
 #[derive(Debug)]
@@ -98,23 +98,26 @@ pub(crate) fn compile(slot: u32, offset: Offset, p: &Pcre) -> Result<PcreSub, Re
 }
 
 impl PcreSub {
-    /// How many times it matches `data`, whose offsets count from `frame`.
-    pub(crate) fn count(&self, data: &[u8], frame: Frame<'_>) -> u32 {
+    /// How many times it matches `data`, whose offsets count from `frame`, and whether the
+    /// count is incomplete: a search stopped at PCRE2's limits (ClamAV counts that as no
+    /// match; the scan is then not a verdict over the whole buffer), the buffer was over
+    /// [`MAX_BUFFER`], or `g` reached the most matches counted.
+    pub(crate) fn count(&self, data: &[u8], frame: Frame<'_>) -> (u32, bool) {
         if data.len() > MAX_BUFFER {
-            return 0;
+            return (0, true);
         }
         let (start, shift) = match self.offset {
             Offset::Any => (0usize, None),
             o => match o.window(frame) {
                 Some((lo, hi)) => match usize::try_from(lo) {
                     Ok(l) => (l, Some(hi - lo)),
-                    Err(_) => return 0,
+                    Err(_) => return (0, false),
                 },
-                None => return 0,
+                None => return (0, false),
             },
         };
         if start >= data.len() {
-            return 0;
+            return (0, false);
         }
         let mut subject = &data[start..];
         // A `,m` shift limits where a match may start; without one the search is anchored,
@@ -132,10 +135,20 @@ impl PcreSub {
         let mut count = 0u32;
         let mut at = 0usize;
         let mut last: Option<usize> = None;
-        while at <= subject.len() && count < MAX_COUNT {
-            // A search over PCRE2's limits, or any other error, counts as no match.
-            let Ok(Some(m)) = re.find_at(subject, at) else {
+        let mut incomplete = false;
+        while at <= subject.len() {
+            if count >= MAX_COUNT {
+                incomplete = true;
                 break;
+            }
+            // A search over PCRE2's limits, or any other error, counts as no match.
+            let m = match re.find_at(subject, at) {
+                Ok(Some(m)) => m,
+                Ok(None) => break,
+                Err(_) => {
+                    incomplete = true;
+                    break;
+                }
             };
             if start_limit.is_some_and(|lim| m.start() as u64 > lim) {
                 break;
@@ -150,7 +163,7 @@ impl PcreSub {
             }
             at = m.end();
         }
-        count
+        (count, incomplete)
     }
 }
 
@@ -158,6 +171,12 @@ impl PcreSub {
 mod tests {
     use super::*;
     use detente_sigs::parse_expr;
+
+    impl PcreSub {
+        fn count_of(&self, data: &[u8], frame: Frame<'_>) -> u32 {
+            self.count(data, frame).0
+        }
+    }
 
     fn sub(pattern: &str, offset: Offset, flags: PcreFlags) -> PcreSub {
         let p = Pcre {
@@ -176,13 +195,13 @@ mod tests {
             ..Default::default()
         };
         // Non-overlapping matches, each search from the last match's end.
-        assert_eq!(sub("BB", Offset::Any, g).count(b"BBBBB", f), 2);
+        assert_eq!(sub("BB", Offset::Any, g).count_of(b"BBBBB", f), 2);
         assert_eq!(
-            sub("BB", Offset::Any, PcreFlags::default()).count(b"BBBBB", f),
+            sub("BB", Offset::Any, PcreFlags::default()).count_of(b"BBBBB", f),
             1
         );
         // A zero-length match with `g` counts once (ClamAV loops until its time limit).
-        assert_eq!(sub("x*", Offset::Any, g).count(b"BBBBB", f), 1);
+        assert_eq!(sub("x*", Offset::Any, g).count_of(b"BBBBB", f), 1);
         // A fixed offset anchors there; `r` doesn't; a shift lets the start move.
         let at = |start, extra| Offset::Abs { start, extra };
         let plain = PcreFlags::default();
@@ -190,32 +209,32 @@ mod tests {
             rolling: true,
             ..Default::default()
         };
-        assert_eq!(sub("B", at(2, 0), plain).count(b"aaBaB", f), 1);
-        assert_eq!(sub("B", at(1, 0), plain).count(b"aaBaB", f), 0);
+        assert_eq!(sub("B", at(2, 0), plain).count_of(b"aaBaB", f), 1);
+        assert_eq!(sub("B", at(1, 0), plain).count_of(b"aaBaB", f), 0);
         assert_eq!(
-            sub("B", at(1, 0), r).count(b"aaBaB", f),
+            sub("B", at(1, 0), r).count_of(b"aaBaB", f),
             1,
             "r: from there to the end"
         );
         assert_eq!(
-            sub("B", at(0, 1), r).count(b"aaBaB", f),
+            sub("B", at(0, 1), r).count_of(b"aaBaB", f),
             0,
             "r: a shift still limits"
         );
-        assert_eq!(sub("B", at(0, 2), plain).count(b"aaBaB", f), 1);
+        assert_eq!(sub("B", at(0, 2), plain).count_of(b"aaBaB", f), 1);
         // The subject starts at the offset: `^` is there.
-        assert_eq!(sub("^B", at(2, 0), plain).count(b"aaBaB", f), 1);
+        assert_eq!(sub("^B", at(2, 0), plain).count_of(b"aaBaB", f), 1);
         // `e`: the whole match must fit in the window.
         let e = PcreFlags {
             encompass: true,
             ..Default::default()
         };
-        assert_eq!(sub("BaB", at(1, 3), e).count(b"aaBaB", f), 0);
-        assert_eq!(sub("BaB", at(1, 4), e).count(b"aaBaB", f), 1);
+        assert_eq!(sub("BaB", at(1, 3), e).count_of(b"aaBaB", f), 0);
+        assert_eq!(sub("BaB", at(1, 4), e).count_of(b"aaBaB", f), 1);
         // No dot-all unless asked, raw bytes.
-        assert_eq!(sub("a.b", Offset::Any, plain).count(b"a\nb", f), 0);
+        assert_eq!(sub("a.b", Offset::Any, plain).count_of(b"a\nb", f), 0);
         assert_eq!(
-            sub("\\xff\\x00", Offset::Any, plain).count(b"\x01\xff\x00", f),
+            sub("\\xff\\x00", Offset::Any, plain).count_of(b"\x01\xff\x00", f),
             1
         );
     }
@@ -225,7 +244,8 @@ mod tests {
         let s = sub("(a+)+$", Offset::Any, PcreFlags::default());
         let mut data = vec![b'a'; 40];
         data.push(b'!');
-        // Exponential backtracking: PCRE2 gives up at the match limit; no match.
-        assert_eq!(s.count(&data, Frame::Plain(data.len() as u64)), 0);
+        // Exponential backtracking: PCRE2 gives up at the match limit: no match, and the
+        // count says it is not a verdict.
+        assert_eq!(s.count(&data, Frame::Plain(data.len() as u64)), (0, true));
     }
 }

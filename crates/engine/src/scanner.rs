@@ -360,7 +360,8 @@ impl Scanner<'_> {
                         } else {
                             pass.frame
                         };
-                        let n = p.count(data, frame);
+                        let (n, incomplete) = p.count(data, frame);
+                        self.incomplete |= incomplete;
                         if let Some(c) = self.slot_counts.get_mut(p.slot as usize) {
                             *c = n;
                         }

@@ -131,3 +131,32 @@ fn hostile_cases_cost_linear_work_and_agree_with_the_peer() {
         eprintln!("{}: work {w1} {w4} {w16} in {:?}", c.name, t.elapsed());
     }
 }
+
+/// A PCRE subsignature built to backtrack exponentially: PCRE2 stops it at ClamAV's match
+/// limit, nothing is reported, and the scan says its verdict is not complete.
+#[test]
+fn catastrophic_pcre_is_bounded_and_not_called_clean() {
+    let mut b = EngineBuilder::new(LoadOptions::default());
+    b.add_database(
+        "evil.ldb",
+        b"Evil.Pcre;Engine:81-255,Target:0;0&1;41414141;0/(a+)+$/\n",
+    )
+    .unwrap();
+    let e = b.build();
+    let mut s = e.scanner();
+    let mut data = b"\0AAAA".to_vec();
+    data.extend(std::iter::repeat_n(b'a', 4096));
+    data.push(b'!');
+    let found = s.scan(&data, &Default::default(), true);
+    assert!(found.is_empty());
+    assert!(
+        s.incomplete(),
+        "a search stopped at its limit is no verdict"
+    );
+    // The same signature on a buffer where it does match.
+    let mut ok = b"\0AAAA".to_vec();
+    ok.extend(std::iter::repeat_n(b'a', 10));
+    let found = s.scan(&ok, &Default::default(), true);
+    assert_eq!(found.len(), 1);
+    assert!(!s.incomplete());
+}
