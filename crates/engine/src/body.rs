@@ -64,6 +64,9 @@ pub(crate) struct Compiled {
     /// Whether it can match normalised text (see [`Compiled::can_match_text`]), worked out
     /// once at compile time, on the worker that compiles it.
     pub matches_text: bool,
+    /// The fewest and most bytes (None: unbounded) a match holds before its atom, so an atom
+    /// hit where no match could start within the offset's window is dropped unverified.
+    pub before_atom: (u64, Option<u64>),
 }
 
 /// Relative frequency class of a byte in typical files; lower is rarer.
@@ -314,6 +317,7 @@ pub(crate) fn compile_with(
     if toks.len() > MAX_TOKENS {
         return None;
     }
+    let before_atom = span(&toks[..atom_tok.min(toks.len())]);
     let mut compiled = Compiled {
         toks: toks.into(),
         lits: lits.into(),
@@ -321,9 +325,35 @@ pub(crate) fn compile_with(
         offset,
         fullword,
         matches_text: false,
+        before_atom,
     };
     compiled.matches_text = compiled.can_match_text();
     Some((compiled, atom))
+}
+
+/// The fewest and most bytes (None: unbounded) a run of tokens matches.
+fn span(toks: &[Tok]) -> (u64, Option<u64>) {
+    let (mut lo, mut hi) = (0u64, Some(0u64));
+    for t in toks {
+        let (a, b) = match t {
+            Tok::Lit { len, .. } => (u64::from(*len), Some(u64::from(*len))),
+            Tok::Seq(c) => (c.len() as u64, Some(c.len() as u64)),
+            Tok::Alt { alts, .. } => (
+                alts.iter().map(|a| a.len() as u64).min().unwrap_or(0),
+                Some(alts.iter().map(|a| a.len() as u64).max().unwrap_or(0)),
+            ),
+            Tok::Gap { min, max } => (*min as u64, max.map(|m| m as u64)),
+            Tok::AssertLeft(_) | Tok::AssertRight(_) => (0, Some(0)),
+            // A marker inside consumes a line end (one or two bytes) or a boundary byte.
+            Tok::Special(_) => (0, Some(2)),
+        };
+        lo = lo.saturating_add(a);
+        hi = match (hi, b) {
+            (Some(h), Some(b)) => h.checked_add(b),
+            _ => None,
+        };
+    }
+    (lo, hi)
 }
 
 /// `len` bytes at `at` of `lits` (empty if out of range, which compiling never produces).

@@ -577,6 +577,15 @@ pub(crate) fn verify(
         return None;
     }
     let (lo, hi) = c.offset.window(frame)?;
+    // A match starting at the atom hit less the bytes before the atom: drop a hit whose
+    // every possible start lies outside the window, before any verification.
+    let p = pos as u64;
+    let (pre_min, pre_max) = c.before_atom;
+    if p.checked_sub(pre_min).is_none_or(|latest| latest < lo)
+        || pre_max.is_some_and(|m| p.saturating_sub(m) > hi)
+    {
+        return None;
+    }
     let fullword = c.fullword;
     let end_ok = |e: usize| !fullword || data.get(e).is_none_or(|b| !is_word(*b));
     let start_ok = |s: usize| {
