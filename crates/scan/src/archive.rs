@@ -46,6 +46,21 @@ pub enum Container {
     Xz,
     /// Zstandard frame.
     Zstd,
+    /// Mach-O universal binary: each architecture's slice is scanned as a file of its own,
+    /// as ClamAV does (`cli_scanmacho_unibin`).
+    MachOFat,
+}
+
+/// Most architectures of a universal binary ClamAV reads (more: a broken file).
+const FAT_MAX_ARCHS: u32 = 32;
+
+/// `cafebabe` followed by an architecture count ClamAV's type table reads as a universal
+/// binary (a Java class has its major version there, 0x20 and up).
+fn is_macho_fat(data: &[u8]) -> bool {
+    data.len() >= 8
+        && data.starts_with(b"\xca\xfe\xba\xbe")
+        && data[4..7] == [0, 0, 0]
+        && data[7] < 0x20
 }
 
 /// The markers that may precede the first local header of a split or spanned zip (`PK\x07\x08`,
@@ -71,6 +86,8 @@ impl Container {
             Some(Container::Xz)
         } else if data.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
             Some(Container::Zstd)
+        } else if is_macho_fat(data) {
+            Some(Container::MachOFat)
         } else if is_tar(data) {
             Some(Container::Tar)
         } else {
@@ -87,6 +104,7 @@ impl Container {
             Container::Bzip2 => "bzip2",
             Container::Xz => "xz",
             Container::Zstd => "zstd",
+            Container::MachOFat => "macho-fat",
         }
     }
 }
@@ -331,6 +349,48 @@ pub fn unpack(kind: Container, data: &[u8], host: &mut dyn Host) {
             Ok(mut d) => stream(&mut d, "", 0, host),
             Err(e) => host.note(Why::Corrupt, format!("zstd: {e}")),
         },
+        Container::MachOFat => unpack_macho_fat(data, host),
+    }
+}
+
+/// The architecture slices of a universal binary: a big-endian count, then per architecture
+/// (cputype, cpusubtype, offset, size, align); a slice out of the file is noted as damage.
+fn unpack_macho_fat(data: &[u8], host: &mut dyn Host) {
+    let be = |o: usize| -> Option<u32> {
+        Some(u32::from_be_bytes(
+            data.get(o..o.checked_add(4)?)?.try_into().ok()?,
+        ))
+    };
+    let Some(n) = be(4) else {
+        return;
+    };
+    if n > FAT_MAX_ARCHS {
+        host.note(
+            Why::Corrupt,
+            format!("macho-fat: {n} architectures, at most {FAT_MAX_ARCHS}"),
+        );
+        return;
+    }
+    for i in 0..n as usize {
+        let h = 8 + 20 * i;
+        let (Some(off), Some(size)) = (be(h + 8), be(h + 12)) else {
+            host.note(
+                Why::Corrupt,
+                format!("macho-fat: architecture {i}: header cut short"),
+            );
+            return;
+        };
+        let (off, size) = (off as usize, size as usize);
+        let Some(slice) = off.checked_add(size).and_then(|end| data.get(off..end)) else {
+            host.note(
+                Why::Corrupt,
+                format!("macho-fat: architecture {i}: {size} bytes at {off} lie outside the file"),
+            );
+            continue;
+        };
+        if host.member("", Member::Whole(slice)) == Flow::Stop {
+            return;
+        }
     }
 }
 

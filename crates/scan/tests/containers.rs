@@ -202,3 +202,40 @@ fn zip_member_over_max_filesize_is_cut_silently() {
         r.reasons
     );
 }
+
+/// A Mach-O universal binary: `count` architectures, each (offset, size) as given.
+fn fat(slices: &[(u32, u32)], count: u32, body: &[u8]) -> Vec<u8> {
+    let mut d = b"\xca\xfe\xba\xbe".to_vec();
+    d.extend_from_slice(&count.to_be_bytes());
+    for (off, size) in slices {
+        d.extend_from_slice(&7u32.to_be_bytes());
+        d.extend_from_slice(&3u32.to_be_bytes());
+        d.extend_from_slice(&off.to_be_bytes());
+        d.extend_from_slice(&size.to_be_bytes());
+        d.extend_from_slice(&12u32.to_be_bytes());
+    }
+    d.resize(4096, 0);
+    d.extend_from_slice(body);
+    d
+}
+
+/// Each slice of a universal binary is a file of its own; a slice outside the file is noted
+/// as damage (and the file is not called clean), and so are headers cut short.
+#[test]
+fn macho_universal_binaries_are_scanned_slice_by_slice() {
+    let e = engine();
+    let mut s = e.scanner();
+    let len = SAMPLE.len() as u32;
+    let good = fat(&[(4096, len)], 1, SAMPLE);
+    let r = scan_data(&e, &mut s, &good, "u.macho", "", &all());
+    assert_eq!(r.found.len(), 2, "the file itself and its slice: {r:?}");
+    let outside = fat(&[(4096, len), (1 << 20, 16)], 2, SAMPLE);
+    let r = scan_data(&e, &mut s, &outside, "u.macho", "", &all());
+    assert!(r.reasons.iter().any(|x| x.why == Why::Corrupt), "{r:?}");
+    // Architecture headers cut short.
+    let mut short = fat(&[], 31, b"");
+    short.truncate(16);
+    let r = scan_data(&e, &mut s, &short, "u.macho", "", &all());
+    assert!(r.reasons.iter().any(|x| x.why == Why::Corrupt), "{r:?}");
+    assert_ne!(r.outcome, Outcome::Clean);
+}

@@ -1,11 +1,12 @@
 //! Target types and executable-relative offsets against clamscan, on real executables: PE
 //! (ClamAV's own `clam.exe` and its packed variants), ELF (system binaries and Go's ELF test
 //! files: 32 and 64 bit, both byte orders, objects without program headers) and Mach-O (Go's
-//! test files: 32 and 64 bit).
+//! test files: 32 and 64 bit, and a universal binary).
 //!
-//! Left out, because clamscan looks inside them and detente does not yet: packed PEs (UPX,
-//! FSG, MEW, Petite), whose unpacked images clamscan scans too, and universal Mach-O
-//! binaries, whose architecture slices it scans as files of their own.
+//! A universal Mach-O binary has no layout of its own (ClamAV reads none: no relative offset
+//! matches in it, `EOF-n` included); its architecture slices are scanned as files of their
+//! own. Left out, because clamscan looks inside them and detente does not yet: packed PEs
+//! (UPX, FSG, MEW, Petite), whose unpacked images clamscan scans too.
 //!
 //! Signatures are generated from each host's layout as detente computes it (`EP+n`, `EP-n`,
 //! `Sx+n`, `SEx`, `SL+n`, each with and without `,m`, plus `EntryPoint` and
@@ -60,6 +61,7 @@ fn hosts() -> Vec<(String, Vec<u8>)> {
         "gcc-386-darwin-exec",
         "gcc-amd64-darwin-exec",
         "clang-amd64-darwin-exec-with-rpath",
+        "fat-gcc-386-amd64-darwin-exec",
     ] {
         let p = go
             .join("src/debug/macho/testdata")
