@@ -11,6 +11,8 @@ pub(crate) struct LogicalMeta {
     pub(crate) file_size: Option<Range>,
     pub(crate) entry_point: Option<Range>,
     pub(crate) sections: Option<Range>,
+    pub(crate) container: Option<String>,
+    pub(crate) intermediates: Option<Vec<String>>,
     /// PCRE subsignatures, in index order (they run in that order).
     pub(crate) pcres: Vec<crate::pcre::PcreSub>,
     pub(crate) base: u32,
@@ -179,6 +181,8 @@ impl EngineBuilder {
                 file_size: l.file_size,
                 entry_point: l.entry_point,
                 sections: l.sections,
+                container: l.container,
+                intermediates: l.intermediates,
                 pcres,
                 base,
                 nsubs,

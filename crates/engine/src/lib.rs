@@ -152,6 +152,9 @@ pub struct FileMeta<'a> {
     pub extension: &'a str,
     /// Owner's user name.
     pub owner: &'a str,
+    /// ClamAV's type names of the layers this buffer was extracted from, the outermost
+    /// first (empty for a file scanned as itself), for `Container` and `Intermediates`.
+    pub ancestors: &'a [&'a str],
 }
 
 /// A coarse file type from magic bytes, for the `filetype` YARA external.

@@ -43,6 +43,48 @@ struct Pass<'a> {
     normalized: bool,
     /// What offsets count from.
     frame: Frame<'a>,
+    /// ClamAV type names of the layers above, the outermost first.
+    ancestors: &'a [&'a str],
+}
+
+/// Whether a logical signature's `Container` and `Intermediates` conditions hold for a buffer
+/// with these ancestors. ClamAV reaches an Office Open XML document's members twice: as the
+/// document's, and through the zip it also finds in the same bytes (one layer deeper, the
+/// zip's parent being the document); the conditions hold if they hold on either path.
+fn layers_hold(container: Option<&str>, inter: Option<&[String]>, ancestors: &[&str]) -> bool {
+    let holds = |a: &[&str]| {
+        // A file scanned as itself has, as ClamAV sees it, a parent of type ANY.
+        let parent = a.last().copied().unwrap_or("CL_TYPE_ANY");
+        container.is_none_or(|c| c == parent) && inter.is_none_or(|i| intermediates_hold(i, a))
+    };
+    if holds(ancestors) {
+        return true;
+    }
+    if !ancestors.iter().any(|a| a.starts_with("CL_TYPE_OOXML_")) {
+        return false;
+    }
+    let mut via_zip = Vec::with_capacity(ancestors.len() * 2);
+    for a in ancestors {
+        via_zip.push(*a);
+        if a.starts_with("CL_TYPE_OOXML_") {
+            via_zip.push("CL_TYPE_ZIP");
+        }
+    }
+    holds(&via_zip)
+}
+
+/// `Intermediates:A>B>C` as ClamAV checks it: at least as many layers above as entries;
+/// from the last entry (the immediate parent) up, each entry other than `CL_TYPE_ANY` names
+/// the next layer up (`CL_TYPE_ANY` entries are skipped without using a layer).
+fn intermediates_hold(list: &[String], ancestors: &[&str]) -> bool {
+    if ancestors.len() < list.len() {
+        return false;
+    }
+    let mut up = ancestors.iter().rev();
+    list.iter()
+        .rev()
+        .filter(|t| *t != "CL_TYPE_ANY")
+        .all(|t| up.next().is_some_and(|a| a == t))
 }
 
 /// Source index used for YARA detections.
@@ -113,6 +155,7 @@ impl Scanner<'_> {
             target: ft.target(),
             normalized: false,
             frame,
+            ancestors: meta.ancestors,
         };
         self.scan_bodies(data, &raw, all, &mut out);
         // Text (not a file whose magic makes it a type of its own) is also normalised, for
@@ -131,6 +174,7 @@ impl Scanner<'_> {
                 target: 7,
                 normalized: true,
                 frame: Frame::Plain(size),
+                ancestors: meta.ancestors,
             };
             if e.text_atoms.is_empty() && !e.has_pcre {
                 // No pattern can match normalised text: its pass only evaluates the logical
@@ -328,6 +372,15 @@ impl Scanner<'_> {
                 }
                 let outside = |r: Option<Range>, v: u64| r.is_some_and(|r| v < r.min || v > r.max);
                 if outside(l.file_size, size) {
+                    continue;
+                }
+                if (l.container.is_some() || l.intermediates.is_some())
+                    && !layers_hold(
+                        l.container.as_deref(),
+                        l.intermediates.as_deref(),
+                        pass.ancestors,
+                    )
+                {
                     continue;
                 }
                 if l.entry_point.is_some() || l.sections.is_some() {

@@ -95,6 +95,28 @@ impl Container {
         }
     }
 
+    /// ClamAV's type name for this container holding `data` (what `Container` and
+    /// `Intermediates` conditions of its members' signatures compare with). A zip whose first
+    /// entries are an Office Open XML document's is typed as that document, as ClamAV's
+    /// `cli_determine_fmap_type` does from the names of its local headers.
+    pub fn clamav_type(self, data: &[u8]) -> &'static str {
+        match self {
+            Container::Zip => ooxml_type(data).unwrap_or("CL_TYPE_ZIP"),
+            Container::Tar => {
+                if data.get(257..262) == Some(b"ustar") {
+                    "CL_TYPE_POSIX_TAR"
+                } else {
+                    "CL_TYPE_OLD_TAR"
+                }
+            }
+            Container::Gzip => "CL_TYPE_GZ",
+            Container::Bzip2 => "CL_TYPE_BZ",
+            Container::Xz => "CL_TYPE_XZ",
+            Container::Zstd => "CL_TYPE_ZSTD",
+            Container::MachOFat => "CL_TYPE_MACHO_UNIBIN",
+        }
+    }
+
     /// Short lower-case name.
     pub fn name(self) -> &'static str {
         match self {
@@ -107,6 +129,43 @@ impl Container {
             Container::MachOFat => "macho-fat",
         }
     }
+}
+
+/// The Office Open XML type of a zip, from its local headers' names: one of the first three
+/// names under `xl/`, `ppt/` or `word/` decides; when those look like an OOXML package's
+/// (`[Content_Types].xml`, `docProps/`, `_rels/.rels`, ...), the first 256 names are looked at.
+fn ooxml_type(data: &[u8]) -> Option<&'static str> {
+    const KINDS: [(&[u8], &str); 3] = [
+        (b"xl/", "CL_TYPE_OOXML_XL"),
+        (b"ppt/", "CL_TYPE_OOXML_PPT"),
+        (b"word/", "CL_TYPE_OOXML_WORD"),
+    ];
+    const LIKELY: [&[u8]; 6] = [
+        b"[Content_Types].xml",
+        b"[ContentTypes].xml",
+        b"docProps/",
+        b"customXml/",
+        b"_rels/.rels",
+        b"_.rels/.rels",
+    ];
+    let names = || {
+        memchr::memmem::find_iter(data, b"PK\x03\x04").filter_map(|at| {
+            let n = u16::from_le_bytes(data.get(at + 26..at + 28)?.try_into().ok()?) as usize;
+            data.get(at + 30..at + 30 + n)
+        })
+    };
+    let kind = |name: &[u8]| KINDS.iter().find(|(p, _)| name.starts_with(p)).map(|k| k.1);
+    let mut likely = false;
+    for name in names().take(3) {
+        if let Some(k) = kind(name) {
+            return Some(k);
+        }
+        likely |= LIKELY.iter().any(|p| name.starts_with(p));
+    }
+    if likely {
+        return names().take(256).find_map(kind);
+    }
+    None
 }
 
 /// A tar header: "ustar" magic, or a v7 header whose checksum is right.

@@ -267,6 +267,8 @@ struct Ctx<'a, 'e> {
     /// The container being unpacked: its member path (`None`: the file itself) and level.
     container: Option<String>,
     level: u32,
+    /// ClamAV type names of the containers being unpacked, the outermost first.
+    types: Vec<&'static str>,
     pool: Vec<Vec<u8>>,
 }
 
@@ -344,6 +346,7 @@ impl<'a, 'e> Ctx<'a, 'e> {
             reason_count: 0,
             container: None,
             level: 0,
+            types: Vec::new(),
             pool: Vec::new(),
         }
     }
@@ -445,6 +448,7 @@ impl<'a, 'e> Ctx<'a, 'e> {
             filepath: &filepath,
             extension: &extension,
             owner: self.owner,
+            ancestors: &self.types,
         };
         let all = self.opts.all_match;
         for d in self.scanner.scan(data, &meta, all) {
@@ -476,7 +480,9 @@ impl<'a, 'e> Ctx<'a, 'e> {
         let saved = (self.container.take(), self.level);
         self.container = member.map(str::to_string);
         self.level = level;
+        self.types.push(kind.clamav_type(data));
         archive::unpack(kind, data, self);
+        self.types.pop();
         (self.container, self.level) = saved;
     }
 

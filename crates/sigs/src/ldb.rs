@@ -165,6 +165,8 @@ pub fn parse_logical_line(line: &str) -> Result<Parsed<LogicalSig>, ParseErrorKi
     let mut file_size = None;
     let mut entry_point = None;
     let mut sections = None;
+    let mut container = None;
+    let mut intermediates = None;
     let mut skip = None;
     let mut engine_min = None;
     let mut new_attribute = false;
@@ -196,7 +198,31 @@ pub fn parse_logical_line(line: &str) -> Result<Parsed<LogicalSig>, ParseErrorKi
                 sections = Some(parse_range(v)?);
                 new_attribute = true;
             }
-            "Container" | "Intermediates" | "IconGroup1" | "IconGroup2" | "HandlerType" => {
+            "Container" => {
+                new_attribute = true;
+                if CLAMAV_TYPES.contains(&v) {
+                    container = Some(v.to_string());
+                } else {
+                    // ClamAV skips a signature naming a type it does not know.
+                    skip.get_or_insert(SkipReason::Attribute);
+                }
+            }
+            "Intermediates" => {
+                new_attribute = true;
+                let list: Vec<String> = v.split('>').map(str::to_string).collect();
+                if list.len() > 16 {
+                    return Err(ParseErrorKind::Logical(format!(
+                        "Intermediates lists {} types, at most 16",
+                        list.len()
+                    )));
+                }
+                if list.iter().all(|t| CLAMAV_TYPES.contains(&t.as_str())) {
+                    intermediates = Some(list);
+                } else {
+                    skip.get_or_insert(SkipReason::Attribute);
+                }
+            }
+            "IconGroup1" | "IconGroup2" | "HandlerType" => {
                 new_attribute = true;
                 skip.get_or_insert(SkipReason::Attribute);
             }
@@ -257,6 +283,8 @@ pub fn parse_logical_line(line: &str) -> Result<Parsed<LogicalSig>, ParseErrorKi
         file_size,
         entry_point,
         sections,
+        container,
+        intermediates,
         expr,
         subsigs,
     }))

@@ -40,6 +40,99 @@ use ndb::{body_fields, parse_offset_for};
 /// counted as skipped.
 pub const SUPPORTED_TARGETS: [u64; 9] = [0, 1, 5, 6, 7, 9, 10, 11, 12];
 
+/// The file type names ClamAV knows (`ftmap` in its `filetypes.c`), for `Container` and
+/// `Intermediates` conditions.
+pub const CLAMAV_TYPES: &[&str] = &[
+    "CL_TYPE_TEXT_ASCII",
+    "CL_TYPE_TEXT_UTF8",
+    "CL_TYPE_TEXT_UTF16LE",
+    "CL_TYPE_TEXT_UTF16BE",
+    "CL_TYPE_BINARY_DATA",
+    "CL_TYPE_IGNORED",
+    "CL_TYPE_ANY",
+    "CL_TYPE_MSEXE",
+    "CL_TYPE_ELF",
+    "CL_TYPE_MACHO",
+    "CL_TYPE_MACHO_UNIBIN",
+    "CL_TYPE_POSIX_TAR",
+    "CL_TYPE_OLD_TAR",
+    "CL_TYPE_CPIO_OLD",
+    "CL_TYPE_CPIO_ODC",
+    "CL_TYPE_CPIO_NEWC",
+    "CL_TYPE_CPIO_CRC",
+    "CL_TYPE_GZ",
+    "CL_TYPE_ZIP",
+    "CL_TYPE_BZ",
+    "CL_TYPE_RAR",
+    "CL_TYPE_ARJ",
+    "CL_TYPE_MSSZDD",
+    "CL_TYPE_MSOLE2",
+    "CL_TYPE_MSCAB",
+    "CL_TYPE_MSCHM",
+    "CL_TYPE_SIS",
+    "CL_TYPE_SCRENC",
+    "CL_TYPE_GRAPHICS",
+    "CL_TYPE_GIF",
+    "CL_TYPE_PNG",
+    "CL_TYPE_JPEG",
+    "CL_TYPE_TIFF",
+    "CL_TYPE_RIFF",
+    "CL_TYPE_BINHEX",
+    "CL_TYPE_TNEF",
+    "CL_TYPE_CRYPTFF",
+    "CL_TYPE_PDF",
+    "CL_TYPE_UUENCODED",
+    "CL_TYPE_HTML_UTF16",
+    "CL_TYPE_SCRIPT",
+    "CL_TYPE_RTF",
+    "CL_TYPE_HTML",
+    "CL_TYPE_MAIL",
+    "CL_TYPE_SFX",
+    "CL_TYPE_ZIPSFX",
+    "CL_TYPE_RARSFX",
+    "CL_TYPE_CABSFX",
+    "CL_TYPE_ARJSFX",
+    "CL_TYPE_NULSFT",
+    "CL_TYPE_AUTOIT",
+    "CL_TYPE_ISHIELD_MSI",
+    "CL_TYPE_7Z",
+    "CL_TYPE_7ZSFX",
+    "CL_TYPE_SWF",
+    "CL_TYPE_ISO9660",
+    "CL_TYPE_JAVA",
+    "CL_TYPE_DMG",
+    "CL_TYPE_MBR",
+    "CL_TYPE_GPT",
+    "CL_TYPE_APM",
+    "CL_TYPE_XAR",
+    "CL_TYPE_PART_ANY",
+    "CL_TYPE_PART_HFSPLUS",
+    "CL_TYPE_XZ",
+    "CL_TYPE_OOXML_WORD",
+    "CL_TYPE_OOXML_PPT",
+    "CL_TYPE_OOXML_XL",
+    "CL_TYPE_INTERNAL",
+    "CL_TYPE_XDP",
+    "CL_TYPE_XML_WORD",
+    "CL_TYPE_XML_XL",
+    "CL_TYPE_HWP3",
+    "CL_TYPE_XML_HWP",
+    "CL_TYPE_HWPOLE2",
+    "CL_TYPE_OOXML_HWP",
+    "CL_TYPE_PS",
+    "CL_TYPE_MHTML",
+    "CL_TYPE_LNK",
+    "CL_TYPE_EGG",
+    "CL_TYPE_EGGSFX",
+    "CL_TYPE_UDF",
+    "CL_TYPE_ALZ",
+    "CL_TYPE_ONENOTE",
+    "CL_TYPE_PYTHON_COMPILED",
+    "CL_TYPE_LHA_LZH",
+    "CL_TYPE_AI_MODEL",
+    "CL_TYPE_ZSTD",
+];
+
 /// The functionality level this engine implements (the same as ClamAV 1.4).
 pub const FUNCTIONALITY_LEVEL: u32 = 216;
 
@@ -411,6 +504,12 @@ pub struct LogicalSig {
     pub entry_point: Option<Range>,
     /// `NumberOfSections:min-max`, if given.
     pub sections: Option<Range>,
+    /// `Container:CL_TYPE_X`: the type of the layer this one was extracted from
+    /// (`CL_TYPE_ANY` for a file scanned as itself), if given.
+    pub container: Option<String>,
+    /// `Intermediates:A>B>C`: the types of the layers above, the immediate parent last
+    /// (`CL_TYPE_ANY` entries are ignored), if given.
+    pub intermediates: Option<Vec<String>>,
     /// The logical expression over subsignature indexes.
     pub expr: Expr,
     /// The subsignatures, by index.
@@ -428,8 +527,9 @@ pub struct Skipped {
     pub offset: u64,
     /// PCRE subsignatures.
     pub pcre: u64,
-    /// Logical signatures with a target attribute the engine does not evaluate (`Container`,
-    /// `Intermediates`, `IconGroup1/2`, `HandlerType`).
+    /// Logical signatures with a target attribute the engine does not evaluate
+    /// (`IconGroup1/2`, `HandlerType`, a `Container` or `Intermediates` type ClamAV does
+    /// not know).
     pub attribute: u64,
     /// Byte-compare subsignatures (`N(>>26#ib2#=0)`).
     pub byte_compare: u64,
@@ -478,7 +578,7 @@ impl fmt::Display for Skipped {
             (self.pcre, "PCRE subsignature"),
             (
                 self.attribute,
-                "unsupported target attribute (Container, Intermediates, ...)",
+                "unsupported target attribute (IconGroup, HandlerType, ...)",
             ),
             (self.byte_compare, "byte-compare subsignature"),
             (self.macro_sig, "macro subsignature"),
@@ -1110,7 +1210,7 @@ mod tests {
     fn logical_skip_reasons() {
         let cases = [
             (
-                "L;Engine:81-255,Container:CL_TYPE_ZIP,Target:0;0;41424344",
+                "L;Engine:81-255,Container:CL_TYPE_NOSUCH,Target:0;0;41424344",
                 SkipReason::Attribute,
             ),
             (
@@ -1141,7 +1241,7 @@ mod tests {
         SkipReason::Attribute.count(&mut s);
         assert_eq!(
             s.to_string(),
-            "1 unsupported target attribute (Container, Intermediates, ...)"
+            "1 unsupported target attribute (IconGroup, HandlerType, ...)"
         );
     }
 

@@ -76,6 +76,7 @@ use std::process::{Command, Output, Stdio};
 
 mod constructs;
 mod exe;
+mod layers;
 mod pcre;
 mod rng;
 
