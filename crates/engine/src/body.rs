@@ -67,7 +67,14 @@ pub(crate) struct Compiled {
     /// The fewest and most bytes (None: unbounded) a match holds before its atom, so an atom
     /// hit where no match could start within the offset's window is dropped unverified.
     pub before_atom: (u64, Option<u64>),
+    /// A target-1 body signature of static bytes with an `SEx` offset: ClamAV matches such a
+    /// signature with its Boyer-Moore matcher, which in files of [`BM_OFFMODE_SIZE`] bytes or
+    /// more accepts it only at the section's start.
+    pub exact_in_big_pe: bool,
 }
+
+/// ClamAV's `CLI_DEFAULT_BM_OFFMODE_FSIZE`.
+pub(crate) const BM_OFFMODE_SIZE: u64 = 262_144;
 
 /// Relative frequency class of a byte in typical files; lower is rarer.
 fn byte_cost(b: u8) -> u32 {
@@ -326,6 +333,7 @@ pub(crate) fn compile_with(
         fullword,
         matches_text: false,
         before_atom,
+        exact_in_big_pe: false,
     };
     compiled.matches_text = compiled.can_match_text();
     Some((compiled, atom))

@@ -54,7 +54,18 @@ impl EngineBuilder {
                 continue;
             }
             match compiled {
-                Some((compiled, variants)) => {
+                Some((mut compiled, variants)) => {
+                    // ClamAV's Boyer-Moore matcher takes target-1 signatures of static bytes
+                    // whose offset has no shift (`SEx` among them).
+                    compiled.exact_in_big_pe = target == 1
+                        && matches!(
+                            compiled.offset,
+                            detente_sigs::Offset::InSection { extra: 0, .. }
+                        )
+                        && compiled
+                            .toks
+                            .iter()
+                            .all(|t| matches!(t, body::Tok::Lit { .. }));
                     atoms.push((patterns.len() as u32, variants));
                     patterns.push(Pattern {
                         compiled,

@@ -576,7 +576,10 @@ pub(crate) fn verify(
     if memo.exhausted {
         return None;
     }
-    let (lo, hi) = c.offset.window(frame)?;
+    let (lo, mut hi) = c.offset.window(frame)?;
+    if c.exact_in_big_pe && matches!(frame, Frame::Exe(n, _) if n >= crate::body::BM_OFFMODE_SIZE) {
+        hi = lo;
+    }
     // A match starting at the atom hit less the bytes before the atom: drop a hit whose
     // every possible start lies outside the window, before any verification.
     let p = pos as u64;

@@ -1,5 +1,5 @@
 //! Target types and executable-relative offsets against clamscan, on real executables: PE
-//! (ClamAV's own `clam.exe` and its packed variants), ELF (system binaries and Go's ELF test
+//! (ClamAV's own `clam.exe`, and Go's PE32 and PE32+ test files), ELF (system binaries and Go's ELF test
 //! files: 32 and 64 bit, both byte orders, objects without program headers) and Mach-O (Go's
 //! test files: 32 and 64 bit, and a universal binary).
 //!
@@ -55,6 +55,15 @@ fn hosts() -> Vec<(String, Vec<u8>)> {
         let p = go.join("src/debug/elf/testdata").join(n);
         let d = fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
         out.push((format!("elf_{n}"), d));
+    }
+    for n in [
+        "gcc-386-mingw-exec",
+        "gcc-amd64-mingw-exec",
+        "llvm-mingw-20211002-msvcrt-x86_64-crt2",
+    ] {
+        let p = go.join("src/debug/pe/testdata").join(n);
+        let d = fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        out.push((format!("pe_{n}"), d));
     }
     use base64::Engine as _;
     for n in [
@@ -144,12 +153,18 @@ fn run_group(what: &str, hosts: Vec<(String, Vec<u8>)>, min_layouts: usize) -> V
             data.get(o..o.checked_add(n)?).map(hex)
         };
         // A plain signature of the host's own bytes, for every host: the target decides.
-        if let Some(b) = at(data.len() as u64 / 2, 12) {
+        // Distinctive bytes from the middle on (not padding another file may hold too).
+        let mid = (data.len() / 2..data.len().saturating_sub(12)).find(|&o| {
+            let w = &data[o..o + 12];
+            w.iter().collect::<BTreeSet<_>>().len() >= 9
+        });
+        if let Some(o) = mid {
+            let b = hex(&data[o..o + 12]);
             writeln!(ndb, "T{h}.own:{t}:*:{b}").unwrap();
             writeln!(ndb, "T{h}.other:{other}:*:{b}").unwrap();
             // ClamAV reads no layout from a universal Mach-O (nor from a header it can't
             // read), and then lets no EOF-n offset match either.
-            let back = data.len() as u64 / 2;
+            let back = (data.len() - o) as u64;
             writeln!(ndb, "T{h}.eof:0:EOF-{back}:{b}").unwrap();
         }
         let Some(l) = detente_engine::executable_layout(&data) else {
