@@ -70,7 +70,7 @@ fn pe(data: &[u8]) -> Option<ExeLayout> {
 fn pe_with<H: ImageNtHeaders>(data: &[u8]) -> Option<ExeLayout> {
     let dos = object::pe::ImageDosHeader::parse(data).ok()?;
     let mut off = u64::from(dos.nt_headers_offset());
-    let (nt, _) = H::parse(data, &mut off).ok()?;
+    let (nt, dirs) = H::parse(data, &mut off).ok()?;
     let opt = nt.optional_header();
     let table = nt.sections(data, off).ok()?;
     let fsize = data.len() as u64;
@@ -106,19 +106,203 @@ fn pe_with<H: ImageNtHeaders>(data: &[u8]) -> Option<ExeLayout> {
     }
     let vep = u64::from(opt.address_of_entry_point());
     let hdr_size = align_up(u64::from(opt.size_of_headers()), salign)?;
-    let entry = if vep < hdr_size {
-        if vep >= fsize {
-            return None;
+    // ClamAV's `cli_rawaddr`: an RVA in the headers is its own offset; else the last
+    // section whose raw data holds it.
+    let rawaddr = |rva: u64| -> Option<u64> {
+        if rva < hdr_size {
+            return (rva < fsize).then_some(rva);
         }
-        vep
-    } else {
         let i = (0..sections.len()).rev().find(|&i| {
             let (_, rsz) = sections[i];
-            rsz != 0 && virt[i] <= vep && vep - virt[i] < rsz
+            rsz != 0 && virt[i] <= rva && rva - virt[i] < rsz
         })?;
-        vep - virt[i] + sections[i].0
+        Some(rva - virt[i] + sections[i].0)
     };
-    Some(ExeLayout { entry, sections })
+    let entry = rawaddr(vep)?;
+    let version_info = match dirs.get(2) {
+        Some(d) if dirs.len() >= 3 && d.size.get(LE) != 0 => {
+            version_strings(data, u64::from(d.virtual_address.get(LE)), &rawaddr)
+        }
+        _ => Vec::new(),
+    };
+    Some(ExeLayout {
+        entry,
+        sections,
+        version_info,
+    })
+}
+
+/// Most version-information resources ClamAV reads.
+const MAX_VERSION_RESOURCES: usize = 16;
+
+fn u16_at(d: &[u8], o: u64) -> Option<u64> {
+    let o = usize::try_from(o).ok()?;
+    Some(u64::from(u16::from_le_bytes(
+        d.get(o..o.checked_add(2)?)?.try_into().ok()?,
+    )))
+}
+
+fn u32_at(d: &[u8], o: u64) -> Option<u64> {
+    let o = usize::try_from(o).ok()?;
+    Some(u64::from(u32::from_le_bytes(
+        d.get(o..o.checked_add(4)?)?.try_into().ok()?,
+    )))
+}
+
+/// The data-entry RVAs of the RT_VERSION resources (ClamAV's `findres(0x10, any name)`): the
+/// first type entry with id 16, every name under it, every language under those.
+fn version_resources(d: &[u8], res: u64, rawaddr: &dyn Fn(u64) -> Option<u64>) -> Vec<u64> {
+    let mut out = Vec::new();
+    let dir = |rva: u64| -> Option<u64> {
+        let o = rawaddr(rva)?;
+        (o + 16 <= d.len() as u64).then_some(o)
+    };
+    let Some(root) = dir(res) else {
+        return out;
+    };
+    let (Some(named), Some(ids)) = (u16_at(d, root + 12), u16_at(d, root + 14)) else {
+        return out;
+    };
+    let first = root + 16 + named * 8;
+    for t in 0..ids {
+        let e = first + t * 8;
+        let (Some(ty), Some(off)) = (u32_at(d, e), u32_at(d, e + 4)) else {
+            return out;
+        };
+        if ty != 0x10 || off >> 31 == 0 {
+            continue;
+        }
+        let Some(names) = dir(res + (off & 0x7fff_ffff)) else {
+            return out;
+        };
+        let n = u16_at(d, names + 12).unwrap_or(0) + u16_at(d, names + 14).unwrap_or(0);
+        for k in 0..n {
+            let e = names + 16 + k * 8;
+            let Some(noff) = u32_at(d, e + 4) else {
+                return out;
+            };
+            if noff >> 31 == 0 {
+                continue;
+            }
+            let Some(langs) = dir(res + (noff & 0x7fff_ffff)) else {
+                return out;
+            };
+            let m = u16_at(d, langs + 12).unwrap_or(0) + u16_at(d, langs + 14).unwrap_or(0);
+            for j in 0..m {
+                let Some(loff) = u32_at(d, langs + 16 + j * 8 + 4) else {
+                    return out;
+                };
+                if loff >> 31 == 0 {
+                    out.push(res + loff);
+                    if out.len() == MAX_VERSION_RESOURCES {
+                        return out;
+                    }
+                }
+            }
+        }
+        return out;
+    }
+    out
+}
+
+/// The file offsets of a PE's version-information strings (where `VI` subsignatures must
+/// start: each string's UTF-16 key), walked as ClamAV's `cli_peheader` walks them.
+fn version_strings(d: &[u8], res: u64, rawaddr: &dyn Fn(u64) -> Option<u64>) -> Vec<u64> {
+    const VS_VERSION_INFO: &[u8] = b"V\0S\0_\0V\0E\0R\0S\0I\0O\0N\0_\0I\0N\0F\0O\0\0\0";
+    const VAR_FILE_INFO: &[u8] = b"V\0a\0r\0F\0i\0l\0e\0I\0n\0f\0o\0\0\0";
+    const STRING_FILE_INFO: &[u8] = b"S\0t\0r\0i\0n\0g\0F\0i\0l\0e\0I\0n\0f\0o\0\0\0";
+    let at = |o: u64, s: &[u8]| -> bool {
+        usize::try_from(o)
+            .ok()
+            .and_then(|o| d.get(o..o.checked_add(s.len())?))
+            == Some(s)
+    };
+    let mut out = Vec::new();
+    for rva in version_resources(d, res, rawaddr) {
+        let Some(entry) = rawaddr(rva) else { continue };
+        let (Some(data_rva), Some(res_sz)) = (u32_at(d, entry), u32_at(d, entry + 4)) else {
+            continue;
+        };
+        let Some(mut p) = rawaddr(data_rva) else {
+            continue;
+        };
+        if p.checked_add(res_sz).is_none_or(|end| end > d.len() as u64) {
+            continue;
+        }
+        // VS_VERSIONINFO: exactly one is looked at.
+        let Some(word) = u32_at(d, p) else { continue };
+        let (mut vsz, vval) = (word & 0xffff, word >> 16);
+        if vsz > res_sz
+            || vsz <= 6 + 0x20 + 2 + 0x34
+            || vval != 0x34
+            || !at(p + 6, VS_VERSION_INFO)
+            || u32_at(d, p + 0x28) != Some(0xfeef_04bd)
+        {
+            continue;
+        }
+        p += 6 + 0x20 + 2 + 0x34;
+        vsz -= 6 + 0x20 + 2 + 0x34;
+        let mut got_var = false;
+        'sfi: while vsz > 6 {
+            let Some(sfi) = u32_at(d, p).map(|w| w & 0xffff) else {
+                break;
+            };
+            if sfi > vsz {
+                break;
+            }
+            if !got_var && sfi > 6 + 0x18 && at(p + 6, VAR_FILE_INFO) {
+                p += sfi;
+                vsz -= sfi;
+                got_var = true;
+                continue;
+            }
+            if sfi <= 6 + 0x1e || !at(p + 6, STRING_FILE_INFO) {
+                break;
+            }
+            p += 6 + 0x1e;
+            let mut sfi_left = sfi - (6 + 0x1e);
+            while sfi_left > 6 {
+                let Some(st) = u32_at(d, p).map(|w| w & 0xffff) else {
+                    break 'sfi;
+                };
+                if st > sfi_left || st <= 24 {
+                    break 'sfi;
+                }
+                let next = p + st;
+                let next_left = sfi_left - st;
+                let mut q = p + 24;
+                let mut st_left = st - 24;
+                while st_left > 6 {
+                    let Some(w) = u32_at(d, q) else { break 'sfi };
+                    let s_sz = ((w & 0xffff) + 3) & !3;
+                    if s_sz > st_left || s_sz <= 6 + 2 + 8 {
+                        break 'sfi;
+                    }
+                    // The key: a NUL-terminated UTF-16 string after the 6-byte header.
+                    let mut k = 6;
+                    while k + 1 < s_sz {
+                        if u16_at(d, q + k) == Some(0) {
+                            k += 2;
+                            break;
+                        }
+                        k += 2;
+                    }
+                    let k = (k + 3) & !3;
+                    if k < s_sz && s_sz - k > 2 {
+                        out.push(q + 6);
+                    }
+                    q += s_sz;
+                    st_left -= s_sz;
+                }
+                p = next;
+                sfi_left = next_left;
+            }
+            break;
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
 }
 
 fn elf(data: &[u8]) -> Option<ExeLayout> {
@@ -171,7 +355,11 @@ fn elf_with<H: object::read::elf::FileHeader<Endian = Endianness>>(
             })
             .collect()
     };
-    Some(ExeLayout { entry, sections })
+    Some(ExeLayout {
+        entry,
+        sections,
+        version_info: Vec::new(),
+    })
 }
 
 fn macho(data: &[u8]) -> Option<ExeLayout> {
@@ -225,7 +413,11 @@ fn macho_with<H: object::read::macho::MachHeader<Endian = Endianness>>(
             }
         }
     }
-    Some(ExeLayout { entry: 0, sections })
+    Some(ExeLayout {
+        entry: 0,
+        sections,
+        version_info: Vec::new(),
+    })
 }
 
 #[cfg(test)]

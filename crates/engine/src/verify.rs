@@ -591,8 +591,13 @@ pub(crate) fn verify(
     }
     let fullword = c.fullword;
     let end_ok = |e: usize| !fullword || data.get(e).is_none_or(|b| !is_word(*b));
+    let vinfo = match (c.offset, frame) {
+        (detente_sigs::Offset::VersionInfo, Frame::Exe(_, e)) => Some(&e.version_info),
+        _ => None,
+    };
     let start_ok = |s: usize| {
         (lo..=hi).contains(&(s as u64))
+            && vinfo.is_none_or(|v| v.binary_search(&(s as u64)).is_ok())
             && (!fullword || s == 0 || data.get(s - 1).is_none_or(|b| !is_word(*b)))
     };
     let mut v = Verifier {

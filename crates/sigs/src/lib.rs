@@ -278,6 +278,9 @@ pub enum Offset {
         /// Additional allowed shift.
         extra: u64,
     },
+    /// At the start of one of a PE's version-information strings (`VI`): the match must
+    /// begin at a string's UTF-16 key.
+    VersionInfo,
     /// Anywhere from the start of section `index` to its end plus `extra` (`SEx`, `SEx,m`).
     InSection {
         /// x.
@@ -295,6 +298,8 @@ pub struct ExeLayout {
     pub entry: u64,
     /// Sections: (file offset, size in the file).
     pub sections: Vec<(u64, u64)>,
+    /// PE: where each version-information string's key starts (sorted), for `VI` offsets.
+    pub version_info: Vec<u64>,
 }
 
 /// What a buffer's offsets are computed against.
@@ -355,11 +360,19 @@ impl Offset {
                 let (raw, rsz) = *exe?.sections.get(index as usize)?;
                 Some((raw, raw.checked_add(rsz)?.checked_add(extra)?))
             }
+            // The range of the strings' starts; a match must also begin at one of them.
+            Offset::VersionInfo => {
+                let v = &exe?.version_info;
+                Some((*v.first()?, *v.last()?))
+            }
         }
     }
 
     /// Whether a match may start at `pos` in this frame.
     pub fn allows(&self, pos: u64, frame: Frame<'_>) -> bool {
+        if *self == Offset::VersionInfo {
+            return matches!(frame, Frame::Exe(_, e) if e.version_info.binary_search(&pos).is_ok());
+        }
         self.window(frame)
             .is_some_and(|(a, b)| a <= pos && pos <= b)
     }
@@ -373,6 +386,7 @@ impl Offset {
                 | Offset::Section { .. }
                 | Offset::LastSection { .. }
                 | Offset::InSection { .. }
+                | Offset::VersionInfo
         )
     }
 }
@@ -1082,14 +1096,16 @@ mod tests {
             parse_body_line("T:0:EP+0:41424344"),
             Err(ParseErrorKind::OffsetTarget { target: 0, .. })
         ));
-        assert_eq!(
-            parse_body_line("T:1:VI:41424344").unwrap(),
-            Parsed::Skip(SkipReason::Offset)
-        );
+        let Parsed::Sig(b) = parse_body_line("T:1:VI:41424344").unwrap() else {
+            panic!()
+        };
+        assert_eq!(b.offset, Offset::VersionInfo);
+        assert!(parse_body_line("T:0:VI:41424344").is_err());
         // Windows in an executable's layout.
         let exe = ExeLayout {
             entry: 0x400,
             sections: vec![(0x400, 0x200), (0x600, 0x100)],
+            version_info: vec![0x500, 0x520],
         };
         let f = Frame::Exe(0x800, &exe);
         assert_eq!(

@@ -12,8 +12,8 @@ fn off_number(s: &str) -> Option<u64> {
     }
 }
 
-/// Parses an offset field as ClamAV does (`cli_caloff`). `Ok(None)` for the forms the engine
-/// skips: `VI` (a PE version-information string) and `$n$` (macro groups).
+/// Parses an offset field as ClamAV does (`cli_caloff`). `Ok(None)` for the form the engine
+/// skips: `$n$` (macro groups).
 pub fn parse_offset(s: &str) -> Result<Option<Offset>, ParseErrorKind> {
     let bad = || ParseErrorKind::Offset(s.to_string());
     if s == "*" {
@@ -68,7 +68,11 @@ pub fn parse_offset(s: &str) -> Result<Option<Offset>, ParseErrorKind> {
             extra,
         }));
     }
-    if base.starts_with("VI") || base.contains('$') {
+    if base.starts_with("VI") {
+        // ClamAV ignores what follows `VI`.
+        return Ok(Some(Offset::VersionInfo));
+    }
+    if base.contains('$') {
         return Ok(None);
     }
     let start = number(base).ok_or_else(bad)?;
@@ -79,7 +83,7 @@ pub fn parse_offset(s: &str) -> Result<Option<Offset>, ParseErrorKind> {
 /// type (ClamAV refuses the whole database then; here the line is malformed).
 pub(crate) fn parse_offset_for(s: &str, target: u64) -> Result<Option<Offset>, ParseErrorKind> {
     let o = parse_offset(s)?;
-    let exe_only = o.is_some_and(|o| o.is_executable()) || (o.is_none() && s.starts_with("VI"));
+    let exe_only = o.is_some_and(|o| o.is_executable());
     if exe_only && ![1, 6, 9].contains(&target) {
         return Err(ParseErrorKind::OffsetTarget {
             offset: s.to_string(),

@@ -232,3 +232,65 @@ fn run_group(what: &str, hosts: Vec<(String, Vec<u8>)>, min_layouts: usize) -> V
     fs::write(db.join("exe.ldb"), &ldb).unwrap();
     compare_with_clamscan(what, &db, &root, &["--allmatch"], &["--allmatch"])
 }
+
+/// `VI` offsets: a signature must start exactly at one of a PE's version-information strings
+/// (its UTF-16 key). Hosts: ClamAV's test PEs that carry version information.
+#[test]
+fn clamav_version_info_offsets() {
+    require_tools();
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("corpus");
+    fs::create_dir_all(&root).unwrap();
+    let mut ndb = String::new();
+    let mut strings = 0;
+    for (h, n) in [
+        "clam.ea05.exe",
+        "clam.ea06.exe",
+        "clam_IScab_ext.exe",
+        "clam_ISmsi_ext.exe",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let p = Path::new(TESTFILES).join(n);
+        let data = fs::read(&p).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e}: install the Debian package clamav-testfiles",
+                p.display()
+            )
+        });
+        fs::write(root.join(n), &data).unwrap();
+        let Some(l) = detente_engine::executable_layout(&data) else {
+            continue;
+        };
+        for (i, &o) in l.version_info.iter().enumerate() {
+            let o = o as usize;
+            let (Some(at), Some(off2)) = (data.get(o..o + 16), data.get(o + 2..o + 18)) else {
+                continue;
+            };
+            strings += 1;
+            writeln!(ndb, "V{h}.vi{i}:1:VI:{}", hex(at)).unwrap();
+            writeln!(ndb, "V{h}.vi{i}bad:1:VI:{}", hex(off2)).unwrap();
+            // The same bytes anywhere, and under target 0 with no offset.
+            writeln!(ndb, "V{h}.any{i}:1:*:{}", hex(at)).unwrap();
+        }
+    }
+    assert!(
+        strings >= 8,
+        "harness: only {strings} version strings found"
+    );
+    let db = tmp.path().join("db");
+    fs::create_dir_all(&db).unwrap();
+    fs::write(db.join("vi.ndb"), &ndb).unwrap();
+    let oracle = compare_with_clamscan("VI offsets", &db, &root, &["--allmatch"], &["--allmatch"]);
+    let found = |suffix: &str| {
+        oracle
+            .iter()
+            .filter(|(_, v)| v.split(' ').next().is_some_and(|n| n.contains(suffix)))
+            .count()
+    };
+    assert!(
+        found(".vi") > found("bad"),
+        "harness: VI decoys match as often"
+    );
+}
