@@ -13,6 +13,8 @@ pub(crate) struct LogicalMeta {
     pub(crate) sections: Option<Range>,
     pub(crate) container: Option<String>,
     pub(crate) intermediates: Option<Vec<String>>,
+    /// Byte-compare subsignatures: (index, the comparison).
+    pub(crate) bcmps: Vec<(u32, detente_sigs::ByteCmp)>,
     /// PCRE subsignatures, in index order (they run in that order).
     pub(crate) pcres: Vec<crate::pcre::PcreSub>,
     pub(crate) base: u32,
@@ -96,7 +98,12 @@ impl EngineBuilder {
             let id = lsigs.len() as u32;
             let mut pats: Vec<(usize, Compiled, body::Atom)> = Vec::new();
             let mut pcres = Vec::new();
+            let mut bcmps = Vec::new();
             for (si, sub) in l.subsigs.iter().enumerate() {
+                if let Some(b) = &sub.byte_cmp {
+                    bcmps.push((si as u32, b.clone()));
+                    continue;
+                }
                 if let Some(p) = &sub.pcre {
                     match crate::pcre::compile(si as u32, sub.offset, p) {
                         Ok(c) => pcres.push(c),
@@ -194,6 +201,7 @@ impl EngineBuilder {
                 sections: l.sections,
                 container: l.container,
                 intermediates: l.intermediates,
+                bcmps,
                 pcres,
                 base,
                 nsubs,

@@ -18,6 +18,7 @@
 
 mod body;
 mod build;
+mod bytecmp;
 mod containers;
 mod exe;
 pub mod filetype;

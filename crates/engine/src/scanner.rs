@@ -404,6 +404,25 @@ impl Scanner<'_> {
                         .fold(0u32, u32::saturating_add);
                     self.slot_counts.push(n);
                 }
+                // Byte-compare subsignatures: a number read at an offset from the start of
+                // the last match of subsignature N.
+                for (slot, b) in &l.bcmps {
+                    let n = b.subsig as usize;
+                    if n >= l.nsubs as usize || self.slot_counts.get(n).is_none_or(|c| *c == 0) {
+                        continue;
+                    }
+                    let s = (l.base as usize) + n;
+                    let (a, z) = (e.slot_start[s] as usize, e.slot_start[s + 1] as usize);
+                    let last = e.slot_pats[a..z]
+                        .iter()
+                        .filter(|&&p| self.pcount[p as usize] > 0)
+                        .map(|&p| self.plast[p as usize])
+                        .max();
+                    let hit = last.is_some_and(|at| crate::bytecmp::holds(b, data, at));
+                    if let Some(c) = self.slot_counts.get_mut(*slot as usize) {
+                        *c = u32::from(hit);
+                    }
+                }
                 // PCRE subsignatures last, in order, each when its trigger holds.
                 for p in &l.pcres {
                     if p.trigger.eval(&self.slot_counts) {

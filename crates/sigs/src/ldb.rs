@@ -88,6 +88,140 @@ fn parse_pcre(s: &str, target: u64, index: usize) -> Result<Parsed<SubSig>, Pars
             pattern: pattern.to_string(),
             flags: f,
         }),
+        byte_cmp: None,
+    }))
+}
+
+/// A number as C's `strtol(s, base 0)` reads a whole field: optional white space and sign,
+/// then `0x` hexadecimal, `0` octal or decimal digits, to the end. An empty field is 0.
+fn c_number(s: &str) -> Option<i64> {
+    let t = s.trim_start();
+    if t.is_empty() {
+        return Some(0);
+    }
+    let (neg, t) = match t.as_bytes()[0] {
+        b'-' => (true, &t[1..]),
+        b'+' => (false, &t[1..]),
+        _ => (false, t),
+    };
+    let v = if let Some(h) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        i64::from_str_radix(h, 16).ok()?
+    } else if t.len() > 1 && t.starts_with('0') {
+        i64::from_str_radix(&t[1..], 8).ok()?
+    } else {
+        t.parse::<i64>().ok()?
+    };
+    Some(if neg { v.wrapping_neg() } else { v })
+}
+
+/// Parses a byte-compare subsignature, `N(>>offset#options#comparisons)`, as ClamAV's
+/// `cli_bcomp_addpatt` does; every malformed form is an error (ClamAV refuses the database).
+fn parse_byte_cmp(s: &str) -> Result<Parsed<SubSig>, ParseErrorKind> {
+    let bad =
+        |why: &str| ParseErrorKind::Logical(format!("byte-compare subsignature {s:?}: {why}"));
+    let (n, rest) = s.split_once('(').ok_or_else(|| bad("no '('"))?;
+    let subsig = n
+        .trim()
+        .parse::<u32>()
+        .map_err(|_| bad("bad subsignature number"))?;
+    if subsig > logical::MAX_SUBSIGS {
+        return Err(bad("subsignature number over 64"));
+    }
+    let inner = rest
+        .split_once(')')
+        .map(|(a, _)| a)
+        .ok_or_else(|| bad("no ')'"))?;
+    let f: Vec<&str> = inner.split('#').collect();
+    let [off, opts, cmps] = f.as_slice() else {
+        return Err(bad("expected offset#options#comparisons"));
+    };
+    let offset = if off.is_empty() || off.starts_with('0') {
+        0
+    } else if let Some(n) = off.strip_prefix(">>") {
+        c_number(n).ok_or_else(|| bad("bad offset"))?
+    } else if let Some(n) = off.strip_prefix("<<") {
+        c_number(n).ok_or_else(|| bad("bad offset"))?.wrapping_neg()
+    } else {
+        return Err(bad("the offset must be >>n or <<n"));
+    };
+    let digits = opts
+        .find(|c: char| c.is_ascii_digit())
+        .ok_or_else(|| bad("no length"))?;
+    let (letters, len) = opts.split_at(digits);
+    let mut base = CmpBase::None;
+    let (mut little, mut exact) = (None, false);
+    for c in letters.chars() {
+        let b = match c {
+            'h' => Some(CmpBase::Hex),
+            'd' => Some(CmpBase::Dec),
+            'a' => Some(CmpBase::Auto),
+            'i' => Some(CmpBase::Int),
+            'l' | 'b' => {
+                let l = c == 'l';
+                if little.is_some_and(|x| x != l) {
+                    return Err(bad("both 'l' and 'b'"));
+                }
+                little = Some(l);
+                None
+            }
+            'e' => {
+                exact = true;
+                None
+            }
+            _ => return Err(bad(&format!("unknown option {c:?}"))),
+        };
+        if let Some(b) = b {
+            if base != CmpBase::None && base != b {
+                return Err(bad("more than one base"));
+            }
+            base = b;
+        }
+    }
+    if base == CmpBase::Dec {
+        if little == Some(true) {
+            return Err(bad("decimal text can't be little-endian"));
+        }
+        little = Some(false);
+    }
+    let len = c_number(len)
+        .and_then(|n| u64::try_from(n).ok())
+        .filter(|n| *n > 0)
+        .ok_or_else(|| bad("bad length"))?;
+    if (base == CmpBase::Int && ![1, 2, 4, 8].contains(&len)) || (base == CmpBase::Hex && len > 18)
+    {
+        return Err(bad("length out of range for its base"));
+    }
+    let parts: Vec<&str> = cmps.split(',').collect();
+    if parts.len() > 2 {
+        return Err(bad("at most two comparisons"));
+    }
+    let mut out = Vec::with_capacity(parts.len());
+    for c in parts {
+        let op = match c.as_bytes().first() {
+            Some(b'<') => CmpOp::Lt,
+            Some(b'>') => CmpOp::Gt,
+            Some(b'=') => CmpOp::Eq,
+            _ => return Err(bad("a comparison is <v, >v or =v")),
+        };
+        out.push((
+            op,
+            c_number(&c[1..]).ok_or_else(|| bad("bad comparison value"))?,
+        ));
+    }
+    Ok(Parsed::Sig(SubSig {
+        offset: Offset::Any,
+        pattern: HexPattern { tokens: Vec::new() },
+        modifiers: Modifiers::default(),
+        pcre: None,
+        byte_cmp: Some(ByteCmp {
+            subsig,
+            offset,
+            base,
+            little,
+            exact,
+            len,
+            cmps: out,
+        }),
     }))
 }
 
@@ -111,8 +245,8 @@ pub(crate) fn parse_subsig(
     if s.starts_with('$') {
         return Ok(Parsed::Skip(SkipReason::Macro));
     }
-    if s.contains('#') {
-        return Ok(Parsed::Skip(SkipReason::ByteCompare));
+    if s.contains('(') && s.find('#') != s.rfind('#') {
+        return parse_byte_cmp(s);
     }
     let (body, mods) = match s.split_once("::") {
         Some((b, m)) => (b, Some(m)),
@@ -147,6 +281,7 @@ pub(crate) fn parse_subsig(
         pattern,
         modifiers,
         pcre: None,
+        byte_cmp: None,
     }))
 }
 

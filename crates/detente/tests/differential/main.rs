@@ -74,6 +74,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+mod bytecmp;
 mod constructs;
 mod exe;
 mod layers;
