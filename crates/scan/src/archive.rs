@@ -49,6 +49,20 @@ pub enum Container {
     /// Mach-O universal binary: each architecture's slice is scanned as a file of its own,
     /// as ClamAV does (`cli_scanmacho_unibin`).
     MachOFat,
+    /// cpio archive: old binary (either byte order), portable ASCII (`070707`), or new ASCII
+    /// (`070701`, `070702` with checksums).
+    Cpio(CpioKind),
+}
+
+/// The cpio header formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CpioKind {
+    /// Old binary headers, in this byte order (`true`: little-endian).
+    Old(bool),
+    /// Portable ASCII (octal) headers.
+    Odc,
+    /// New ASCII (hexadecimal) headers; `true` for the checksummed variant.
+    Newc(bool),
 }
 
 /// Most architectures of a universal binary ClamAV reads (more: a broken file).
@@ -88,6 +102,14 @@ impl Container {
             Some(Container::Zstd)
         } else if is_macho_fat(data) {
             Some(Container::MachOFat)
+        } else if data.starts_with(b"070707") {
+            Some(Container::Cpio(CpioKind::Odc))
+        } else if data.starts_with(b"070701") || data.starts_with(b"070702") {
+            Some(Container::Cpio(CpioKind::Newc(data[5] == b'2')))
+        } else if data.len() >= 26 && data.starts_with(&[0xc7, 0x71]) {
+            Some(Container::Cpio(CpioKind::Old(true)))
+        } else if data.len() >= 26 && data.starts_with(&[0x71, 0xc7]) {
+            Some(Container::Cpio(CpioKind::Old(false)))
         } else if is_tar(data) {
             Some(Container::Tar)
         } else {
@@ -114,6 +136,10 @@ impl Container {
             Container::Xz => "CL_TYPE_XZ",
             Container::Zstd => "CL_TYPE_ZSTD",
             Container::MachOFat => "CL_TYPE_MACHO_UNIBIN",
+            Container::Cpio(CpioKind::Old(_)) => "CL_TYPE_CPIO_OLD",
+            Container::Cpio(CpioKind::Odc) => "CL_TYPE_CPIO_ODC",
+            Container::Cpio(CpioKind::Newc(false)) => "CL_TYPE_CPIO_NEWC",
+            Container::Cpio(CpioKind::Newc(true)) => "CL_TYPE_CPIO_CRC",
         }
     }
 
@@ -127,6 +153,7 @@ impl Container {
             Container::Xz => "xz",
             Container::Zstd => "zstd",
             Container::MachOFat => "macho-fat",
+            Container::Cpio(_) => "cpio",
         }
     }
 }
@@ -409,6 +436,128 @@ pub fn unpack(kind: Container, data: &[u8], host: &mut dyn Host) {
             Err(e) => host.note(Why::Corrupt, format!("zstd: {e}")),
         },
         Container::MachOFat => unpack_macho_fat(data, host),
+        Container::Cpio(kind) => unpack_cpio(kind, data, host),
+    }
+}
+
+/// A cpio archive's members, walked as ClamAV's `cli_scancpio_old/odc/newc` walk them:
+/// header, name (up to `TRAILER!!!`), data; old binary headers pad the name and the data to
+/// even lengths (and only regular files are scanned), new ASCII headers pad both to 4 bytes,
+/// portable ASCII headers don't pad. A member whose data runs past the end is scanned as
+/// far as it goes, as damage; a header that doesn't parse ends the walk.
+fn unpack_cpio(kind: CpioKind, data: &[u8], host: &mut dyn Host) {
+    let field = |at: usize, len: usize, radix: u32| -> Option<u64> {
+        let s = std::str::from_utf8(data.get(at..at.checked_add(len)?)?).ok()?;
+        u64::from_str_radix(s.trim_matches(|c: char| c == '\0' || c == ' '), radix).ok()
+    };
+    let mut pos = 0usize;
+    let mut trailer = false;
+    loop {
+        let (head, name_len, size, regular, name_pad, data_pad) = match kind {
+            CpioKind::Old(le) => {
+                let Some(h) = data.get(pos..pos + 26) else {
+                    return;
+                };
+                let w = |i: usize| -> u64 {
+                    let b = [h[i], h[i + 1]];
+                    u64::from(if le {
+                        u16::from_le_bytes(b)
+                    } else {
+                        u16::from_be_bytes(b)
+                    })
+                };
+                if w(0) == 0 && trailer {
+                    return;
+                }
+                if w(0) != 0o070707 {
+                    return host.note(Why::Corrupt, format!("cpio: bad header at {pos}"));
+                }
+                let mode = w(6);
+                (
+                    26,
+                    w(20),
+                    (w(22) << 16) | w(24),
+                    mode & 0o170000 == 0o100000,
+                    2,
+                    2,
+                )
+            }
+            CpioKind::Odc => {
+                if data.get(pos) == Some(&0) && trailer {
+                    return;
+                }
+                let (Some(n), Some(s)) = (field(pos + 59, 6, 8), field(pos + 65, 11, 8)) else {
+                    return if data.len() > pos && !trailer {
+                        host.note(Why::Corrupt, format!("cpio: bad header at {pos}"))
+                    };
+                };
+                if data.get(pos..pos + 6) != Some(b"070707") {
+                    return host.note(Why::Corrupt, format!("cpio: bad header at {pos}"));
+                }
+                (76, n, s, true, 1, 1)
+            }
+            CpioKind::Newc(_) => {
+                if data.get(pos) == Some(&0) && trailer {
+                    return;
+                }
+                let magic = data.get(pos..pos + 6);
+                let (Some(n), Some(s)) = (field(pos + 94, 8, 16), field(pos + 54, 8, 16)) else {
+                    return if data.len() > pos && !trailer {
+                        host.note(Why::Corrupt, format!("cpio: bad header at {pos}"))
+                    };
+                };
+                if magic != Some(b"070701") && magic != Some(b"070702") {
+                    return host.note(Why::Corrupt, format!("cpio: bad header at {pos}"));
+                }
+                (110, n, s, true, 4, 4)
+            }
+        };
+        let name_at = pos + head;
+        let name_len = usize::try_from(name_len).unwrap_or(usize::MAX);
+        let raw_name = data
+            .get(name_at..name_at.saturating_add(name_len))
+            .unwrap_or_default();
+        let name = String::from_utf8_lossy(raw_name.split(|b| *b == 0).next().unwrap_or_default())
+            .into_owned();
+        if name == "TRAILER!!!" {
+            trailer = true;
+        }
+        // The name, padded: old headers to an even end, new ones so that header and name
+        // fill whole 4-byte units (`pad` counts from the header's start).
+        let after_name = if name_pad == 4 {
+            let unpadded = head + name_len;
+            pos + unpadded + (4 - unpadded % 4) % 4
+        } else if name_pad == 2 {
+            name_at + name_len + name_len % 2
+        } else {
+            name_at + name_len
+        };
+        let size = usize::try_from(size).unwrap_or(usize::MAX);
+        let end = after_name.saturating_add(size);
+        if size > 0 && regular {
+            let flow = match data.get(after_name..end) {
+                Some(body) => host.member(&name, Member::Whole(body)),
+                None => {
+                    let body = data.get(after_name..).unwrap_or_default();
+                    host.member(
+                        &name,
+                        Member::Damaged(body, "cpio archive cut short".into()),
+                    )
+                }
+            };
+            if flow == Flow::Stop {
+                return;
+            }
+        }
+        let padded = match data_pad {
+            2 => end.saturating_add(size % 2),
+            4 => end.saturating_add((4 - size % 4) % 4),
+            _ => end,
+        };
+        if padded <= pos || padded > data.len() {
+            return;
+        }
+        pos = padded;
     }
 }
 

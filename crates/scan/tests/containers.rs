@@ -239,3 +239,60 @@ fn macho_universal_binaries_are_scanned_slice_by_slice() {
     assert!(r.reasons.iter().any(|x| x.why == Why::Corrupt), "{r:?}");
     assert_ne!(r.outcome, Outcome::Clean);
 }
+
+/// A new-ASCII cpio entry (header, name padded to 4 bytes with the header, data padded).
+fn newc(name: &str, data: &[u8]) -> Vec<u8> {
+    let mut d = format!(
+        "070701{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}",
+        1,
+        0o100644,
+        0,
+        0,
+        1,
+        0,
+        data.len(),
+        0,
+        0,
+        0,
+        0,
+        name.len() + 1,
+        0
+    )
+    .into_bytes();
+    d.extend_from_slice(name.as_bytes());
+    d.push(0);
+    while d.len() % 4 != 0 {
+        d.push(0);
+    }
+    d.extend_from_slice(data);
+    while d.len() % 4 != 0 {
+        d.push(0);
+    }
+    d
+}
+
+/// cpio: members are found by name; an archive cut inside a member is damage (the part that
+/// is there is scanned, and the file is not called clean); junk where a header should be
+/// ends the walk with a note.
+#[test]
+fn cpio_members_damage_and_junk() {
+    let e = engine();
+    let mut s = e.scanner();
+    let mut a = newc("dir/one.bin", b"nothing here");
+    a.extend(newc("two.bin", SAMPLE));
+    a.extend(newc("TRAILER!!!", b""));
+    let r = scan_data(&e, &mut s, &a, "a.cpio", "", &all());
+    assert!(
+        r.found
+            .iter()
+            .any(|f| f.member.as_deref() == Some("two.bin")),
+        "{r:?}"
+    );
+    let cut = &a[..a.len() - 140];
+    let r = scan_data(&e, &mut s, cut, "a.cpio", "", &all());
+    assert_ne!(r.outcome, Outcome::Clean, "{r:?}");
+    let mut junk = newc("one.bin", b"x");
+    junk.extend_from_slice(b"this is no header at all, and it is long enough to read one");
+    let r = scan_data(&e, &mut s, &junk, "a.cpio", "", &all());
+    assert!(r.reasons.iter().any(|x| x.why == Why::Corrupt), "{r:?}");
+}

@@ -87,8 +87,12 @@ use rng::{hex, yhex, Rng};
 const DETENTE: &str = env!("CARGO_BIN_EXE_detente");
 const TESTFILES: &str = "/usr/share/clamav-testfiles";
 /// The files of clamav-testfiles in formats detente unpacks (see `clamav_testfiles`).
-const IN_SCOPE_TESTFILES: [&str; 7] = [
+const IN_SCOPE_TESTFILES: [&str; 11] = [
     "clam.exe",
+    "clam.bin-be.cpio",
+    "clam.bin-le.cpio",
+    "clam.newc.cpio",
+    "clam.odc.cpio",
     "clam.zip",
     "clam.bz2.zip",
     "clam.d64.zip",
@@ -1935,7 +1939,7 @@ fn detente_only_formats() {
 /// clam.exe.bz2, clam.tar.gz, clam_cache_emax.tgz.
 /// Out of scope (formats detente does not unpack): clam.impl.zip (zip "implode" method), packed
 /// executables (clam-*.exe: aspack, fsg, mew, nsis, pespin, petite, upack, upx, wwpack, yc),
-/// clam.7z, clam.arj, cpio (clam.*.cpio), clam.cab, clam.chm, AutoIt (clam.ea05.exe,
+/// clam.7z, clam.arj, clam.cab, clam.chm, AutoIt (clam.ea05.exe,
 /// clam.ea06.exe), binhex, HTML, mail (mbox base64/uu, clam.mail), RTF, SZDD, OLE2 (clam.ole.doc,
 /// clam.ppt), PDF, SIS, TNEF, InstallShield (clam_IS*.exe).
 #[test]
