@@ -52,6 +52,8 @@ pub enum Container {
     /// cpio archive: old binary (either byte order), portable ASCII (`070707`), or new ASCII
     /// (`070701`, `070702` with checksums).
     Cpio(CpioKind),
+    /// Microsoft's `compress.exe` format (SZDD): one LZSS-compressed file.
+    Szdd,
 }
 
 /// The cpio header formats.
@@ -102,6 +104,8 @@ impl Container {
             Some(Container::Zstd)
         } else if is_macho_fat(data) {
             Some(Container::MachOFat)
+        } else if data.len() >= 14 && data.starts_with(b"SZDD\x88\xf0\x27\x33\x41\x00") {
+            Some(Container::Szdd)
         } else if data.starts_with(b"070707") {
             Some(Container::Cpio(CpioKind::Odc))
         } else if data.starts_with(b"070701") || data.starts_with(b"070702") {
@@ -140,6 +144,7 @@ impl Container {
             Container::Cpio(CpioKind::Odc) => "CL_TYPE_CPIO_ODC",
             Container::Cpio(CpioKind::Newc(false)) => "CL_TYPE_CPIO_NEWC",
             Container::Cpio(CpioKind::Newc(true)) => "CL_TYPE_CPIO_CRC",
+            Container::Szdd => "CL_TYPE_MSSZDD",
         }
     }
 
@@ -154,6 +159,7 @@ impl Container {
             Container::Zstd => "zstd",
             Container::MachOFat => "macho-fat",
             Container::Cpio(_) => "cpio",
+            Container::Szdd => "szdd",
         }
     }
 }
@@ -437,7 +443,65 @@ pub fn unpack(kind: Container, data: &[u8], host: &mut dyn Host) {
         },
         Container::MachOFat => unpack_macho_fat(data, host),
         Container::Cpio(kind) => unpack_cpio(kind, data, host),
+        Container::Szdd => unpack_szdd(data, host),
     }
+}
+
+/// An SZDD file's content, expanded as ClamAV's `cli_msexpand` expands it: LZSS over a
+/// 4,096-byte window of zeros starting at 4,080; each control byte's bits, low first, say
+/// literal (1) or a 12-bit position and a length of 3 to 18 (0). The output is flushed in
+/// 2,048-byte blocks and ends after the block that reaches the size in the header (or when
+/// the input ends). A declared size over the limits is not expanded.
+fn unpack_szdd(data: &[u8], host: &mut dyn Host) {
+    const BLOCK: usize = 2048;
+    let Some(size) = data
+        .get(10..14)
+        .and_then(|b| b.try_into().ok())
+        .map(u32::from_le_bytes)
+    else {
+        return;
+    };
+    if let Err(l) = host.budget().check(u64::from(size)) {
+        host.member("", Member::Refused(l));
+        return;
+    }
+    let size = size as usize;
+    let mut window = [0u8; 4096];
+    let mut j = 4096 - 16;
+    let mut out = host.buffer();
+    out.clear();
+    let mut input = data[14..].iter().copied();
+    // Appends one byte; false once the output is complete.
+    let put = |out: &mut Vec<u8>, window: &mut [u8; 4096], b: u8, j: &mut usize| -> bool {
+        out.push(b);
+        window[*j] = b;
+        *j = (*j + 1) % 4096;
+        !(out.len().is_multiple_of(BLOCK) && out.len() >= size)
+    };
+    'run: while let Some(bits) = input.next() {
+        for i in 0..8 {
+            if bits & (1 << i) != 0 {
+                let Some(b) = input.next() else { break 'run };
+                if !put(&mut out, &mut window, b, &mut j) {
+                    break 'run;
+                }
+            } else {
+                let (Some(k), Some(l)) = (input.next(), input.next()) else {
+                    break 'run;
+                };
+                let mut k = usize::from(k) | (usize::from(l & 0xf0) << 4);
+                for _ in 0..usize::from(l & 0x0f) + 3 {
+                    let b = window[k];
+                    k = (k + 1) % 4096;
+                    if !put(&mut out, &mut window, b, &mut j) {
+                        break 'run;
+                    }
+                }
+            }
+        }
+    }
+    host.member("", Member::Whole(&out));
+    host.recycle(out);
 }
 
 /// A cpio archive's members, walked as ClamAV's `cli_scancpio_old/odc/newc` walk them:

@@ -296,3 +296,49 @@ fn cpio_members_damage_and_junk() {
     let r = scan_data(&e, &mut s, &junk, "a.cpio", "", &all());
     assert!(r.reasons.iter().any(|x| x.why == Why::Corrupt), "{r:?}");
 }
+
+/// SZDD with literals only (one control byte of ones per eight bytes) and a back reference.
+fn szdd(content: &[u8], declared: u32) -> Vec<u8> {
+    let mut d = b"SZDD\x88\xf0\x27\x33\x41\x00".to_vec();
+    d.extend_from_slice(&declared.to_le_bytes());
+    for chunk in content.chunks(8) {
+        d.push(0xff);
+        d.extend_from_slice(chunk);
+    }
+    d
+}
+
+/// SZDD: the expanded content is scanned; a back reference copies from the window; a size
+/// declared over the limits is refused, not expanded.
+#[test]
+fn szdd_is_expanded_within_limits() {
+    let e = engine();
+    let mut s = e.scanner();
+    let r = scan_data(
+        &e,
+        &mut s,
+        &szdd(SAMPLE, SAMPLE.len() as u32),
+        "a.sz_",
+        "",
+        &all(),
+    );
+    assert_eq!(r.found.len(), 1, "{r:?}");
+    // "ab" then a reference to window position 4080 (where output starts), length 3: "aba".
+    let mut refd = b"SZDD\x88\xf0\x27\x33\x41\x00".to_vec();
+    refd.extend_from_slice(&5u32.to_le_bytes());
+    refd.extend_from_slice(&[0b0000_0011, b'a', b'b', 0xf0, 0xf0]);
+    let r = scan_data(&e, &mut s, &refd, "b.sz_", "", &all());
+    assert_eq!(r.bytes_scanned, refd.len() as u64 + 5, "{r:?}");
+    let opts = ScanOptions {
+        all_match: true,
+        limits: Limits {
+            max_filesize: 1000,
+            ..Limits::default()
+        },
+        ..ScanOptions::default()
+    };
+    let big = szdd(SAMPLE, 1 << 20);
+    let r = scan_data(&e, &mut s, &big, "c.sz_", "", &opts);
+    assert!(r.found.is_empty());
+    assert_eq!(r.first_limit, Some(Limit::MaxFileSize), "{r:?}");
+}

@@ -87,8 +87,9 @@ use rng::{hex, yhex, Rng};
 const DETENTE: &str = env!("CARGO_BIN_EXE_detente");
 const TESTFILES: &str = "/usr/share/clamav-testfiles";
 /// The files of clamav-testfiles in formats detente unpacks (see `clamav_testfiles`).
-const IN_SCOPE_TESTFILES: [&str; 11] = [
+const IN_SCOPE_TESTFILES: [&str; 12] = [
     "clam.exe",
+    "clam.exe.szdd",
     "clam.bin-be.cpio",
     "clam.bin-le.cpio",
     "clam.newc.cpio",
@@ -1940,7 +1941,7 @@ fn detente_only_formats() {
 /// Out of scope (formats detente does not unpack): clam.impl.zip (zip "implode" method), packed
 /// executables (clam-*.exe: aspack, fsg, mew, nsis, pespin, petite, upack, upx, wwpack, yc),
 /// clam.7z, clam.arj, clam.cab, clam.chm, AutoIt (clam.ea05.exe,
-/// clam.ea06.exe), binhex, HTML, mail (mbox base64/uu, clam.mail), RTF, SZDD, OLE2 (clam.ole.doc,
+/// clam.ea06.exe), binhex, HTML, mail (mbox base64/uu, clam.mail), RTF, OLE2 (clam.ole.doc,
 /// clam.ppt), PDF, SIS, TNEF, InstallShield (clam_IS*.exe).
 #[test]
 fn clamav_testfiles() {
