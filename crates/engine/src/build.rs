@@ -255,6 +255,16 @@ impl EngineBuilder {
             sections,
             text_atoms,
             has_pcre: lsigs.iter().any(|l| !l.pcres.is_empty()),
+            needs_layout: {
+                use detente_sigs::Offset;
+                let relative = |o: &Offset| !matches!(o, Offset::Any | Offset::Abs { .. });
+                patterns.iter().any(|p| relative(&p.compiled.offset))
+                    || lsigs.iter().any(|l| {
+                        l.entry_point.is_some()
+                            || l.sections.is_some()
+                            || l.pcres.iter().any(|p| relative(&p.offset))
+                    })
+            },
             atoms: all_atoms,
             patterns,
             bodies,
@@ -281,6 +291,9 @@ pub struct Engine {
     /// Whether some logical signature has a PCRE subsignature (which needs the normalised
     /// text even when no pattern can match it).
     pub(crate) has_pcre: bool,
+    /// Whether some signature counts from the end of a file or from an executable's layout
+    /// (otherwise no layout is read: nothing would look at it).
+    pub(crate) needs_layout: bool,
     pub(crate) patterns: Vec<Pattern>,
     pub(crate) bodies: Vec<(String, u32)>,
     pub(crate) lsigs: Vec<LogicalMeta>,

@@ -134,6 +134,9 @@ fn pe_with<H: ImageNtHeaders>(data: &[u8]) -> Option<ExeLayout> {
 
 /// Most version-information resources ClamAV reads.
 const MAX_VERSION_RESOURCES: usize = 16;
+/// Most resource-directory entries read while looking for them: a crafted directory can
+/// list 131,070 names that all lead to one language directory of as many entries.
+const MAX_RESOURCE_ENTRIES: u64 = 4096;
 
 fn u16_at(d: &[u8], o: u64) -> Option<u64> {
     let o = usize::try_from(o).ok()?;
@@ -164,7 +167,8 @@ fn version_resources(d: &[u8], res: u64, rawaddr: &dyn Fn(u64) -> Option<u64>) -
         return out;
     };
     let first = root + 16 + named * 8;
-    for t in 0..ids {
+    let mut visited = 0u64;
+    for t in 0..ids.min(MAX_RESOURCE_ENTRIES) {
         let e = first + t * 8;
         let (Some(ty), Some(off)) = (u32_at(d, e), u32_at(d, e + 4)) else {
             return out;
@@ -176,7 +180,7 @@ fn version_resources(d: &[u8], res: u64, rawaddr: &dyn Fn(u64) -> Option<u64>) -
             return out;
         };
         let n = u16_at(d, names + 12).unwrap_or(0) + u16_at(d, names + 14).unwrap_or(0);
-        for k in 0..n {
+        for k in 0..n.min(MAX_RESOURCE_ENTRIES) {
             let e = names + 16 + k * 8;
             let Some(noff) = u32_at(d, e + 4) else {
                 return out;
@@ -189,6 +193,10 @@ fn version_resources(d: &[u8], res: u64, rawaddr: &dyn Fn(u64) -> Option<u64>) -
             };
             let m = u16_at(d, langs + 12).unwrap_or(0) + u16_at(d, langs + 14).unwrap_or(0);
             for j in 0..m {
+                visited += 1;
+                if visited > MAX_RESOURCE_ENTRIES {
+                    return out;
+                }
                 let Some(loff) = u32_at(d, langs + 16 + j * 8 + 4) else {
                     return out;
                 };
@@ -471,6 +479,38 @@ mod tests {
         assert_eq!(pe(&bad), None);
         // Truncated headers.
         assert_eq!(pe(&d[..0x100]), None);
+    }
+
+    /// A resource directory built to make the walk quadratic: one RT_VERSION type, 60,000
+    /// names all leading to one language directory of 60,000 subdirectory entries. The walk
+    /// stops after a bounded number of entries (each `rawaddr` is the identity here).
+    #[test]
+    fn crafted_resource_directories_are_walked_within_a_bound() {
+        let n: u64 = 60_000;
+        let mut d = vec![0u8; 64 + 8 * n as usize * 2 + 64];
+        let put16 = |d: &mut Vec<u8>, o: u64, v: u16| {
+            d[o as usize..o as usize + 2].copy_from_slice(&v.to_le_bytes())
+        };
+        let put32 = |d: &mut Vec<u8>, o: u64, v: u32| {
+            d[o as usize..o as usize + 4].copy_from_slice(&v.to_le_bytes())
+        };
+        // Root at 0: one id entry, type 16, subdirectory at 32.
+        put16(&mut d, 14, 1);
+        put32(&mut d, 16, 0x10);
+        put32(&mut d, 20, 0x8000_0000 | 32);
+        // Names at 32: n entries, all pointing at the language directory.
+        let langs = 48 + 8 * n;
+        put16(&mut d, 32 + 14, n as u16);
+        for k in 0..n {
+            put32(&mut d, 48 + 8 * k + 4, 0x8000_0000 | langs as u32);
+        }
+        // Languages: n entries, all subdirectories (never collected).
+        put16(&mut d, langs + 14, n as u16);
+        for j in 0..n {
+            put32(&mut d, langs + 16 + 8 * j + 4, 0x8000_0000);
+        }
+        let rawaddr = |rva: u64| Some(rva);
+        assert!(version_resources(&d, 0, &rawaddr).is_empty());
     }
 
     #[test]

@@ -141,12 +141,9 @@ impl Scanner<'_> {
         } else {
             filetype::file_type(data)
         };
-        let layout = if ft.is_executable() {
-            exe::layout(ft, data)
-        } else {
-            None
-        };
-        let frame = match (ft.is_executable(), &layout) {
+        let exe = ft.is_executable() && e.needs_layout;
+        let layout = if exe { exe::layout(ft, data) } else { None };
+        let frame = match (exe, &layout) {
             (false, _) => Frame::Plain(size),
             (true, Some(l)) => Frame::Exe(size, l),
             (true, None) => Frame::Broken,
