@@ -54,6 +54,12 @@ pub enum Container {
     Cpio(CpioKind),
     /// Microsoft's `compress.exe` format (SZDD): one LZSS-compressed file.
     Szdd,
+    /// 7z archive.
+    SevenZ,
+    /// Microsoft cabinet.
+    Cab,
+    /// BinHex 4.0 text: a Macintosh file's data and resource forks.
+    BinHex,
 }
 
 /// The cpio header formats.
@@ -102,6 +108,12 @@ impl Container {
             Some(Container::Xz)
         } else if data.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
             Some(Container::Zstd)
+        } else if data.starts_with(b"7z\xbc\xaf\x27\x1c") {
+            Some(Container::SevenZ)
+        } else if data.starts_with(b"MSCF") {
+            Some(Container::Cab)
+        } else if data.starts_with(crate::binhex::MAGIC) {
+            Some(Container::BinHex)
         } else if is_macho_fat(data) {
             Some(Container::MachOFat)
         } else if data.len() >= 14 && data.starts_with(b"SZDD\x88\xf0\x27\x33\x41\x00") {
@@ -145,6 +157,9 @@ impl Container {
             Container::Cpio(CpioKind::Newc(false)) => "CL_TYPE_CPIO_NEWC",
             Container::Cpio(CpioKind::Newc(true)) => "CL_TYPE_CPIO_CRC",
             Container::Szdd => "CL_TYPE_MSSZDD",
+            Container::SevenZ => "CL_TYPE_7Z",
+            Container::Cab => "CL_TYPE_MSCAB",
+            Container::BinHex => "CL_TYPE_BINHEX",
         }
     }
 
@@ -160,6 +175,9 @@ impl Container {
             Container::MachOFat => "macho-fat",
             Container::Cpio(_) => "cpio",
             Container::Szdd => "szdd",
+            Container::SevenZ => "7z",
+            Container::Cab => "cab",
+            Container::BinHex => "binhex",
         }
     }
 }
@@ -366,7 +384,7 @@ impl Budget {
 
     /// The most bytes the next member may decompress to, and the limit that sets it (the scan
     /// budget when it ties with the file size, as ClamAV checks it first).
-    fn bound(&self) -> (u64, Limit) {
+    pub(crate) fn bound(&self) -> (u64, Limit) {
         let scan = self.remaining().min(self.inflate_left());
         if self.max_filesize < scan {
             (self.max_filesize, Limit::MaxFileSize)
@@ -444,6 +462,9 @@ pub fn unpack(kind: Container, data: &[u8], host: &mut dyn Host) {
         Container::MachOFat => unpack_macho_fat(data, host),
         Container::Cpio(kind) => unpack_cpio(kind, data, host),
         Container::Szdd => unpack_szdd(data, host),
+        Container::SevenZ => crate::sevenz::unpack(data, host),
+        Container::Cab => crate::cab::unpack(data, host),
+        Container::BinHex => crate::binhex::unpack(data, host),
     }
 }
 
@@ -696,7 +717,7 @@ const RESERVE_MAX: u64 = 256 << 20;
 /// Decompresses at most `bound + 1` bytes from `r` into `buf`, counting them as inflated.
 /// Returns whether there was more than `bound`, and the read error if the data is damaged (what
 /// was decompressed before it stays in `buf`).
-fn inflate(
+pub(crate) fn inflate(
     r: &mut dyn Read,
     bound: u64,
     hint: u64,

@@ -9,7 +9,10 @@
 //! scanned file.
 
 pub mod archive;
+mod binhex;
+mod cab;
 pub mod report;
+mod sevenz;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -79,6 +79,58 @@ def zip_7z(out, members, method):
         shutil.copyfile(tmp_out, out)
 
 
+def sevenzip(out, members, switches):
+    """A 7z archive made by p7zip's `7z a` with the given switches."""
+    with tempfile.TemporaryDirectory() as d:
+        names = []
+        for arc, src in members:
+            dst = os.path.join(d, arc)
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            shutil.copyfile(src, dst)
+            os.utime(dst, (1577934246, 1577934246))
+            names.append(arc)
+        tmp_out = os.path.join(d, "__out.7z")
+        subprocess.run(
+            ["7z", "a", "-bd", "-bso0", "-bsp0", "-t7z"] + switches + [tmp_out] + names,
+            cwd=d,
+            check=True,
+        )
+        shutil.copyfile(tmp_out, out)
+
+
+def cab(out, members, mszip):
+    """A one-folder cabinet (MS-CAB), stored or MSZIP (each 32 KiB block a deflate stream
+    after "CK", primed with the previous block as its dictionary)."""
+    data = b"".join(read(src) for _, src in members)
+    blocks = []
+    prev = b""
+    for i in range(0, max(len(data), 1), 32768):
+        chunk = data[i : i + 32768]
+        if mszip:
+            c = zlib.compressobj(9, zlib.DEFLATED, -15, zdict=prev) if prev else zlib.compressobj(9, zlib.DEFLATED, -15)
+            comp = b"CK" + c.compress(chunk) + c.flush()
+        else:
+            comp = chunk
+        blocks.append((comp, len(chunk)))
+        prev = chunk
+    files = b""
+    off = 0
+    for arc, src in members:
+        n = len(read(src))
+        files += struct.pack("<IIHHHH", n, off, 0, 0x5021, 0x6000, 0x20) + arc.replace("/", "\\").encode() + b"\0"
+        off += n
+    header_len = 36
+    folder_len = 8
+    first_file = header_len + folder_len
+    first_data = first_file + len(files)
+    body = b"".join(struct.pack("<IHH", 0, len(c), u) + c for c, u in blocks)
+    total = first_data + len(body)
+    header = b"MSCF" + struct.pack("<IIIIIBBHHHHH", 0, total, 0, first_file, 0, 3, 1, 1, len(members), 0, 0x1234, 0)
+    folder = struct.pack("<IHH", first_data, len(blocks), 1 if mszip else 0)
+    with open(out, "wb") as f:
+        f.write(header + folder + files + body)
+
+
 def zstd_compress(data):
     r = subprocess.run(["zstd", "-q", "-c", "-19"], input=data, stdout=subprocess.PIPE, check=True)
     return r.stdout
@@ -215,6 +267,18 @@ def main():
             zip_7z(out, members, "Deflate64")
         elif kind == "zip-lzma7z":
             zip_7z(out, members, "LZMA")
+        elif kind == "7z":
+            sevenzip(out, members, ["-ms=off", "-m0=LZMA"])
+        elif kind == "7z-solid":
+            sevenzip(out, members, ["-ms=on", "-m0=LZMA2"])
+        elif kind == "7z-bcj-ppmd":
+            sevenzip(out, members, ["-ms=on", "-m0=BCJ", "-m1=PPMd"])
+        elif kind == "7z-bzip2":
+            sevenzip(out, members, ["-ms=off", "-m0=BZip2"])
+        elif kind == "cab-stored":
+            cab(out, members, False)
+        elif kind == "cab-mszip":
+            cab(out, members, True)
         elif kind == "zip-zstd":
             zip_zstd(out, members)
         elif kind == "tar":

@@ -87,8 +87,11 @@ use rng::{hex, yhex, Rng};
 const DETENTE: &str = env!("CARGO_BIN_EXE_detente");
 const TESTFILES: &str = "/usr/share/clamav-testfiles";
 /// The files of clamav-testfiles in formats detente unpacks (see `clamav_testfiles`).
-const IN_SCOPE_TESTFILES: [&str; 12] = [
+const IN_SCOPE_TESTFILES: [&str; 15] = [
     "clam.exe",
+    "clam.7z",
+    "clam.cab",
+    "clam.exe.binhex",
     "clam.exe.szdd",
     "clam.bin-be.cpio",
     "clam.bin-le.cpio",
@@ -612,6 +615,36 @@ impl Corpus {
                 ("eof02.bin", &eof2),
                 ("markers.txt", &markers),
             ],
+        );
+        // 7z (solid and not, LZMA, LZMA2, BCJ+PPMd, BZip2) and cabinets (stored, MSZIP); a
+        // member over 32 KiB spans several cabinet data blocks.
+        let (d, _) = self.host(false, 70_000, 3, None);
+        let s3 = self.staged("s3.bin", &d);
+        self.archive(
+            "7z",
+            &arch.join("plain.7z"),
+            &[("a.bin", &a), ("s3.bin", &s3)],
+        );
+        self.archive(
+            "7z-solid",
+            &arch.join("solid.7z"),
+            &[
+                ("b.txt", &b),
+                ("dir/s3.bin", &s3),
+                ("markers.txt", &markers),
+            ],
+        );
+        self.archive("7z-bcj-ppmd", &arch.join("bcj_ppmd.7z"), &[("t7.bin", &t7)]);
+        self.archive("7z-bzip2", &arch.join("bzip2.7z"), &[("x4.bin", &x4)]);
+        self.archive(
+            "cab-stored",
+            &arch.join("stored.cab"),
+            &[("a.bin", &a), ("b.txt", &b)],
+        );
+        self.archive(
+            "cab-mszip",
+            &arch.join("mszip.cab"),
+            &[("b.txt", &b), ("sub/s3.bin", &s3), ("t7.bin", &t7)],
         );
         let (d, _) = self.host(true, 9000, 8, None);
         let g8 = self.staged("g8.txt", &d);
@@ -1936,13 +1969,12 @@ fn detente_only_formats() {
 /// ClamAV's own test files: an MD5 signature of clam.exe must be found in every container that
 /// clamscan finds it in, for the formats detente unpacks.
 ///
-/// In scope: clam.exe, clam.zip (deflate), clam.bz2.zip, clam.d64.zip (deflate64),
-/// clam.exe.bz2, clam.tar.gz, clam_cache_emax.tgz.
-/// Out of scope (formats detente does not unpack): clam.impl.zip (zip "implode" method), packed
-/// executables (clam-*.exe: aspack, fsg, mew, nsis, pespin, petite, upack, upx, wwpack, yc),
-/// clam.7z, clam.arj, clam.cab, clam.chm, AutoIt (clam.ea05.exe,
-/// clam.ea06.exe), binhex, HTML, mail (mbox base64/uu, clam.mail), RTF, OLE2 (clam.ole.doc,
-/// clam.ppt), PDF, SIS, TNEF, InstallShield (clam_IS*.exe).
+/// In scope: the files of [`IN_SCOPE_TESTFILES`] (zip, tar, gzip, bzip2, cpio, SZDD, 7z, CAB,
+/// BinHex). Out of scope (formats detente does not unpack yet): clam.impl.zip (zip "implode"
+/// method), packed executables (clam-*.exe: aspack, fsg, mew, nsis, pespin, petite, upack,
+/// upx, wwpack, yc), clam.arj, clam.chm, AutoIt (clam.ea05.exe, clam.ea06.exe), HTML, mail
+/// (mbox base64/uu, clam.mail), RTF, OLE2 (clam.ole.doc, clam.ppt), PDF, SIS, TNEF,
+/// InstallShield (clam_IS*.exe).
 #[test]
 fn clamav_testfiles() {
     require_tools();

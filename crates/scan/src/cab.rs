@@ -1,0 +1,116 @@
+//! Microsoft cabinets (`MSCF`), read with the `cab` crate (stored, MSZIP and LZX folders) and
+//! walked as ClamAV's `cli_scanmscab` walks them: each file in turn, extracted up to
+//! `--max-filesize` (or what is left of `--max-scansize`, whichever is smaller) and that
+//! prefix scanned, with no limit alert; the walk stops once the scan budget is spent. A file
+//! that can't be extracted (a Quantum folder, a bad checksum) is scanned as far as it was
+//! extracted, as ClamAV scans what libmspack wrote before failing.
+//!
+//! The crate decodes a folder from its start for each file, so a file costs its offset in the
+//! folder plus its length in decoding: that is what is charged to the inflation budget, and
+//! the walk ends when it is spent.
+
+use std::io::{Cursor, Read};
+
+use crate::archive::{Flow, Host, Limit, Member};
+use crate::Why;
+
+/// Walks a cabinet.
+pub fn unpack(data: &[u8], host: &mut dyn Host) {
+    let mut cab = match cab::Cabinet::new(Cursor::new(data)) {
+        Ok(c) => c,
+        Err(e) => return host.note(Why::Corrupt, format!("cab: {e}")),
+    };
+    // Names and sizes from the crate, folder by folder; each file's offset in its folder
+    // from the file table, in the same order.
+    let mut by_folder: std::collections::HashMap<u16, std::collections::VecDeque<u32>> =
+        std::collections::HashMap::new();
+    for (folder, offset) in file_table(data) {
+        by_folder.entry(folder).or_default().push_back(offset);
+    }
+    let mut files: Vec<(String, u64, u64)> = Vec::new();
+    for (k, folder) in cab.folder_entries().enumerate() {
+        let mut offsets = u16::try_from(k).ok().and_then(|k| by_folder.remove(&k));
+        for f in folder.file_entries() {
+            let offset = offsets
+                .as_mut()
+                .and_then(|o| o.pop_front())
+                .map_or(0, u64::from);
+            files.push((
+                f.name().to_string(),
+                u64::from(f.uncompressed_size()),
+                offset,
+            ));
+        }
+    }
+    for (name, size, offset) in &files {
+        let budget = host.budget();
+        if budget.remaining() == 0 {
+            budget.record(Limit::MaxScanSize);
+            return host.note(
+                Why::Limit(Limit::MaxScanSize),
+                "cab: later files not scanned".into(),
+            );
+        }
+        let max = budget.max_filesize().min(budget.remaining());
+        let want = (*size).min(max);
+        let cost = offset.saturating_add(want);
+        if cost > budget.inflate_left() {
+            budget.record(Limit::MaxScanSize);
+            return host.note(
+                Why::Limit(Limit::MaxScanSize),
+                "cab: decoding budget spent, later files not scanned".into(),
+            );
+        }
+        budget.inflated = budget.inflated.saturating_add(*offset);
+        let mut buf = host.buffer();
+        buf.clear();
+        let res = cab
+            .read_file(name)
+            .and_then(|r| r.take(want).read_to_end(&mut buf));
+        let budget = host.budget();
+        budget.inflated = budget.inflated.saturating_add(buf.len() as u64);
+        let flow = match res {
+            Ok(_) => host.member(name, Member::Whole(&buf)),
+            Err(e) if buf.is_empty() => {
+                let why = if e.kind() == std::io::ErrorKind::InvalidInput {
+                    Why::Unsupported
+                } else {
+                    Why::Corrupt
+                };
+                host.member(name, Member::Unreadable(why, format!("cab: {e}")))
+            }
+            Err(e) => host.member(name, Member::Damaged(&buf, format!("cab: {e}"))),
+        };
+        host.recycle(buf);
+        if flow == Flow::Stop {
+            return;
+        }
+    }
+}
+
+/// The cabinet's file table: each file's folder and offset in that folder's uncompressed
+/// data, in table order (the crate keeps the offsets private). Cut short where it is damaged.
+fn file_table(data: &[u8]) -> Vec<(u16, u32)> {
+    let u32_at = |at: usize| -> Option<u32> {
+        Some(u32::from_le_bytes(data.get(at..at + 4)?.try_into().ok()?))
+    };
+    let u16_at = |at: usize| -> Option<u16> {
+        Some(u16::from_le_bytes(data.get(at..at + 2)?.try_into().ok()?))
+    };
+    let mut table = Vec::new();
+    let (Some(first), Some(count)) = (u32_at(16), u16_at(28)) else {
+        return table;
+    };
+    let mut at = first as usize;
+    for _ in 0..count {
+        let (Some(offset), Some(folder)) = (u32_at(at + 4), u16_at(at + 8)) else {
+            break;
+        };
+        let Some(end) = data.get(at + 16..).and_then(|r| memchr::memchr(0, r)) else {
+            break;
+        };
+        table.push((folder, offset));
+        at += 16 + end + 1;
+    }
+    table
+}
