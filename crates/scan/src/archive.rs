@@ -60,6 +60,10 @@ pub enum Container {
     Cab,
     /// BinHex 4.0 text: a Macintosh file's data and resource forks.
     BinHex,
+    /// A mail message: its MIME parts, decoded.
+    Mail,
+    /// A uuencoded file (`begin ` at its start).
+    Uuencoded,
 }
 
 /// The cpio header formats.
@@ -128,6 +132,12 @@ impl Container {
             Some(Container::Cpio(CpioKind::Old(false)))
         } else if is_tar(data) {
             Some(Container::Tar)
+        } else if data.starts_with(b"begin ") {
+            Some(Container::Uuencoded)
+        } else if detente_engine::filetype::file_type(data)
+            == detente_engine::filetype::FileType::Mail
+        {
+            Some(Container::Mail)
         } else {
             None
         }
@@ -160,6 +170,8 @@ impl Container {
             Container::SevenZ => "CL_TYPE_7Z",
             Container::Cab => "CL_TYPE_MSCAB",
             Container::BinHex => "CL_TYPE_BINHEX",
+            Container::Mail => "CL_TYPE_MAIL",
+            Container::Uuencoded => "CL_TYPE_UUENCODED",
         }
     }
 
@@ -178,6 +190,8 @@ impl Container {
             Container::SevenZ => "7z",
             Container::Cab => "cab",
             Container::BinHex => "binhex",
+            Container::Mail => "mail",
+            Container::Uuencoded => "uuencoded",
         }
     }
 }
@@ -465,6 +479,8 @@ pub fn unpack(kind: Container, data: &[u8], host: &mut dyn Host) {
         Container::SevenZ => crate::sevenz::unpack(data, host),
         Container::Cab => crate::cab::unpack(data, host),
         Container::BinHex => crate::binhex::unpack(data, host),
+        Container::Mail => crate::mail::unpack_mail(data, host),
+        Container::Uuencoded => crate::mail::unpack_uuencoded(data, host),
     }
 }
 

@@ -11,6 +11,7 @@
 pub mod archive;
 mod binhex;
 mod cab;
+mod mail;
 pub mod report;
 mod sevenz;
 

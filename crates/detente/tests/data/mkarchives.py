@@ -131,6 +131,46 @@ def cab(out, members, mszip):
         f.write(header + folder + files + body)
 
 
+def mail(out, members, how):
+    """A mail message carrying the members: `mixed` (a multipart with base64 and
+    quoted-printable attachments and a nested message/rfc822 holding the last member),
+    `uu` (a single part with a uuencoded block after some text)."""
+    from email.message import EmailMessage
+    from email.policy import SMTP
+
+    if how == "uu":
+        import binascii
+
+        data = read(members[0][1])
+        lines = [b"begin 644 " + members[0][0].encode()]
+        for i in range(0, len(data), 45):
+            lines.append(binascii.b2a_uu(data[i : i + 45]).rstrip(b"\n"))
+        lines += [b"`", b"end"]
+        body = b"\n".join(lines) + b"\n"
+        head = b"From: a@example.com\nTo: b@example.com\nSubject: uu\nMIME-Version: 1.0\n"
+        head += b"Content-Type: text/plain\n\nSee the file below.\n\n"
+        with open(out, "wb") as f:
+            f.write(head + body)
+        return
+    msg = EmailMessage(policy=SMTP)
+    msg["From"] = "a@example.com"
+    msg["To"] = "b@example.com"
+    msg["Subject"] = "attachments"
+    msg.set_content("Files attached.\n")
+    for i, (arc, src) in enumerate(members[:-1]):
+        cte = "quoted-printable" if i % 2 else "base64"
+        msg.add_attachment(read(src), maintype="application", subtype="octet-stream", filename=arc, cte=cte)
+    inner = EmailMessage(policy=SMTP)
+    inner["From"] = "c@example.com"
+    inner["Subject"] = "forwarded"
+    inner.set_content("Inner.\n")
+    arc, src = members[-1]
+    inner.add_attachment(read(src), maintype="application", subtype="octet-stream", filename=arc)
+    msg.add_attachment(inner)
+    with open(out, "wb") as f:
+        f.write(msg.as_bytes())
+
+
 def zstd_compress(data):
     r = subprocess.run(["zstd", "-q", "-c", "-19"], input=data, stdout=subprocess.PIPE, check=True)
     return r.stdout
@@ -275,6 +315,10 @@ def main():
             sevenzip(out, members, ["-ms=on", "-m0=BCJ", "-m1=PPMd"])
         elif kind == "7z-bzip2":
             sevenzip(out, members, ["-ms=off", "-m0=BZip2"])
+        elif kind == "mail-mixed":
+            mail(out, members, "mixed")
+        elif kind == "mail-uu":
+            mail(out, members, "uu")
         elif kind == "cab-stored":
             cab(out, members, False)
         elif kind == "cab-mszip":

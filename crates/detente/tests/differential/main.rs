@@ -87,8 +87,11 @@ use rng::{hex, yhex, Rng};
 const DETENTE: &str = env!("CARGO_BIN_EXE_detente");
 const TESTFILES: &str = "/usr/share/clamav-testfiles";
 /// The files of clamav-testfiles in formats detente unpacks (see `clamav_testfiles`).
-const IN_SCOPE_TESTFILES: [&str; 15] = [
+const IN_SCOPE_TESTFILES: [&str; 18] = [
     "clam.exe",
+    "clam.mail",
+    "clam.exe.mbox.base64",
+    "clam.exe.mbox.uu",
     "clam.7z",
     "clam.cab",
     "clam.exe.binhex",
@@ -646,6 +649,18 @@ impl Corpus {
             &arch.join("mszip.cab"),
             &[("b.txt", &b), ("sub/s3.bin", &s3), ("t7.bin", &t7)],
         );
+        // Mail: base64 and quoted-printable attachments, a nested message, a uuencoded block.
+        self.archive(
+            "mail-mixed",
+            &arch.join("mixed.eml"),
+            &[
+                ("a.bin", &a),
+                ("b.txt", &b),
+                ("s3.bin", &s3),
+                ("t7.bin", &t7),
+            ],
+        );
+        self.archive("mail-uu", &arch.join("uu.eml"), &[("x4.bin", &x4)]);
         let (d, _) = self.host(true, 9000, 8, None);
         let g8 = self.staged("g8.txt", &d);
         self.archive("gz", &arch.join("single.txt.gz"), &[("", &g8)]);
@@ -1970,11 +1985,10 @@ fn detente_only_formats() {
 /// clamscan finds it in, for the formats detente unpacks.
 ///
 /// In scope: the files of [`IN_SCOPE_TESTFILES`] (zip, tar, gzip, bzip2, cpio, SZDD, 7z, CAB,
-/// BinHex). Out of scope (formats detente does not unpack yet): clam.impl.zip (zip "implode"
+/// BinHex, mail). Out of scope (formats detente does not unpack yet): clam.impl.zip (zip "implode"
 /// method), packed executables (clam-*.exe: aspack, fsg, mew, nsis, pespin, petite, upack,
-/// upx, wwpack, yc), clam.arj, clam.chm, AutoIt (clam.ea05.exe, clam.ea06.exe), HTML, mail
-/// (mbox base64/uu, clam.mail), RTF, OLE2 (clam.ole.doc, clam.ppt), PDF, SIS, TNEF,
-/// InstallShield (clam_IS*.exe).
+/// upx, wwpack, yc), clam.arj, clam.chm, AutoIt (clam.ea05.exe, clam.ea06.exe), HTML, RTF,
+/// OLE2 (clam.ole.doc, clam.ppt), PDF, SIS, TNEF, InstallShield (clam_IS*.exe).
 #[test]
 fn clamav_testfiles() {
     require_tools();
