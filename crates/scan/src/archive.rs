@@ -62,6 +62,8 @@ pub enum Container {
     BinHex,
     /// A mail message: its MIME parts, decoded.
     Mail,
+    /// TNEF (`winmail.dat`): Outlook's attachments.
+    Tnef,
     /// A uuencoded file (`begin ` at its start).
     Uuencoded,
 }
@@ -116,6 +118,8 @@ impl Container {
             Some(Container::SevenZ)
         } else if data.starts_with(b"MSCF") {
             Some(Container::Cab)
+        } else if data.len() >= 6 && data.starts_with(crate::tnef::MAGIC) {
+            Some(Container::Tnef)
         } else if data.starts_with(crate::binhex::MAGIC) {
             Some(Container::BinHex)
         } else if is_macho_fat(data) {
@@ -171,6 +175,7 @@ impl Container {
             Container::Cab => "CL_TYPE_MSCAB",
             Container::BinHex => "CL_TYPE_BINHEX",
             Container::Mail => "CL_TYPE_MAIL",
+            Container::Tnef => "CL_TYPE_TNEF",
             Container::Uuencoded => "CL_TYPE_UUENCODED",
         }
     }
@@ -191,6 +196,7 @@ impl Container {
             Container::Cab => "cab",
             Container::BinHex => "binhex",
             Container::Mail => "mail",
+            Container::Tnef => "tnef",
             Container::Uuencoded => "uuencoded",
         }
     }
@@ -480,6 +486,7 @@ pub fn unpack(kind: Container, data: &[u8], host: &mut dyn Host) {
         Container::Cab => crate::cab::unpack(data, host),
         Container::BinHex => crate::binhex::unpack(data, host),
         Container::Mail => crate::mail::unpack_mail(data, host),
+        Container::Tnef => crate::tnef::unpack(data, host),
         Container::Uuencoded => crate::mail::unpack_uuencoded(data, host),
     }
 }

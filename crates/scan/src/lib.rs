@@ -14,6 +14,7 @@ mod cab;
 mod mail;
 pub mod report;
 mod sevenz;
+mod tnef;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -171,6 +171,25 @@ def mail(out, members, how):
         f.write(msg.as_bytes())
 
 
+def tnef(out, members):
+    """A TNEF file: the version and a message class at message level, then each member as an
+    attachment (rendering data, title, data)."""
+
+    def attr(level, kind, tag, data):
+        csum = sum(data) & 0xFFFF
+        return struct.pack("<BII", level, (kind << 16) | tag, len(data)) + data + struct.pack("<H", csum)
+
+    body = struct.pack("<IH", 0x223E9F78, 0x1234)
+    body += attr(1, 0x0008, 0x9006, struct.pack("<I", 0x00010000))
+    body += attr(1, 0x0007, 0x8008, b"IPM.Microsoft Mail.Note\0")
+    for arc, src in members:
+        body += attr(2, 0x0002, 0x9002, b"\xff\xff\xff\xff" + bytes(10))
+        body += attr(2, 0x0001, 0x8010, arc.encode() + b"\0")
+        body += attr(2, 0x0006, 0x800F, read(src))
+    with open(out, "wb") as f:
+        f.write(body)
+
+
 def zstd_compress(data):
     r = subprocess.run(["zstd", "-q", "-c", "-19"], input=data, stdout=subprocess.PIPE, check=True)
     return r.stdout
@@ -315,6 +334,8 @@ def main():
             sevenzip(out, members, ["-ms=on", "-m0=BCJ", "-m1=PPMd"])
         elif kind == "7z-bzip2":
             sevenzip(out, members, ["-ms=off", "-m0=BZip2"])
+        elif kind == "tnef":
+            tnef(out, members)
         elif kind == "mail-mixed":
             mail(out, members, "mixed")
         elif kind == "mail-uu":

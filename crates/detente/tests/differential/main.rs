@@ -87,8 +87,9 @@ use rng::{hex, yhex, Rng};
 const DETENTE: &str = env!("CARGO_BIN_EXE_detente");
 const TESTFILES: &str = "/usr/share/clamav-testfiles";
 /// The files of clamav-testfiles in formats detente unpacks (see `clamav_testfiles`).
-const IN_SCOPE_TESTFILES: [&str; 18] = [
+const IN_SCOPE_TESTFILES: [&str; 19] = [
     "clam.exe",
+    "clam.tnef",
     "clam.mail",
     "clam.exe.mbox.base64",
     "clam.exe.mbox.uu",
@@ -661,6 +662,16 @@ impl Corpus {
             ],
         );
         self.archive("mail-uu", &arch.join("uu.eml"), &[("x4.bin", &x4)]);
+        // TNEF: two attachments (ClamAV gathers them into one file), and the same cut short
+        // (an attachment running past the end: clamscan scans none of it).
+        self.archive(
+            "tnef",
+            &arch.join("winmail.dat"),
+            &[("a.bin", &a), ("t7.bin", &t7)],
+        );
+        self.archive("tnef", &arch.join("one.tnef"), &[("s3.bin", &s3)]);
+        let one = arch.join("one.tnef");
+        self.archive("truncate", &arch.join("cut.tnef"), &[("0.9", &one)]);
         let (d, _) = self.host(true, 9000, 8, None);
         let g8 = self.staged("g8.txt", &d);
         self.archive("gz", &arch.join("single.txt.gz"), &[("", &g8)]);
@@ -1985,10 +1996,10 @@ fn detente_only_formats() {
 /// clamscan finds it in, for the formats detente unpacks.
 ///
 /// In scope: the files of [`IN_SCOPE_TESTFILES`] (zip, tar, gzip, bzip2, cpio, SZDD, 7z, CAB,
-/// BinHex, mail). Out of scope (formats detente does not unpack yet): clam.impl.zip (zip "implode"
+/// BinHex, mail, TNEF). Out of scope (formats detente does not unpack yet): clam.impl.zip (zip "implode"
 /// method), packed executables (clam-*.exe: aspack, fsg, mew, nsis, pespin, petite, upack,
 /// upx, wwpack, yc), clam.arj, clam.chm, AutoIt (clam.ea05.exe, clam.ea06.exe), HTML, RTF,
-/// OLE2 (clam.ole.doc, clam.ppt), PDF, SIS, TNEF, InstallShield (clam_IS*.exe).
+/// OLE2 (clam.ole.doc, clam.ppt), PDF, SIS, InstallShield (clam_IS*.exe).
 #[test]
 fn clamav_testfiles() {
     require_tools();
