@@ -27,14 +27,28 @@ pub fn unpack(data: &[u8], host: &mut dyn Host) {
     for (folder, offset) in file_table(data) {
         by_folder.entry(folder).or_default().push_back(offset);
     }
+    let totals = folder_totals(data);
     let mut files: Vec<(String, u64, u64)> = Vec::new();
     for (k, folder) in cab.folder_entries().enumerate() {
+        let total = totals.get(k).copied().unwrap_or(0);
         let mut offsets = u16::try_from(k).ok().and_then(|k| by_folder.remove(&k));
         for f in folder.file_entries() {
             let offset = offsets
                 .as_mut()
                 .and_then(|o| o.pop_front())
                 .map_or(0, u64::from);
+            // A file starting past its folder's data would make the crate index past its
+            // block list: such a file is damaged, not read.
+            if offset > total {
+                host.member(
+                    f.name(),
+                    Member::Unreadable(
+                        Why::Corrupt,
+                        "cab: file starts past its folder's data".into(),
+                    ),
+                );
+                continue;
+            }
             files.push((
                 f.name().to_string(),
                 u64::from(f.uncompressed_size()),
@@ -86,6 +100,56 @@ pub fn unpack(data: &[u8], host: &mut dyn Host) {
             return;
         }
     }
+}
+
+/// Each folder's uncompressed length, the sum of its data blocks' lengths (`u64::MAX` when its
+/// blocks can't all be listed: the crate then fails on the missing block with an error).
+fn folder_totals(data: &[u8]) -> Vec<u64> {
+    let u32_at = |at: usize| -> Option<u32> {
+        Some(u32::from_le_bytes(data.get(at..at + 4)?.try_into().ok()?))
+    };
+    let u16_at = |at: usize| -> Option<u16> {
+        Some(u16::from_le_bytes(data.get(at..at + 2)?.try_into().ok()?))
+    };
+    let mut totals = Vec::new();
+    let (Some(folders), Some(flags)) = (u16_at(26), u16_at(30)) else {
+        return totals;
+    };
+    let mut at = 36usize;
+    let (mut folder_reserve, mut data_reserve) = (0usize, 0usize);
+    if flags & 0x0004 != 0 {
+        let (Some(h), Some(f), Some(d)) = (u16_at(36), data.get(38), data.get(39)) else {
+            return totals;
+        };
+        folder_reserve = usize::from(*f);
+        data_reserve = usize::from(*d);
+        at = 40 + usize::from(h);
+    }
+    // The previous and next cabinets' names and disks.
+    for _ in 0..(usize::from(flags & 1 != 0) + usize::from(flags & 2 != 0)) * 2 {
+        let Some(end) = data.get(at..).and_then(|r| memchr::memchr(0, r)) else {
+            return totals;
+        };
+        at += end + 1;
+    }
+    for k in 0..usize::from(folders) {
+        let entry = at + k * (8 + folder_reserve);
+        let (Some(first), Some(blocks)) = (u32_at(entry), u16_at(entry + 4)) else {
+            break;
+        };
+        let mut total = 0u64;
+        let mut block = first as usize;
+        for _ in 0..blocks {
+            let (Some(packed), Some(unpacked)) = (u16_at(block + 4), u16_at(block + 6)) else {
+                total = u64::MAX;
+                break;
+            };
+            total += u64::from(unpacked);
+            block += 8 + data_reserve + usize::from(packed);
+        }
+        totals.push(total);
+    }
+    totals
 }
 
 /// The cabinet's file table: each file's folder and offset in that folder's uncompressed

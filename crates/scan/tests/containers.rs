@@ -342,3 +342,21 @@ fn szdd_is_expanded_within_limits() {
     assert!(r.found.is_empty());
     assert_eq!(r.first_limit, Some(Limit::MaxFileSize), "{r:?}");
 }
+
+/// A cabinet whose file starts past its folder's data (found by fuzzing: the cab crate indexes
+/// past its block list on it): the file is reported damaged, and the scan goes on.
+#[test]
+fn cabinet_file_past_its_folder_is_damaged_not_a_panic() {
+    use base64::Engine as _;
+    let cab = base64::engine::general_purpose::STANDARD
+        .decode(
+            "TVNDRgAAAABtAgAAAAAAACwAAAAAAAAAAwEBAAEAAADSBAAARQAAAAEAAAAgAgCA/AAAAAAAAAAhIQAAAAL+//8B\
+             AAAAAAAAAAAAAAAAAAcAAAAAwA==",
+        )
+        .unwrap();
+    let e = engine();
+    let mut s = e.scanner();
+    let r = scan_data(&e, &mut s, &cab, "past.cab", "", &all());
+    assert!(r.reasons.iter().any(|x| x.why == Why::Corrupt), "{r:?}");
+    assert_ne!(r.outcome, Outcome::Clean);
+}
