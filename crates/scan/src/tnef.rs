@@ -31,8 +31,7 @@ pub fn unpack(data: &[u8], host: &mut dyn Host) {
         Some(u32::from_le_bytes(data.get(at..at + 4)?.try_into().ok()?))
     };
     let mut gathered: Vec<Vec<(usize, usize)>> = Vec::new();
-    loop {
-        let Some(&level) = data.get(pos) else { break };
+    while let Some(&level) = data.get(pos) {
         pos += 1;
         if level == 0 {
             break;
