@@ -20,40 +20,50 @@ pub fn unpack(data: &[u8], host: &mut dyn Host) {
         Ok(c) => c,
         Err(e) => return host.note(Why::Corrupt, format!("cab: {e}")),
     };
-    // Names and sizes from the crate, folder by folder; each file's offset in its folder
-    // from the file table, in the same order.
-    let mut by_folder: std::collections::HashMap<u16, std::collections::VecDeque<u32>> =
-        std::collections::HashMap::new();
-    for (folder, offset) in file_table(data) {
-        by_folder.entry(folder).or_default().push_back(offset);
-    }
+    // The crate reads a file by name, from the first entry of that name in the file table:
+    // that entry's offset in its folder is what reading costs, and it must lie within the
+    // folder's data, or the crate would index past its block list. Names come from the crate
+    // (folder by folder), offsets from the table (in table order).
+    let names: Vec<Vec<String>> = cab
+        .folder_entries()
+        .map(|folder| {
+            folder
+                .file_entries()
+                .map(|f| f.name().to_string())
+                .collect()
+        })
+        .collect();
     let totals = folder_totals(data);
+    let mut seen = vec![0usize; names.len()];
+    let mut first: std::collections::HashMap<&str, (u64, u64)> = std::collections::HashMap::new();
+    for (folder, offset) in file_table(data) {
+        let f = usize::from(folder);
+        let Some(name) = names.get(f).and_then(|list| list.get(seen[f])) else {
+            continue;
+        };
+        seen[f] += 1;
+        let total = totals.get(f).copied().unwrap_or(0);
+        first.entry(name).or_insert((u64::from(offset), total));
+    }
     let mut files: Vec<(String, u64, u64)> = Vec::new();
-    for (k, folder) in cab.folder_entries().enumerate() {
-        let total = totals.get(k).copied().unwrap_or(0);
-        let mut offsets = u16::try_from(k).ok().and_then(|k| by_folder.remove(&k));
+    for folder in cab.folder_entries() {
         for f in folder.file_entries() {
-            let offset = offsets
-                .as_mut()
-                .and_then(|o| o.pop_front())
-                .map_or(0, u64::from);
-            // A file starting past its folder's data would make the crate index past its
-            // block list: such a file is damaged, not read.
-            if offset > total {
-                host.member(
-                    f.name(),
-                    Member::Unreadable(
-                        Why::Corrupt,
-                        "cab: file starts past its folder's data".into(),
-                    ),
-                );
-                continue;
+            match first.get(f.name()) {
+                Some(&(offset, total)) if offset <= total => files.push((
+                    f.name().to_string(),
+                    u64::from(f.uncompressed_size()),
+                    offset,
+                )),
+                _ => {
+                    host.member(
+                        f.name(),
+                        Member::Unreadable(
+                            Why::Corrupt,
+                            "cab: file starts past its folder's data".into(),
+                        ),
+                    );
+                }
             }
-            files.push((
-                f.name().to_string(),
-                u64::from(f.uncompressed_size()),
-                offset,
-            ));
         }
     }
     for (name, size, offset) in &files {
@@ -78,9 +88,20 @@ pub fn unpack(data: &[u8], host: &mut dyn Host) {
         budget.inflated = budget.inflated.saturating_add(*offset);
         let mut buf = host.buffer();
         buf.clear();
-        let res = cab
-            .read_file(name)
-            .and_then(|r| r.take(want).read_to_end(&mut buf));
+        // The crate trusts its block table when it seeks and reads (fuzzing found cabinets
+        // that make it index or subtract out of range): a panic there is caught and the
+        // cabinet reported damaged from that file on.
+        let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            cab.read_file(name)
+                .and_then(|r| r.take(want).read_to_end(&mut buf))
+        }));
+        let Ok(res) = read else {
+            host.recycle(buf);
+            return host.note(
+                Why::Corrupt,
+                format!("cab: {name}: block table inconsistent, this and later files not scanned"),
+            );
+        };
         let budget = host.budget();
         budget.inflated = budget.inflated.saturating_add(buf.len() as u64);
         let flow = match res {

@@ -354,9 +354,33 @@ fn cabinet_file_past_its_folder_is_damaged_not_a_panic() {
              AAAAAAAAAAAAAAAAAAcAAAAAwA==",
         )
         .unwrap();
+    // The same with three entries of one name: the crate reads the first of them.
+    let dup = base64::engine::general_purpose::STANDARD
+        .decode(
+            "TVNDRgAAAABtAgAAAAAAACwAAAAAAAAAAwEBAAMAAADSBAAARQAAAAEAAAAgAgAAAAAAAAAAJiY5Px4W/Vtn\
+             ZK+0gPwAAAAAAAAAISEAAAAC/v//AQAAAAAAAAAAAAAAAAAHAAAAAMA=",
+        )
+        .unwrap();
+    // A block whose data is shorter than its declared length.
+    let short = base64::engine::general_purpose::STANDARD
+        .decode(
+            "TVNDRgAAAAAIAgAAAAAAACwAAAAAAAAAAwEBAAEAAADSBAAARQAAAAABAADjAAAAAAEAAAAAAAAAAQAAAAAA\
+             AAABAABFAAAAAAEAAOMAAAAAAQAAAAAAAAABAAAAAAAAAAEAAAAAAAAAAQAAAAAAAAAAAAAAAAAAAAAAAAAA\
+             AAAAAAAAAAB3AAAAAAAAAAAAAAAAAAAAAAAAEAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\
+             AAAAAAAALgAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAABAAAA//////8BAAAAAAAA\
+             AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB3AAAAAAAAAAAAAAAAAAAAAAAAEAAAAAAAAAAAAAAAAAAA\
+             AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAALgAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\
+             AAAAAAABAAAA//////8BAAD//////wAAABz/////AAAA",
+        )
+        .unwrap();
     let e = engine();
     let mut s = e.scanner();
-    let r = scan_data(&e, &mut s, &cab, "past.cab", "", &all());
-    assert!(r.reasons.iter().any(|x| x.why == Why::Corrupt), "{r:?}");
-    assert_ne!(r.outcome, Outcome::Clean);
+    for (name, data) in [("past.cab", &cab), ("dup.cab", &dup), ("short.cab", &short)] {
+        let r = scan_data(&e, &mut s, data, name, "", &all());
+        assert!(
+            r.reasons.iter().any(|x| x.why == Why::Corrupt),
+            "{name}: {r:?}"
+        );
+        assert_ne!(r.outcome, Outcome::Clean, "{name}");
+    }
 }
