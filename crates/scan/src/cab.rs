@@ -33,7 +33,8 @@ pub fn unpack(data: &[u8], host: &mut dyn Host) {
                 .collect()
         })
         .collect();
-    let totals = folder_totals(data);
+    let (totals, inconsistent) = folder_totals(data);
+    let inconsistent: std::collections::HashSet<usize> = inconsistent.into_iter().collect();
     let mut seen = vec![0usize; names.len()];
     let mut first: std::collections::HashMap<&str, (u64, u64)> = std::collections::HashMap::new();
     for (folder, offset) in file_table(data) {
@@ -43,7 +44,12 @@ pub fn unpack(data: &[u8], host: &mut dyn Host) {
         };
         seen[f] += 1;
         let total = totals.get(f).copied().unwrap_or(0);
-        first.entry(name).or_insert((u64::from(offset), total));
+        let offset = if inconsistent.contains(&f) {
+            u64::MAX
+        } else {
+            u64::from(offset)
+        };
+        first.entry(name).or_insert((offset, total));
     }
     let mut files: Vec<(String, u64, u64)> = Vec::new();
     for folder in cab.folder_entries() {
@@ -124,8 +130,9 @@ pub fn unpack(data: &[u8], host: &mut dyn Host) {
 }
 
 /// Each folder's uncompressed length, the sum of its data blocks' lengths (`u64::MAX` when its
-/// blocks can't all be listed: the crate then fails on the missing block with an error).
-fn folder_totals(data: &[u8]) -> Vec<u64> {
+/// blocks can't all be listed: the crate then fails on the missing block with an error), and
+/// the folders whose stored blocks are inconsistent (none of their files is read).
+fn folder_totals(data: &[u8]) -> (Vec<u64>, Vec<usize>) {
     let u32_at = |at: usize| -> Option<u32> {
         Some(u32::from_le_bytes(data.get(at..at + 4)?.try_into().ok()?))
     };
@@ -133,14 +140,15 @@ fn folder_totals(data: &[u8]) -> Vec<u64> {
         Some(u16::from_le_bytes(data.get(at..at + 2)?.try_into().ok()?))
     };
     let mut totals = Vec::new();
+    let mut inconsistent = Vec::new();
     let (Some(folders), Some(flags)) = (u16_at(26), u16_at(30)) else {
-        return totals;
+        return (totals, inconsistent);
     };
     let mut at = 36usize;
     let (mut folder_reserve, mut data_reserve) = (0usize, 0usize);
     if flags & 0x0004 != 0 {
         let (Some(h), Some(f), Some(d)) = (u16_at(36), data.get(38), data.get(39)) else {
-            return totals;
+            return (totals, inconsistent);
         };
         folder_reserve = usize::from(*f);
         data_reserve = usize::from(*d);
@@ -149,15 +157,18 @@ fn folder_totals(data: &[u8]) -> Vec<u64> {
     // The previous and next cabinets' names and disks.
     for _ in 0..(usize::from(flags & 1 != 0) + usize::from(flags & 2 != 0)) * 2 {
         let Some(end) = data.get(at..).and_then(|r| memchr::memchr(0, r)) else {
-            return totals;
+            return (totals, inconsistent);
         };
         at += end + 1;
     }
     for k in 0..usize::from(folders) {
         let entry = at + k * (8 + folder_reserve);
-        let (Some(first), Some(blocks)) = (u32_at(entry), u16_at(entry + 4)) else {
+        let (Some(first), Some(blocks), Some(kind)) =
+            (u32_at(entry), u16_at(entry + 4), u16_at(entry + 6))
+        else {
             break;
         };
+        let stored = kind & 0x000f == 0;
         let mut total = 0u64;
         let mut block = first as usize;
         for _ in 0..blocks {
@@ -165,12 +176,19 @@ fn folder_totals(data: &[u8]) -> Vec<u64> {
                 total = u64::MAX;
                 break;
             };
+            if stored && packed != unpacked {
+                // A stored block whose two lengths disagree: the crate would believe the
+                // declared length and read past the data it has. The folder is unreadable.
+                total = 0;
+                inconsistent.push(k);
+                break;
+            }
             total += u64::from(unpacked);
             block += 8 + data_reserve + usize::from(packed);
         }
         totals.push(total);
     }
-    totals
+    (totals, inconsistent)
 }
 
 /// The cabinet's file table: each file's folder and offset in that folder's uncompressed
