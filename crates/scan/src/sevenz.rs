@@ -33,7 +33,8 @@ pub fn unpack(data: &[u8], host: &mut dyn Host) {
     };
     reader.set_thread_count(1);
     let archive = reader.archive();
-    let encrypted: Vec<String> = (0..archive.files.len())
+    // A set: an archive may list many files, every one encrypted.
+    let encrypted: std::collections::HashSet<String> = (0..archive.files.len())
         .filter(|&i| archive.is_file_encrypted(i))
         .map(|i| archive.files[i].name.clone())
         .collect();
@@ -47,7 +48,7 @@ pub fn unpack(data: &[u8], host: &mut dyn Host) {
             halted = Some(Halt::Limit(l));
             return Ok(EntryDecision::Stop);
         }
-        if encrypted.iter().any(|n| n == name) {
+        if encrypted.contains(name) {
             host.member(
                 name,
                 Member::Unreadable(Why::Encrypted, "encrypted, not scanned".into()),

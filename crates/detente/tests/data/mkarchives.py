@@ -61,7 +61,8 @@ def zip_python(out, members, method):
             z.writestr(zi, read(src))
 
 
-def zip_7z(out, members, method):
+def p7zip(out, members, switches, ext):
+    """An archive made by p7zip's `7z a` with the given switches."""
     with tempfile.TemporaryDirectory() as d:
         names = []
         for arc, src in members:
@@ -70,32 +71,21 @@ def zip_7z(out, members, method):
             shutil.copyfile(src, dst)
             os.utime(dst, (1577934246, 1577934246))
             names.append(arc)
-        tmp_out = os.path.join(d, "__out.zip")
+        tmp_out = os.path.join(d, "__out." + ext)
         subprocess.run(
-            ["7z", "a", "-bd", "-bso0", "-bsp0", "-tzip", "-mm=" + method, tmp_out] + names,
+            ["7z", "a", "-bd", "-bso0", "-bsp0"] + switches + [tmp_out] + names,
             cwd=d,
             check=True,
         )
         shutil.copyfile(tmp_out, out)
+
+
+def zip_7z(out, members, method):
+    p7zip(out, members, ["-tzip", "-mm=" + method], "zip")
 
 
 def sevenzip(out, members, switches):
-    """A 7z archive made by p7zip's `7z a` with the given switches."""
-    with tempfile.TemporaryDirectory() as d:
-        names = []
-        for arc, src in members:
-            dst = os.path.join(d, arc)
-            os.makedirs(os.path.dirname(dst), exist_ok=True)
-            shutil.copyfile(src, dst)
-            os.utime(dst, (1577934246, 1577934246))
-            names.append(arc)
-        tmp_out = os.path.join(d, "__out.7z")
-        subprocess.run(
-            ["7z", "a", "-bd", "-bso0", "-bsp0", "-t7z"] + switches + [tmp_out] + names,
-            cwd=d,
-            check=True,
-        )
-        shutil.copyfile(tmp_out, out)
+    p7zip(out, members, ["-t7z"] + switches, "7z")
 
 
 def cab(out, members, mszip):
