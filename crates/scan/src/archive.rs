@@ -58,6 +58,8 @@ pub enum Container {
     SevenZ,
     /// Microsoft cabinet.
     Cab,
+    /// OLE2 compound file (Office 97–2003 documents, MSI, `.msg`).
+    Ole2,
     /// BinHex 4.0 text: a Macintosh file's data and resource forks.
     BinHex,
     /// A mail message: its MIME parts, decoded.
@@ -118,6 +120,8 @@ impl Container {
             Some(Container::SevenZ)
         } else if data.starts_with(b"MSCF") {
             Some(Container::Cab)
+        } else if data.starts_with(crate::ole2::MAGIC) {
+            Some(Container::Ole2)
         } else if data.len() >= 6 && data.starts_with(crate::tnef::MAGIC) {
             Some(Container::Tnef)
         } else if data.starts_with(crate::binhex::MAGIC) {
@@ -173,6 +177,7 @@ impl Container {
             Container::Szdd => "CL_TYPE_MSSZDD",
             Container::SevenZ => "CL_TYPE_7Z",
             Container::Cab => "CL_TYPE_MSCAB",
+            Container::Ole2 => "CL_TYPE_MSOLE2",
             Container::BinHex => "CL_TYPE_BINHEX",
             Container::Mail => "CL_TYPE_MAIL",
             Container::Tnef => "CL_TYPE_TNEF",
@@ -194,6 +199,7 @@ impl Container {
             Container::Szdd => "szdd",
             Container::SevenZ => "7z",
             Container::Cab => "cab",
+            Container::Ole2 => "ole2",
             Container::BinHex => "binhex",
             Container::Mail => "mail",
             Container::Tnef => "tnef",
@@ -315,6 +321,7 @@ pub struct Budget {
     max_filesize: u64,
     max_scansize: u64,
     max_files: u64,
+    max_recursion: u32,
     /// Bytes charged so far: the sizes of every layer scanned (top-level file, containers,
     /// members), clamped to `--max-scansize` as ClamAV clamps it.
     pub scanned: u64,
@@ -342,6 +349,10 @@ impl Budget {
             max_filesize: or_unlimited(limits.max_filesize),
             max_scansize: or_unlimited(limits.max_scansize),
             max_files: or_unlimited(limits.max_files),
+            max_recursion: match limits.max_recursion {
+                0 => crate::DEFAULT_MAX_RECURSION,
+                n => n,
+            },
             scanned: 0,
             files: 0,
             inflated: 0,
@@ -352,6 +363,11 @@ impl Budget {
     /// `--max-filesize` (`u64::MAX` when unlimited).
     pub fn max_filesize(&self) -> u64 {
         self.max_filesize
+    }
+
+    /// `--max-recursion` (the default when 0 was asked for).
+    pub fn max_recursion(&self) -> u32 {
+        self.max_recursion
     }
 
     /// `--max-files` (`u64::MAX` when unlimited).
@@ -484,6 +500,7 @@ pub fn unpack(kind: Container, data: &[u8], host: &mut dyn Host) {
         Container::Szdd => unpack_szdd(data, host),
         Container::SevenZ => crate::sevenz::unpack(data, host),
         Container::Cab => crate::cab::unpack(data, host),
+        Container::Ole2 => crate::ole2::unpack(data, host),
         Container::BinHex => crate::binhex::unpack(data, host),
         Container::Mail => crate::mail::unpack_mail(data, host),
         Container::Tnef => crate::tnef::unpack(data, host),

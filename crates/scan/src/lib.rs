@@ -12,6 +12,7 @@ pub mod archive;
 mod binhex;
 mod cab;
 mod mail;
+mod ole2;
 pub mod report;
 mod sevenz;
 mod tnef;

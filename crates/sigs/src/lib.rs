@@ -38,7 +38,7 @@ use ndb::{body_fields, parse_offset_for};
 /// (normalised ASCII text), 9 (Mach-O), 10 (PDF), 11 (Flash), 12 (Java class). The others
 /// (2 OLE2 and 4 mail, which need their decoded parts; 3 normalised HTML; 8, 13, 14) are
 /// counted as skipped.
-pub const SUPPORTED_TARGETS: [u64; 9] = [0, 1, 5, 6, 7, 9, 10, 11, 12];
+pub const SUPPORTED_TARGETS: [u64; 11] = [0, 1, 2, 4, 5, 6, 7, 9, 10, 11, 12];
 
 /// The file type names ClamAV knows (`ftmap` in its `filetypes.c`), for `Container` and
 /// `Intermediates` conditions.
