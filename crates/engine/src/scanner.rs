@@ -6,6 +6,9 @@ use crate::exe;
 use crate::filetype::{self, FileType};
 use detente_sigs::Frame;
 
+/// A step run between body matching and logical signatures (the hash signatures).
+type Between<'a> = dyn FnMut(&mut Vec<Detection>) + 'a;
+
 /// Per-thread scanning state.
 pub struct Scanner<'e> {
     pub(crate) engine: &'e Engine,
@@ -115,25 +118,6 @@ impl Scanner<'_> {
             }
         }
 
-        if !e.hashes.is_empty() {
-            e.hashes.detect(data, &mut digests, &mut out);
-            if !all && !out.is_empty() {
-                out.truncate(1);
-                return out;
-            }
-        }
-
-        if !e.sections.is_empty() {
-            for r in pe::sections(data) {
-                e.sections
-                    .detect(&data[r], &mut Digests::default(), &mut out);
-            }
-            if !all && !out.is_empty() {
-                out.truncate(1);
-                return out;
-            }
-        }
-
         // The file's type decides which targets apply, and an executable's layout what its
         // relative offsets count from (a header that can't be read lets none match).
         let ft = if e.patterns.is_empty() {
@@ -154,7 +138,19 @@ impl Scanner<'_> {
             frame,
             ancestors: meta.ancestors,
         };
-        self.scan_bodies(data, &raw, all, &mut out);
+        // ClamAV's order within one layer (`cli_scan_fmap`): body signatures as the data is
+        // read, then the file's hashes, then the logical signatures.
+        let mut hashes = |out: &mut Vec<Detection>| {
+            if !e.hashes.is_empty() {
+                e.hashes.detect(data, &mut digests, out);
+            }
+        };
+        self.scan_bodies(data, &raw, all, &mut out, Some(&mut hashes));
+        if !all && !out.is_empty() {
+            self.reset_done();
+            out.truncate(1);
+            return out;
+        }
         // Text (not a file whose magic makes it a type of its own) is also normalised, for
         // target-7 signatures and target-0 ones.
         let textual = matches!(
@@ -176,21 +172,28 @@ impl Scanner<'_> {
             if e.text_atoms.is_empty() && !e.has_pcre {
                 // No pattern can match normalised text: its pass only evaluates the logical
                 // signatures that hold with no match at all.
-                self.scan_bodies(&[], &pass, all, &mut out);
+                self.scan_bodies(&[], &pass, all, &mut out, None);
             } else {
                 let norm = text::normalize(data);
-                self.scan_bodies(&norm, &pass, all, &mut out);
+                self.scan_bodies(&norm, &pass, all, &mut out, None);
             }
         }
-        for b in self.touched_bodies.drain(..) {
-            self.body_done[b as usize] = false;
-        }
-        for l in self.reported.drain(..) {
-            self.lsig_done[l as usize] = false;
-        }
+        self.reset_done();
         if !all && !out.is_empty() {
             out.truncate(1);
             return out;
+        }
+        // Then, for a PE, the hashes of its sections (ClamAV checks them in its PE parser,
+        // after the raw scan).
+        if !e.sections.is_empty() {
+            for r in pe::sections(data) {
+                e.sections
+                    .detect(&data[r], &mut Digests::default(), &mut out);
+            }
+            if !all && !out.is_empty() {
+                out.truncate(1);
+                return out;
+            }
         }
 
         self.scan_yara(data, meta, all, &mut out);
@@ -248,9 +251,32 @@ impl Scanner<'_> {
     /// too (the file type's on raw bytes, 7 on normalised text). `EOF-n` offsets of target-0
     /// signatures do not apply to normalised text (ClamAV computes them for the raw file
     /// only); offsets from the end and `FileSize` conditions use the raw file's size.
-    fn scan_bodies(&mut self, data: &[u8], pass: &Pass<'_>, all: bool, out: &mut Vec<Detection>) {
+    /// Forgets which body and logical signatures were reported (for the next file).
+    fn reset_done(&mut self) {
+        for b in self.touched_bodies.drain(..) {
+            self.body_done[b as usize] = false;
+        }
+        for l in self.reported.drain(..) {
+            self.lsig_done[l as usize] = false;
+        }
+    }
+
+    /// Matches the body signatures over `data`, then runs `between` (the hash signatures),
+    /// then evaluates the logical signatures, each step skipped once a detection ended the
+    /// scan (without `--allmatch`).
+    fn scan_bodies(
+        &mut self,
+        data: &[u8],
+        pass: &Pass<'_>,
+        all: bool,
+        out: &mut Vec<Detection>,
+        between: Option<&mut Between<'_>>,
+    ) {
         let e = self.engine;
         if e.patterns.is_empty() {
+            if let Some(f) = between {
+                f(out);
+            }
             return;
         }
         let normalized = pass.normalized;
@@ -352,6 +378,15 @@ impl Scanner<'_> {
                     }
                 }
             });
+        }
+        if let Some(f) = between {
+            if all || !stop {
+                let n = out.len();
+                f(out);
+                if out.len() > n && !all {
+                    stop = true;
+                }
+            }
         }
         // Evaluate logical signatures that saw a match, and those true with no match at all.
         let mut cands: Vec<u32> = self.touched.clone();

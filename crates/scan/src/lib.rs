@@ -449,6 +449,27 @@ impl<'a, 'e> Ctx<'a, 'e> {
             Some(m) => format!("{}!{m}", self.report.path),
             None => self.report.path.clone(),
         };
+        let all = self.opts.all_match;
+        // As ClamAV's `cli_magic_scan`: a container's parser runs before the raw scan of the
+        // container itself (so, without `--allmatch`, a member's detection is the one
+        // reported), and the raw scan is skipped once a detection ended the scan.
+        let kind = if self.opts.scan_archives {
+            Container::detect(data)
+        } else {
+            None
+        };
+        if let Some(kind) = kind {
+            let saved = (self.container.take(), self.level);
+            self.container = member.map(str::to_string);
+            self.level = level;
+            self.types.push(kind.clamav_type(data));
+            archive::unpack(kind, data, self);
+            self.types.pop();
+            (self.container, self.level) = saved;
+            if self.stop {
+                return;
+            }
+        }
         let meta = FileMeta {
             filename: &filename,
             filepath: &filepath,
@@ -456,7 +477,6 @@ impl<'a, 'e> Ctx<'a, 'e> {
             owner: self.owner,
             ancestors: &self.types,
         };
-        let all = self.opts.all_match;
         for d in self.scanner.scan(data, &meta, all) {
             self.report.found.push(Found {
                 signature: d.name,
@@ -475,21 +495,7 @@ impl<'a, 'e> Ctx<'a, 'e> {
         }
         if !all && !self.report.found.is_empty() {
             self.stop = true;
-            return;
         }
-        if !self.opts.scan_archives {
-            return;
-        }
-        let Some(kind) = Container::detect(data) else {
-            return;
-        };
-        let saved = (self.container.take(), self.level);
-        self.container = member.map(str::to_string);
-        self.level = level;
-        self.types.push(kind.clamav_type(data));
-        archive::unpack(kind, data, self);
-        self.types.pop();
-        (self.container, self.level) = saved;
     }
 
     /// Ends the report: the alert, if any, and the outcome.

@@ -34,9 +34,22 @@ pub fn unpack_mail(data: &[u8], host: &mut dyn Host) {
 fn walk(message: &Message<'_>, depth: usize, host: &mut dyn Host) -> Flow {
     // Part offsets count from the start of the buffer the message was parsed from.
     let raw: &[u8] = &message.raw_message;
-    for part in &message.parts {
+    for (index, part) in message.parts.iter().enumerate() {
         let body = match &part.body {
             PartType::Multipart(_) => continue,
+            PartType::Message(_) if index > 0 => {
+                // A message inside a multipart, as ClamAV's `do_multipart` takes it: when
+                // neither the part nor the message in it carries a transfer encoding, it
+                // is not scanned ("unencoded multipart/message"); otherwise it is saved,
+                // decoded, and scanned as a file of its own (a mail layer).
+                let body = raw
+                    .get(part.offset_body as usize..part.offset_end as usize)
+                    .unwrap_or_default();
+                if part.encoding == Encoding::None && !has_encoding_line(body) {
+                    continue;
+                }
+                body
+            }
             PartType::Message(nested) => {
                 if depth + 1 >= MAX_DEPTH {
                     host.note(
@@ -80,6 +93,18 @@ fn walk(message: &Message<'_>, depth: usize, host: &mut dyn Host) -> Flow {
         }
     }
     Flow::Next
+}
+
+/// Whether some line of `text` declares a transfer encoding other than 7bit (ClamAV's
+/// `messageIsEncoding`: a line starting with `Content-Transfer-Encoding`, in any case, that
+/// does not contain `7bit`).
+fn has_encoding_line(text: &[u8]) -> bool {
+    const KEY: &[u8] = b"content-transfer-encoding";
+    text.split(|&b| b == b'\n').any(|line| {
+        line.len() >= KEY.len()
+            && line[..KEY.len()].eq_ignore_ascii_case(KEY)
+            && memchr::memmem::find(line, b"7bit").is_none()
+    })
 }
 
 /// Decodes a uuencoded file (`begin ` at its start) and scans the result.

@@ -14,9 +14,10 @@
 //! layers already scanned plus the streams taken, as ClamAV counts them.
 //!
 //! A document with a Word, PowerPoint, VBA or embedded-object (`\x01Ole10Native`) stream is
-//! scanned as ClamAV scans it after writing it out: first each embedded object, unwrapped
-//! from its `Ole10Native` header, then every stream. Other files have every stream scanned
-//! in walk order. VBA macro source is not extracted yet (its streams are scanned as stored).
+//! scanned as ClamAV scans it after writing it out, storage by storage (see
+//! [`scan_storage`]): each embedded object unwrapped from its `Ole10Native` header, then the
+//! streams. Other files have every stream scanned in walk order. VBA macro source is not
+//! extracted yet (its streams are scanned as stored).
 //!
 //! Everything read is bounded by the file: each chain is followed at most once per block
 //! (a block met twice ends the stream, as in ClamAV), and the bytes extracted are charged
@@ -133,7 +134,9 @@ impl<'a> Doc<'a> {
     fn sector(&self, id: i32) -> Option<Vec<u8>> {
         let id = usize::try_from(id).ok()?;
         let len = self.sector_len();
-        let off = id.checked_shl(self.shift)?.checked_add(HEADER_LEN.max(len))?;
+        let off = id
+            .checked_shl(self.shift)?
+            .checked_add(HEADER_LEN.max(len))?;
         if off >= self.data.len() || off > i32::MAX as usize {
             return None;
         }
@@ -291,6 +294,8 @@ impl Entry {
 struct Taken {
     index: i32,
     name: String,
+    /// The storage holding it (an index into the walk's list of storages; 0 is the root).
+    storage: usize,
 }
 
 /// What the walk of the directory decided.
@@ -303,20 +308,27 @@ enum Walked {
 
 /// Walks the directory tree in ClamAV's order, calling `take` for each stream it accepts.
 /// `take` returns `false` to stop the walk (the scan is over).
+/// `storages` receives each storage's parent, in the order the walk meets them (the root,
+/// storage 0, has none).
 fn walk(
     doc: &Doc<'_>,
     host: &mut dyn Host,
+    storages: &mut Vec<Option<usize>>,
     mut take: impl FnMut(&mut dyn Host, Taken) -> bool,
 ) -> Walked {
     struct Frame {
         stack: Vec<i32>,
         level: u32,
+        storage: usize,
     }
+    storages.clear();
+    storages.push(None);
     let max_recursion = host.budget().max_recursion();
     let mut visited: HashSet<i32> = HashSet::new();
     let mut frames = vec![Frame {
         stack: vec![0],
         level: 0,
+        storage: 0,
     }];
     let mut count: u64 = 0;
     // ClamAV's own running count of `--max-scansize` for the walk (its `scansize`).
@@ -327,6 +339,7 @@ fn walk(
             continue;
         };
         let level = frame.level;
+        let storage = frame.storage;
         if cur < 0 || i64::from(cur) > doc.max_block {
             continue;
         }
@@ -362,6 +375,7 @@ fn walk(
                         Taken {
                             index: cur,
                             name: e.name(),
+                            storage,
                         },
                     ) {
                         return Walked::Stopped;
@@ -391,9 +405,16 @@ fn walk(
                 host.budget().record(Limit::MaxRecursion);
                 return Walked::Stopped;
             }
+            let storage = if e.kind == 1 {
+                storages.push(Some(storage));
+                storages.len() - 1
+            } else {
+                storage
+            };
             frames.push(Frame {
                 stack: vec![e.child],
                 level: child_level,
+                storage,
             });
         }
     }
@@ -464,7 +485,8 @@ pub fn unpack(data: &[u8], host: &mut dyn Host) {
     // Pass 1, as ClamAV's: list the streams, and see whether the document must be scanned
     // as a whole.
     let mut taken: Vec<Taken> = Vec::new();
-    let listed = walk(&doc, host, |_, t| {
+    let mut storages = Vec::new();
+    walk(&doc, host, &mut storages, |_, t| {
         taken.push(t);
         true
     });
@@ -472,24 +494,56 @@ pub fn unpack(data: &[u8], host: &mut dyn Host) {
         return;
     }
     if taken.iter().any(|t| is_document_stream(&t.name)) {
-        // Embedded objects first, then every stream.
-        let _ = listed;
-        for t in taken.iter().filter(|t| t.name == "_1_ole10native") {
-            if let Flow::Stop = scan_stream(&doc, t.index, &t.name, host, true) {
-                return;
-            }
-        }
-        for t in &taken {
-            if let Flow::Stop = scan_stream(&doc, t.index, &t.name, host, false) {
-                return;
-            }
-        }
+        scan_storage(&doc, &taken, &storages, 0, host);
     } else {
         // Pass 2: every stream scanned as the walk meets it.
-        walk(&doc, host, |host, t| {
+        walk(&doc, host, &mut storages, |host, t| {
             !matches!(scan_stream(&doc, t.index, &t.name, host, false), Flow::Stop)
         });
     }
+}
+
+/// A written-out document, scanned as ClamAV's `cli_ole2_scan_tempdir` scans its directory
+/// of streams: the embedded objects stored directly in this storage, then every stream in it
+/// and in the storages below, then each storage below in turn (so, as in ClamAV, a stream
+/// nested N storages deep is scanned N + 1 times). `Flow::Stop` once the scan is over.
+fn scan_storage(
+    doc: &Doc<'_>,
+    taken: &[Taken],
+    storages: &[Option<usize>],
+    here: usize,
+    host: &mut dyn Host,
+) -> Flow {
+    let under = |mut s: usize| loop {
+        if s == here {
+            return true;
+        }
+        match storages.get(s).copied().flatten() {
+            Some(p) => s = p,
+            None => return false,
+        }
+    };
+    for t in taken
+        .iter()
+        .filter(|t| t.storage == here && t.name == "_1_ole10native")
+    {
+        if let Flow::Stop = scan_stream(doc, t.index, &t.name, host, true) {
+            return Flow::Stop;
+        }
+    }
+    for t in taken.iter().filter(|t| under(t.storage)) {
+        if let Flow::Stop = scan_stream(doc, t.index, &t.name, host, false) {
+            return Flow::Stop;
+        }
+    }
+    for (s, parent) in storages.iter().enumerate() {
+        if *parent == Some(here) {
+            if let Flow::Stop = scan_storage(doc, taken, storages, s, host) {
+                return Flow::Stop;
+            }
+        }
+    }
+    Flow::Next
 }
 
 #[cfg(test)]

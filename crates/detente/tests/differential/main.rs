@@ -78,6 +78,7 @@ mod bytecmp;
 mod constructs;
 mod exe;
 mod layers;
+mod ole2;
 mod pcre;
 mod rng;
 
@@ -87,9 +88,10 @@ use rng::{hex, yhex, Rng};
 const DETENTE: &str = env!("CARGO_BIN_EXE_detente");
 const TESTFILES: &str = "/usr/share/clamav-testfiles";
 /// The files of clamav-testfiles in formats detente unpacks (see `clamav_testfiles`).
-const IN_SCOPE_TESTFILES: [&str; 19] = [
+const IN_SCOPE_TESTFILES: [&str; 20] = [
     "clam.exe",
     "clam.tnef",
+    "clam.ole.doc",
     "clam.mail",
     "clam.exe.mbox.base64",
     "clam.exe.mbox.uu",
