@@ -384,3 +384,151 @@ fn cabinet_file_past_its_folder_is_damaged_not_a_panic() {
         assert_ne!(r.outcome, Outcome::Clean, "{name}");
     }
 }
+
+/// A version-3 compound file built by hand: sector 0 holds the FAT, sectors 1..=`dir_sectors`
+/// the directory (`entries`, 128 bytes each), then `data` in a chain of sectors. `fat_patch`
+/// overrides FAT entries (to build loops).
+fn compound(
+    entries: &[Vec<u8>],
+    dir_sectors: u32,
+    data: &[u8],
+    fat_patch: &[(usize, i32)],
+) -> Vec<u8> {
+    let ss = 512usize;
+    let data_sectors = data.len().div_ceil(ss) as u32;
+    let mut h = vec![0u8; 512];
+    h[..8].copy_from_slice(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1");
+    h[24..26].copy_from_slice(&0x3eu16.to_le_bytes());
+    h[26..28].copy_from_slice(&3u16.to_le_bytes());
+    h[28..30].copy_from_slice(&0xfffeu16.to_le_bytes());
+    h[30..32].copy_from_slice(&9u16.to_le_bytes());
+    h[32..34].copy_from_slice(&6u16.to_le_bytes());
+    h[44..48].copy_from_slice(&1u32.to_le_bytes()); // one FAT sector
+    h[48..52].copy_from_slice(&1i32.to_le_bytes()); // directory at sector 1
+    h[56..60].copy_from_slice(&4096u32.to_le_bytes());
+    h[60..64].copy_from_slice(&(-2i32).to_le_bytes()); // no mini FAT
+    h[68..72].copy_from_slice(&(-2i32).to_le_bytes());
+    for i in 0..109 {
+        let v: i32 = if i == 0 { 0 } else { -1 };
+        h[76 + 4 * i..80 + 4 * i].copy_from_slice(&v.to_le_bytes());
+    }
+    let mut fat = vec![-1i32; 128];
+    fat[0] = -3;
+    for s in 1..=dir_sectors {
+        fat[s as usize] = if s == dir_sectors { -2 } else { s as i32 + 1 };
+    }
+    let first = dir_sectors + 1;
+    for s in first..first + data_sectors {
+        fat[s as usize] = if s + 1 == first + data_sectors {
+            -2
+        } else {
+            s as i32 + 1
+        };
+    }
+    for &(i, v) in fat_patch {
+        fat[i] = v;
+    }
+    let mut out = h;
+    for v in fat {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    let mut dir = Vec::new();
+    for e in entries {
+        dir.extend_from_slice(e);
+    }
+    dir.resize(dir_sectors as usize * ss, 0);
+    out.extend_from_slice(&dir);
+    let mut d = data.to_vec();
+    d.resize(data_sectors as usize * ss, 0);
+    out.extend_from_slice(&d);
+    out
+}
+
+fn entry(name: &str, kind: u8, prev: i32, next: i32, child: i32, start: i32, size: u32) -> Vec<u8> {
+    let mut e = vec![0u8; 128];
+    let units: Vec<u16> = name.encode_utf16().collect();
+    for (i, u) in units.iter().enumerate() {
+        e[2 * i..2 * i + 2].copy_from_slice(&u.to_le_bytes());
+    }
+    e[64..66].copy_from_slice(&((2 * units.len() + 2) as u16).to_le_bytes());
+    e[66] = kind;
+    e[68..72].copy_from_slice(&prev.to_le_bytes());
+    e[72..76].copy_from_slice(&next.to_le_bytes());
+    e[76..80].copy_from_slice(&child.to_le_bytes());
+    e[116..120].copy_from_slice(&start.to_le_bytes());
+    e[120..124].copy_from_slice(&size.to_le_bytes());
+    e
+}
+
+#[test]
+fn compound_files_cost_is_bounded_and_loops_end() {
+    let e = engine();
+    let mut s = e.scanner();
+    // 63 streams all pointing at one 50 KiB chain: extracting each would cost 63 times the
+    // file. The inflation budget (--max-scansize) bounds the work.
+    let mut data = vec![b'x'; 50 * 1024];
+    data[40_000..40_000 + 14].copy_from_slice(b"planted-sample");
+    let dir_sectors = 16;
+    let first = dir_sectors + 1;
+    let mut entries = vec![entry("Root Entry", 5, -1, -1, 1, -2, 0)];
+    for i in 1..64 {
+        let next = if i < 63 { i + 1 } else { -1 };
+        entries.push(entry(
+            &format!("S{i}"),
+            2,
+            -1,
+            next,
+            -1,
+            first,
+            data.len() as u32,
+        ));
+    }
+    let shared = compound(&entries, dir_sectors as u32, &data, &[]);
+    let tight = ScanOptions {
+        limits: Limits {
+            max_scansize: 300 * 1024,
+            ..Limits::default()
+        },
+        ..all()
+    };
+    let r = scan_data(&e, &mut s, &shared, "shared.ole", "", &tight);
+    assert!(!r.found.is_empty(), "the first streams are scanned: {r:?}");
+    assert!(
+        r.bytes_inflated >= 50 * 1024,
+        "the streams read are counted"
+    );
+    assert!(
+        r.bytes_inflated <= 300 * 1024 + 63 + 50 * 1024,
+        "inflated {}",
+        r.bytes_inflated
+    );
+    assert!(matches!(r.outcome, Outcome::Found(_)));
+
+    // A directory whose sibling links loop, and a stream whose chain loops: the walk ends.
+    let looped = compound(
+        &[
+            entry("Root Entry", 5, -1, -1, 1, -2, 0),
+            entry("A", 2, 2, -1, -1, first, 1 << 30),
+            entry("B", 2, 1, 1, -1, first, 5000),
+        ],
+        dir_sectors as u32,
+        &data[..8192],
+        &[((first + 15) as usize, first)],
+    );
+    let r = scan_data(&e, &mut s, &looped, "looped.ole", "", &all());
+    assert!(
+        r.bytes_inflated <= 8192 + 5000,
+        "inflated {}",
+        r.bytes_inflated
+    );
+
+    // Storages nested past --max-recursion end the walk with that limit.
+    let mut deep = vec![entry("Root Entry", 5, -1, -1, 1, -2, 0)];
+    for i in 1..40 {
+        deep.push(entry(&format!("D{i}"), 1, -1, -1, i + 1, 0, 0));
+    }
+    deep.push(entry("WordDocument", 2, -1, -1, -1, first, 100));
+    let nested = compound(&deep, 11, &data[..512], &[]);
+    let r = scan_data(&e, &mut s, &nested, "deep.ole", "", &all());
+    assert_eq!(r.first_limit, Some(Limit::MaxRecursion), "{r:?}");
+}
