@@ -60,6 +60,9 @@ pub enum Container {
     Cab,
     /// OLE2 compound file (Office 97–2003 documents, MSI, `.msg`).
     Ole2,
+    /// RAR archive (versions 1.5–4 and 5): recognised, not unpacked (no freely licensed
+    /// decoder), so its members are reported as not scanned.
+    Rar,
     /// BinHex 4.0 text: a Macintosh file's data and resource forks.
     BinHex,
     /// A mail message: its MIME parts, decoded.
@@ -122,6 +125,9 @@ impl Container {
             Some(Container::Cab)
         } else if data.starts_with(crate::ole2::MAGIC) {
             Some(Container::Ole2)
+        } else if data.starts_with(b"Rar!\x1a\x07\x00") || data.starts_with(b"Rar!\x1a\x07\x01\x00")
+        {
+            Some(Container::Rar)
         } else if data.len() >= 6 && data.starts_with(crate::tnef::MAGIC) {
             Some(Container::Tnef)
         } else if data.starts_with(crate::binhex::MAGIC) {
@@ -178,6 +184,7 @@ impl Container {
             Container::SevenZ => "CL_TYPE_7Z",
             Container::Cab => "CL_TYPE_MSCAB",
             Container::Ole2 => "CL_TYPE_MSOLE2",
+            Container::Rar => "CL_TYPE_RAR",
             Container::BinHex => "CL_TYPE_BINHEX",
             Container::Mail => "CL_TYPE_MAIL",
             Container::Tnef => "CL_TYPE_TNEF",
@@ -200,6 +207,7 @@ impl Container {
             Container::SevenZ => "7z",
             Container::Cab => "cab",
             Container::Ole2 => "ole2",
+            Container::Rar => "rar",
             Container::BinHex => "binhex",
             Container::Mail => "mail",
             Container::Tnef => "tnef",
@@ -501,6 +509,10 @@ pub fn unpack(kind: Container, data: &[u8], host: &mut dyn Host) {
         Container::SevenZ => crate::sevenz::unpack(data, host),
         Container::Cab => crate::cab::unpack(data, host),
         Container::Ole2 => crate::ole2::unpack(data, host),
+        Container::Rar => host.note(
+            Why::Unsupported,
+            "rar: not unpacked, its members were not scanned".into(),
+        ),
         Container::BinHex => crate::binhex::unpack(data, host),
         Container::Mail => crate::mail::unpack_mail(data, host),
         Container::Tnef => crate::tnef::unpack(data, host),

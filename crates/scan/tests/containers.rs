@@ -532,3 +532,22 @@ fn compound_files_cost_is_bounded_and_loops_end() {
     let r = scan_data(&e, &mut s, &nested, "deep.ole", "", &all());
     assert_eq!(r.first_limit, Some(Limit::MaxRecursion), "{r:?}");
 }
+
+#[test]
+fn rar_archives_are_never_reported_clean() {
+    let e = engine();
+    let mut s = e.scanner();
+    for (name, magic) in [
+        ("v4.rar", &b"Rar!\x1a\x07\x00"[..]),
+        ("v5.rar", &b"Rar!\x1a\x07\x01\x00"[..]),
+    ] {
+        let mut data = magic.to_vec();
+        data.extend_from_slice(&[0x33; 64]);
+        let r = scan_data(&e, &mut s, &data, name, "", &all());
+        assert!(
+            matches!(&r.outcome, Outcome::Partial(v) if v[0].why == Why::Unsupported),
+            "{name}: {:?}",
+            r.outcome
+        );
+    }
+}
