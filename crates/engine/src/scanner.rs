@@ -6,6 +6,11 @@ use crate::exe;
 use crate::filetype::{self, FileType};
 use detente_sigs::Frame;
 
+/// ClamAV's scan window (`SCANBUFF`): without `--allmatch`, type-specific signatures win
+/// over generic ones within one window. (ClamAV's windows overlap by its longest pattern;
+/// these do not.)
+const SCAN_WINDOW: usize = 128 * 1024;
+
 /// A step run between body matching and logical signatures (the hash signatures).
 type Between<'a> = dyn FnMut(&mut Vec<Detection>) + 'a;
 
@@ -296,14 +301,27 @@ impl Scanner<'_> {
             let touched = &mut self.touched;
             let touched_bodies = &mut self.touched_bodies;
             let atoms = if normalized { &e.text_atoms } else { &e.atoms };
+            // Without --allmatch, ClamAV's `cli_scan_fmap` runs the file type's signatures
+            // over each 128 KiB window before the generic ones: a generic match is held
+            // until the end of its window, and a type-specific match there replaces it.
+            let mut pending: Option<(usize, usize)> = None;
             atoms.find(data, |pid, pos| {
                 if stop {
                     return;
+                }
+                if let Some((_, end)) = pending {
+                    if pos >= end {
+                        stop = true;
+                        return;
+                    }
                 }
                 let Some(p) = e.patterns.get(pid as usize) else {
                     return;
                 };
                 if p.target != 0 && p.target != pass.target {
+                    return;
+                }
+                if pending.is_some() && p.target == 0 {
                     return;
                 }
                 // Nothing to learn when every owner is a body signature already found.
@@ -341,13 +359,23 @@ impl Scanner<'_> {
                             body_done[b as usize] = true;
                             touched_bodies.push(b);
                             let (name, src) = &e.bodies[b as usize];
-                            out.push(Detection {
+                            let found = Detection {
                                 name: name.clone(),
                                 source: *src,
                                 offset: Some(start as u64),
-                            });
-                            if !all {
+                            };
+                            if all {
+                                out.push(found);
+                            } else if p.target != 0 {
+                                if let Some((i, _)) = pending.take() {
+                                    out.truncate(i);
+                                }
+                                out.push(found);
                                 stop = true;
+                            } else {
+                                let window = (start / SCAN_WINDOW + 1) * SCAN_WINDOW;
+                                pending = Some((out.len(), window));
+                                out.push(found);
                             }
                         }
                         Owner::Sub { lsig, .. } => {
@@ -378,6 +406,9 @@ impl Scanner<'_> {
                     }
                 }
             });
+            if pending.is_some() {
+                stop = true;
+            }
         }
         if let Some(f) = between {
             if all || !stop {

@@ -60,6 +60,8 @@ pub enum Container {
     Cab,
     /// OLE2 compound file (Office 97–2003 documents, MSI, `.msg`).
     Ole2,
+    /// PDF document: each object's stream, decoded.
+    Pdf,
     /// RAR archive (versions 1.5–4 and 5): recognised, not unpacked (no freely licensed
     /// decoder), so its members are reported as not scanned.
     Rar,
@@ -148,12 +150,12 @@ impl Container {
             Some(Container::Tar)
         } else if data.starts_with(b"begin ") {
             Some(Container::Uuencoded)
-        } else if detente_engine::filetype::file_type(data)
-            == detente_engine::filetype::FileType::Mail
-        {
-            Some(Container::Mail)
         } else {
-            None
+            match detente_engine::filetype::file_type(data) {
+                detente_engine::filetype::FileType::Mail => Some(Container::Mail),
+                detente_engine::filetype::FileType::Pdf => Some(Container::Pdf),
+                _ => None,
+            }
         }
     }
 
@@ -185,11 +187,18 @@ impl Container {
             Container::Cab => "CL_TYPE_MSCAB",
             Container::Ole2 => "CL_TYPE_MSOLE2",
             Container::Rar => "CL_TYPE_RAR",
+            Container::Pdf => "CL_TYPE_PDF",
             Container::BinHex => "CL_TYPE_BINHEX",
             Container::Mail => "CL_TYPE_MAIL",
             Container::Tnef => "CL_TYPE_TNEF",
             Container::Uuencoded => "CL_TYPE_UUENCODED",
         }
+    }
+
+    /// Whether ClamAV runs this parser after the raw scan of the file (`cli_magic_scan`'s
+    /// second switch: PDF), rather than before it (every other container).
+    pub fn after_raw_scan(self) -> bool {
+        matches!(self, Container::Pdf)
     }
 
     /// Short lower-case name.
@@ -208,6 +217,7 @@ impl Container {
             Container::Cab => "cab",
             Container::Ole2 => "ole2",
             Container::Rar => "rar",
+            Container::Pdf => "pdf",
             Container::BinHex => "binhex",
             Container::Mail => "mail",
             Container::Tnef => "tnef",
@@ -509,6 +519,7 @@ pub fn unpack(kind: Container, data: &[u8], host: &mut dyn Host) {
         Container::SevenZ => crate::sevenz::unpack(data, host),
         Container::Cab => crate::cab::unpack(data, host),
         Container::Ole2 => crate::ole2::unpack(data, host),
+        Container::Pdf => crate::pdf::unpack(data, host),
         Container::Rar => host.note(
             Why::Unsupported,
             "rar: not unpacked, its members were not scanned".into(),

@@ -13,6 +13,7 @@ mod binhex;
 mod cab;
 mod mail;
 mod ole2;
+mod pdf;
 pub mod report;
 mod sevenz;
 mod tnef;
@@ -458,14 +459,8 @@ impl<'a, 'e> Ctx<'a, 'e> {
         } else {
             None
         };
-        if let Some(kind) = kind {
-            let saved = (self.container.take(), self.level);
-            self.container = member.map(str::to_string);
-            self.level = level;
-            self.types.push(kind.clamav_type(data));
-            archive::unpack(kind, data, self);
-            self.types.pop();
-            (self.container, self.level) = saved;
+        if let Some(kind) = kind.filter(|k| !k.after_raw_scan()) {
+            self.unpack(kind, data, level, member);
             if self.stop {
                 return;
             }
@@ -495,7 +490,22 @@ impl<'a, 'e> Ctx<'a, 'e> {
         }
         if !all && !self.report.found.is_empty() {
             self.stop = true;
+            return;
         }
+        if let Some(kind) = kind.filter(|k| k.after_raw_scan()) {
+            self.unpack(kind, data, level, member);
+        }
+    }
+
+    /// Unpacks a container layer, its members scanned one level down.
+    fn unpack(&mut self, kind: Container, data: &[u8], level: u32, member: Option<&str>) {
+        let saved = (self.container.take(), self.level);
+        self.container = member.map(str::to_string);
+        self.level = level;
+        self.types.push(kind.clamav_type(data));
+        archive::unpack(kind, data, self);
+        self.types.pop();
+        (self.container, self.level) = saved;
     }
 
     /// Ends the report: the alert, if any, and the outcome.

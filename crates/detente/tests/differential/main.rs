@@ -80,6 +80,7 @@ mod exe;
 mod layers;
 mod ole2;
 mod pcre;
+mod pdf;
 mod rng;
 
 use constructs::{generate, Construct, Pat, CONSTRUCTS, YARA_CONSTRUCTS};
@@ -88,10 +89,11 @@ use rng::{hex, yhex, Rng};
 const DETENTE: &str = env!("CARGO_BIN_EXE_detente");
 const TESTFILES: &str = "/usr/share/clamav-testfiles";
 /// The files of clamav-testfiles in formats detente unpacks (see `clamav_testfiles`).
-const IN_SCOPE_TESTFILES: [&str; 20] = [
+const IN_SCOPE_TESTFILES: [&str; 21] = [
     "clam.exe",
     "clam.tnef",
     "clam.ole.doc",
+    "clam.pdf",
     "clam.mail",
     "clam.exe.mbox.base64",
     "clam.exe.mbox.uu",
