@@ -493,6 +493,14 @@ pub fn unpack(data: &[u8], host: &mut dyn Host) {
     if taken.is_empty() {
         return;
     }
+    // ClamAV decompresses VBA macro source and scans it; this reader does not yet, so a
+    // document with a VBA project is never reported as wholly scanned.
+    if taken.iter().any(|t| t.name == "_vba_project") {
+        host.note(
+            crate::Why::Unsupported,
+            "ole2: VBA macro source not decompressed, not scanned".into(),
+        );
+    }
     if taken.iter().any(|t| is_document_stream(&t.name)) {
         scan_storage(&doc, &taken, &storages, 0, host);
     } else {

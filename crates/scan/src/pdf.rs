@@ -323,12 +323,27 @@ fn find_length(data: &[u8], objs: &[Obj], dict: &[u8], dict_at: usize) -> u64 {
 /// Walks a PDF document.
 pub fn unpack(data: &[u8], host: &mut dyn Host) {
     let objs = find_objects(data);
+    if memchr::memmem::find(data, b"/Encrypt").is_some() {
+        host.note(
+            crate::Why::Encrypted,
+            "pdf: encrypted document, its streams scanned as stored".into(),
+        );
+    }
     for o in &objs {
         let body = &data[o.start..o.end];
         let Some((s_off, s_len)) = stream_bounds(body) else {
             continue;
         };
         let dict = &body[..s_off];
+        if memchr::memmem::find(dict, b"/ObjStm").is_some() {
+            host.note(
+                crate::Why::Unsupported,
+                format!(
+                    "pdf: object stream {} {} not parsed, the objects in it not scanned",
+                    o.id.0, o.id.1
+                ),
+            );
+        }
         let f = flags(dict);
         // ClamAV's rule: a filtered stream only when a name asks for it; an image only
         // when DCT-encoded.
