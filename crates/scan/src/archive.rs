@@ -62,6 +62,8 @@ pub enum Container {
     Ole2,
     /// PDF document: each object's stream, decoded.
     Pdf,
+    /// RTF document: its embedded objects.
+    Rtf,
     /// RAR archive (versions 1.5–4 and 5): recognised, not unpacked (no freely licensed
     /// decoder), so its members are reported as not scanned.
     Rar,
@@ -125,6 +127,8 @@ impl Container {
             Some(Container::SevenZ)
         } else if data.starts_with(b"MSCF") {
             Some(Container::Cab)
+        } else if data.starts_with(b"{\\rtf") {
+            Some(Container::Rtf)
         } else if data.starts_with(crate::ole2::MAGIC) {
             Some(Container::Ole2)
         } else if data.starts_with(b"Rar!\x1a\x07\x00") || data.starts_with(b"Rar!\x1a\x07\x01\x00")
@@ -188,6 +192,7 @@ impl Container {
             Container::Ole2 => "CL_TYPE_MSOLE2",
             Container::Rar => "CL_TYPE_RAR",
             Container::Pdf => "CL_TYPE_PDF",
+            Container::Rtf => "CL_TYPE_RTF",
             Container::BinHex => "CL_TYPE_BINHEX",
             Container::Mail => "CL_TYPE_MAIL",
             Container::Tnef => "CL_TYPE_TNEF",
@@ -218,6 +223,7 @@ impl Container {
             Container::Ole2 => "ole2",
             Container::Rar => "rar",
             Container::Pdf => "pdf",
+            Container::Rtf => "rtf",
             Container::BinHex => "binhex",
             Container::Mail => "mail",
             Container::Tnef => "tnef",
@@ -520,6 +526,7 @@ pub fn unpack(kind: Container, data: &[u8], host: &mut dyn Host) {
         Container::Cab => crate::cab::unpack(data, host),
         Container::Ole2 => crate::ole2::unpack(data, host),
         Container::Pdf => crate::pdf::unpack(data, host),
+        Container::Rtf => crate::rtf::unpack(data, host),
         Container::Rar => host.note(
             Why::Unsupported,
             "rar: not unpacked, its members were not scanned".into(),

@@ -15,6 +15,7 @@ mod mail;
 mod ole2;
 mod pdf;
 pub mod report;
+mod rtf;
 mod sevenz;
 mod tnef;
 

@@ -457,7 +457,7 @@ fn scan_stream(doc: &Doc<'_>, index: i32, name: &str, host: &mut dyn Host, ole10
 /// plus 4, a package header follows (2 bytes, a label, a path, 8 bytes, a path, each path
 /// and label NUL-terminated) and then the data's own 32-bit size. The data is cut at the end
 /// of the stream. A header cut short gives nothing.
-fn unwrap_ole10(s: &[u8]) -> Option<&[u8]> {
+pub(crate) fn unwrap_ole10(s: &[u8]) -> Option<&[u8]> {
     let mut size = le32(s, 0)? as usize;
     let mut pos = 4usize;
     if s.len() as u64 >= size as u64 + 4 {

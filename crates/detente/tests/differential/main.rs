@@ -82,6 +82,7 @@ mod ole2;
 mod pcre;
 mod pdf;
 mod rng;
+mod rtf;
 
 use constructs::{generate, Construct, Pat, CONSTRUCTS, YARA_CONSTRUCTS};
 use rng::{hex, yhex, Rng};
@@ -89,11 +90,12 @@ use rng::{hex, yhex, Rng};
 const DETENTE: &str = env!("CARGO_BIN_EXE_detente");
 const TESTFILES: &str = "/usr/share/clamav-testfiles";
 /// The files of clamav-testfiles in formats detente unpacks (see `clamav_testfiles`).
-const IN_SCOPE_TESTFILES: [&str; 21] = [
+const IN_SCOPE_TESTFILES: [&str; 22] = [
     "clam.exe",
     "clam.tnef",
     "clam.ole.doc",
     "clam.pdf",
+    "clam.exe.rtf",
     "clam.mail",
     "clam.exe.mbox.base64",
     "clam.exe.mbox.uu",
