@@ -1027,6 +1027,23 @@ fn zip_extract(
     if r.encrypted {
         return unreadable(host, Why::Encrypted, "encrypted, not scanned".into());
     }
+    if r.method == Method::Other(6) {
+        // Imploded: decoded here (the zip crate does not), with ClamAV's rules.
+        let flags = usize::try_from(r.header)
+            .ok()
+            .and_then(|h| data.get(h + 6..h + 8))
+            .map_or(0, |f| u16::from_le_bytes([f[0], f[1]]));
+        let (bound, _) = host.budget().bound();
+        let cap = usize::try_from(bound)
+            .unwrap_or(usize::MAX)
+            .saturating_add(8193);
+        let (out, damaged) = crate::explode::explode(raw, flags, cap);
+        let mut reader = std::io::Read::chain(
+            Cursor::new(out),
+            Failing(damaged.then_some("implode: damaged data")),
+        );
+        return Some(zip_member(&r.name, r.method, &mut reader, r.usize, host));
+    }
     if let Method::ViaCrate(_) = r.method {
         let opts = zip::read::ZipReadOptions::new().ignore_crc32(true);
         return match zip.by_index_with_options(r.index, opts) {
@@ -1035,6 +1052,18 @@ fn zip_extract(
         };
     }
     raw_member(&r.name, r.method, raw, r.usize, host)
+}
+
+/// A reader that ends, or fails with a message (what a decoder said after its output).
+struct Failing(Option<&'static str>);
+
+impl Read for Failing {
+    fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+        match self.0 {
+            Some(e) => Err(io::Error::new(io::ErrorKind::InvalidData, e)),
+            None => Ok(0),
+        }
+    }
 }
 
 /// A member from its raw data; `None` if it could not be extracted.

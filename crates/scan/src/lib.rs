@@ -11,6 +11,7 @@
 pub mod archive;
 mod binhex;
 mod cab;
+mod explode;
 mod mail;
 mod ole2;
 mod pdf;

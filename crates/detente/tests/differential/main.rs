@@ -77,6 +77,7 @@ use std::process::{Command, Output, Stdio};
 mod bytecmp;
 mod constructs;
 mod exe;
+mod implode;
 mod layers;
 mod ole2;
 mod pcre;
@@ -90,12 +91,13 @@ use rng::{hex, yhex, Rng};
 const DETENTE: &str = env!("CARGO_BIN_EXE_detente");
 const TESTFILES: &str = "/usr/share/clamav-testfiles";
 /// The files of clamav-testfiles in formats detente unpacks (see `clamav_testfiles`).
-const IN_SCOPE_TESTFILES: [&str; 22] = [
+const IN_SCOPE_TESTFILES: [&str; 23] = [
     "clam.exe",
     "clam.tnef",
     "clam.ole.doc",
     "clam.pdf",
     "clam.exe.rtf",
+    "clam.impl.zip",
     "clam.mail",
     "clam.exe.mbox.base64",
     "clam.exe.mbox.uu",
@@ -2001,11 +2003,12 @@ fn detente_only_formats() {
 /// ClamAV's own test files: an MD5 signature of clam.exe must be found in every container that
 /// clamscan finds it in, for the formats detente unpacks.
 ///
-/// In scope: the files of [`IN_SCOPE_TESTFILES`] (zip, tar, gzip, bzip2, cpio, SZDD, 7z, CAB,
-/// BinHex, mail, TNEF). Out of scope (formats detente does not unpack yet): clam.impl.zip (zip "implode"
-/// method), packed executables (clam-*.exe: aspack, fsg, mew, nsis, pespin, petite, upack,
-/// upx, wwpack, yc), clam.arj, clam.chm, AutoIt (clam.ea05.exe, clam.ea06.exe), HTML, RTF,
-/// OLE2 (clam.ole.doc, clam.ppt), PDF, SIS, InstallShield (clam_IS*.exe).
+/// In scope: the files of [`IN_SCOPE_TESTFILES`] (zip, imploded zip, tar, gzip, bzip2, cpio,
+/// SZDD, 7z, CAB, BinHex, mail, TNEF, OLE2 with an embedded object, PDF, RTF). Out of scope
+/// (formats detente does not unpack yet): packed executables (clam-*.exe: aspack, fsg, mew,
+/// nsis, pespin, petite, upack, upx, wwpack, yc), clam.arj, clam.chm, AutoIt (clam.ea05.exe,
+/// clam.ea06.exe), HTML, PowerPoint's compressed objects (clam.ppt), SIS, InstallShield
+/// (clam_IS*.exe).
 #[test]
 fn clamav_testfiles() {
     require_tools();
