@@ -50,6 +50,12 @@ use detente_sigs::{
 };
 
 pub use build::Engine;
+
+/// Whether `data` starts with a PE header the engine can lay out (ClamAV's `cli_peheader`
+/// check, used to tell an embedded executable from stray `MZ` bytes).
+pub fn is_valid_pe(data: &[u8]) -> bool {
+    exe::layout(filetype::FileType::Pe, data).is_some()
+}
 pub use hashes::Digests;
 pub use load::EngineBuilder;
 pub use scanner::{Scanner, YARA_SOURCE};

@@ -60,6 +60,8 @@ pub enum Container {
     Cab,
     /// OLE2 compound file (Office 97–2003 documents, MSI, `.msg`).
     Ole2,
+    /// One zip entry found embedded in another file: its local header at the start.
+    ZipEntry,
     /// PDF document: each object's stream, decoded.
     Pdf,
     /// RTF document: its embedded objects.
@@ -190,6 +192,7 @@ impl Container {
             Container::SevenZ => "CL_TYPE_7Z",
             Container::Cab => "CL_TYPE_MSCAB",
             Container::Ole2 => "CL_TYPE_MSOLE2",
+            Container::ZipEntry => "CL_TYPE_ZIP",
             Container::Rar => "CL_TYPE_RAR",
             Container::Pdf => "CL_TYPE_PDF",
             Container::Rtf => "CL_TYPE_RTF",
@@ -221,6 +224,7 @@ impl Container {
             Container::SevenZ => "7z",
             Container::Cab => "cab",
             Container::Ole2 => "ole2",
+            Container::ZipEntry => "zip",
             Container::Rar => "rar",
             Container::Pdf => "pdf",
             Container::Rtf => "rtf",
@@ -525,6 +529,7 @@ pub fn unpack(kind: Container, data: &[u8], host: &mut dyn Host) {
         Container::SevenZ => crate::sevenz::unpack(data, host),
         Container::Cab => crate::cab::unpack(data, host),
         Container::Ole2 => crate::ole2::unpack(data, host),
+        Container::ZipEntry => local_headers(data, 0, host, true),
         Container::Pdf => crate::pdf::unpack(data, host),
         Container::Rtf => crate::rtf::unpack(data, host),
         Container::Rar => host.note(
@@ -905,7 +910,7 @@ fn unpack_zip(data: &[u8], host: &mut dyn Host) {
         Err(e) => {
             if is_split_zip(data) {
                 // No usable central directory: walk the local headers after the marker.
-                local_headers(data, 4, host);
+                local_headers(data, 4, host, false);
             } else {
                 host.note(Why::Corrupt, format!("zip: {e}"));
             }
@@ -1148,7 +1153,7 @@ fn zip_member(
 
 /// Walks local file headers from `at`, for a split zip whose central directory is unusable
 /// (what clamscan 1.4.3 does through its `ZIP-SFX` type, one local header at a time).
-fn local_headers(data: &[u8], mut at: usize, host: &mut dyn Host) {
+fn local_headers(data: &[u8], mut at: usize, host: &mut dyn Host, single: bool) {
     let le16 = |p: usize| -> Option<u64> {
         Some(u64::from(u16::from_le_bytes(
             data.get(p..p + 2)?.try_into().ok()?,
@@ -1160,7 +1165,13 @@ fn local_headers(data: &[u8], mut at: usize, host: &mut dyn Host) {
         )))
     };
     let mut unzipped = 0u64;
+    let mut first = true;
     while data.get(at..at + 4) == Some(b"PK\x03\x04") {
+        // `single`: only the first entry (ClamAV's `cli_unzip_single`).
+        if single && !first {
+            return;
+        }
+        first = false;
         let (Some(flags), Some(method), Some(csize), Some(flen), Some(elen)) = (
             le16(at + 6),
             le16(at + 8),

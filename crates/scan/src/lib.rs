@@ -11,6 +11,7 @@
 pub mod archive;
 mod binhex;
 mod cab;
+mod embedded;
 mod explode;
 mod mail;
 mod ole2;
@@ -269,6 +270,9 @@ struct Ctx<'a, 'e> {
     top_name: String,
     owner: &'a str,
     stop: bool,
+    /// The type the next member is scanned as, when it was found embedded in its parent
+    /// (its type is then not looked for again, nor files embedded in it).
+    forced: Option<embedded::Embedded>,
     /// Set when the file itself was not scanned.
     skipped: Option<Reason>,
     /// Reasons recorded so far, kept or not.
@@ -351,6 +355,7 @@ impl<'a, 'e> Ctx<'a, 'e> {
             top_name: path.to_string(),
             owner,
             stop: false,
+            forced: None,
             skipped: None,
             reason_count: 0,
             container: None,
@@ -439,6 +444,19 @@ impl<'a, 'e> Ctx<'a, 'e> {
         if self.stop {
             return;
         }
+        // An archive found embedded in its parent is a layer ClamAV 1.4 only unpacks: checked
+        // against the limits but not counted, and not scanned raw.
+        if let Some(e @ (embedded::Embedded::ZipEntry(_) | embedded::Embedded::Cab(_))) =
+            &self.forced
+        {
+            let kind = match e {
+                embedded::Embedded::ZipEntry(_) => Container::ZipEntry,
+                _ => Container::Cab,
+            };
+            self.forced = None;
+            self.unpack(kind, data, level, member);
+            return;
+        }
         let len = data.len() as u64;
         // As in ClamAV, layers of 5 bytes or less do not count.
         if len > 5 {
@@ -453,13 +471,16 @@ impl<'a, 'e> Ctx<'a, 'e> {
             None => self.report.path.clone(),
         };
         let all = self.opts.all_match;
+        // An executable found embedded is scanned as a file of its own (ClamAV writes it
+        // out), so files embedded in it are looked for too.
+        let forced = self.forced.take();
         // As ClamAV's `cli_magic_scan`: a container's parser runs before the raw scan of the
         // container itself (so, without `--allmatch`, a member's detection is the one
         // reported), and the raw scan is skipped once a detection ended the scan.
-        let kind = if self.opts.scan_archives {
-            Container::detect(data)
-        } else {
-            None
+        let kind = match &forced {
+            Some(_) => None,
+            None if self.opts.scan_archives => Container::detect(data),
+            None => None,
         };
         if let Some(kind) = kind.filter(|k| !k.after_raw_scan()) {
             self.unpack(kind, data, level, member);
@@ -494,9 +515,70 @@ impl<'a, 'e> Ctx<'a, 'e> {
             self.stop = true;
             return;
         }
+        if self.opts.scan_archives {
+            self.scan_embedded(data, kind, level, member);
+            if self.stop {
+                return;
+            }
+        }
         if let Some(kind) = kind.filter(|k| k.after_raw_scan()) {
             self.unpack(kind, data, level, member);
         }
+    }
+
+    /// Files embedded in a layer (see [`embedded`]), scanned as its members.
+    fn scan_embedded(
+        &mut self,
+        data: &[u8],
+        kind: Option<Container>,
+        level: u32,
+        member: Option<&str>,
+    ) {
+        use embedded::Embedded;
+        if matches!(
+            kind,
+            Some(
+                Container::Gzip
+                    | Container::Zip
+                    | Container::ZipEntry
+                    | Container::Tar
+                    | Container::Cpio(archive::CpioKind::Old(_))
+                    | Container::Tnef
+            )
+        ) {
+            return;
+        }
+        let exe_host = kind == Some(Container::Ole2)
+            || (kind.is_none()
+                && detente_engine::filetype::file_type(data)
+                    == detente_engine::filetype::FileType::Pe);
+        let found = embedded::find(data, exe_host, kind == Some(Container::Rar));
+        if found.is_empty() {
+            return;
+        }
+        let saved = (self.container.take(), self.level);
+        self.container = member.map(str::to_string);
+        self.level = level;
+        for e in found {
+            let (at, slice) = match e {
+                Embedded::ZipEntry(at) | Embedded::Cab(at) | Embedded::Exe(at) => (at, &data[at..]),
+                Embedded::Rar(at) => {
+                    self.reason(
+                        Why::Unsupported,
+                        member.map(str::to_string),
+                        format!("rar: an archive embedded at offset {at} was not unpacked"),
+                    );
+                    continue;
+                }
+            };
+            self.forced = Some(e);
+            let flow = self.member(&format!("@{at}"), Member::Whole(slice));
+            self.forced = None;
+            if let Flow::Stop = flow {
+                break;
+            }
+        }
+        (self.container, self.level) = saved;
     }
 
     /// Unpacks a container layer, its members scanned one level down.
@@ -601,7 +683,8 @@ impl Host for Ctx<'_, '_> {
                 return Flow::Next;
             }
         }
-        // ClamAV's `cli_recursion_stack_push`: the limits, then the depth.
+        // ClamAV's `cli_recursion_stack_push`: the limits, then the depth. (An embedded
+        // archive's layer is checked so, but then not counted: see `scan_layer`.)
         let len = data.len() as u64;
         if let Err(l) = self.budget.check(len) {
             self.skip_member(path, Why::Limit(l), limit_detail(l, len));

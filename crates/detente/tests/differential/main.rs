@@ -76,6 +76,7 @@ use std::process::{Command, Output, Stdio};
 
 mod bytecmp;
 mod constructs;
+mod embedded;
 mod exe;
 mod implode;
 mod layers;

@@ -1,0 +1,80 @@
+//! Files embedded in other files, found as clamscan 1.4's raw scan finds them by their magic
+//! (`scanraw` with file-type recognition) and scanned as layers of their own.
+//!
+//! After the raw scan of a layer that is not a gzip, zip (or Office Open XML), tar, old
+//! binary cpio or TNEF file, and not itself an archive found this way, these are looked for at
+//! every offset after the first byte, in file order:
+//! - a zip local header (`PK\3\4`): its one entry is unpacked (the rest of the file is handed
+//!   over, as ClamAV does, but only the first entry is read);
+//! - a cabinet (`MSCF` and four zeros): unpacked from there to the end of the file;
+//! - a RAR marker: reported, as RAR is not unpacked;
+//! - in a PE or OLE2 layer only, `MZ` followed 60 to 300 bytes later by `PE\0\0`, when a PE
+//!   header can be read there and at most 40 MiB follow: the rest of the layer is scanned as
+//!   an executable, and the search stops (the executables after it are found inside it).
+//!
+//! The archive layers are, as in ClamAV 1.4, only unpacked: not scanned raw nor counted
+//! against the limits; their entries are. ARJ, NSIS, AutoIt and InstallShield payloads,
+//! which ClamAV also finds this way, are not looked for yet.
+
+/// ClamAV's default `MaxEmbeddedPE`.
+const MAX_EMBEDDED_PE: usize = 40 << 20;
+
+/// What was found, and where.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Embedded {
+    /// A zip local header.
+    ZipEntry(usize),
+    /// A cabinet.
+    Cab(usize),
+    /// A RAR archive's marker.
+    Rar(usize),
+    /// An executable, from its offset to the end.
+    Exe(usize),
+}
+
+fn is_exe(d: &[u8], at: usize) -> bool {
+    let Some(rest) = d.get(at..) else {
+        return false;
+    };
+    rest.len() <= MAX_EMBEDDED_PE
+        && rest
+            .get(62..rest.len().min(306))
+            .is_some_and(|w| memchr::memmem::find(w, b"PE\0\0").is_some_and(|i| i <= 240))
+        && detente_engine::is_valid_pe(rest)
+}
+
+/// The embedded files of a layer; `exe_host`: the layer is a PE or an OLE2 file.
+pub(crate) fn find(d: &[u8], exe_host: bool, rar_host: bool) -> Vec<Embedded> {
+    let mut hits: Vec<(usize, u8)> = Vec::new();
+    for (pat, kind) in [
+        (&b"PK\x03\x04"[..], 0u8),
+        (b"MSCF\0\0\0\0", 1),
+        (b"Rar!\x1a\x07\x00", 2),
+        (b"MZ", 3),
+    ] {
+        if kind == 3 && !exe_host || kind == 2 && rar_host {
+            continue;
+        }
+        hits.extend(
+            memchr::memmem::find_iter(d, pat)
+                .filter(|&i| i > 0)
+                .map(|i| (i, kind)),
+        );
+    }
+    hits.sort_unstable();
+    let mut out = Vec::new();
+    for (at, kind) in hits {
+        match kind {
+            0 => out.push(Embedded::ZipEntry(at)),
+            1 => out.push(Embedded::Cab(at)),
+            2 => out.push(Embedded::Rar(at)),
+            _ => {
+                if is_exe(d, at) {
+                    out.push(Embedded::Exe(at));
+                    break;
+                }
+            }
+        }
+    }
+    out
+}
