@@ -99,7 +99,9 @@ fn pe_with<H: ImageNtHeaders>(data: &[u8]) -> Option<ExeLayout> {
         if rsz != 0 && (raw >= fsize || uraw >= fsize) {
             rsz = 0;
         } else if raw + rsz > fsize {
-            rsz = fsize - raw;
+            // (An empty section starting past the end stays empty; ClamAV's unsigned
+            // arithmetic would make it wrap around.)
+            rsz = fsize.saturating_sub(raw);
         }
         sections.push((raw, rsz));
         virt.push(align_down(u64::from(s.virtual_address.get(LE)), salign));

@@ -551,3 +551,14 @@ fn rar_archives_are_never_reported_clean() {
         );
     }
 }
+
+#[test]
+fn an_embedded_executable_with_a_section_past_the_end_is_no_panic() {
+    // Found by fuzz_archive: a PE embedded in a PE, whose empty section starts past the end
+    // of the file (the section's size was computed by subtracting past zero).
+    let data = include_bytes!("data/fuzz-pe-section-past-end.bin");
+    let e = engine();
+    let mut s = e.scanner();
+    let r = scan_data(&e, &mut s, data, "fuzz.exe", "", &all());
+    assert!(r.found.is_empty(), "{:?}", r.found);
+}
