@@ -1179,7 +1179,11 @@ fn local_headers(data: &[u8], mut at: usize, host: &mut dyn Host, single: bool) 
             le16(at + 26),
             le16(at + 28),
         ) else {
-            host.note(Why::Corrupt, "zip: local header cut short".into());
+            // A stray magic found by the embedded-file search is not a damaged zip: nothing
+            // is said, as in ClamAV.
+            if !single {
+                host.note(Why::Corrupt, "zip: local header cut short".into());
+            }
             return;
         };
         let name_at = at + 30;
@@ -1189,11 +1193,16 @@ fn local_headers(data: &[u8], mut at: usize, host: &mut dyn Host, single: bool) 
             .map(|n| String::from_utf8_lossy(n).into_owned())
             .unwrap_or_default();
         let Some(raw) = data.get(start..start + csize as usize) else {
-            host.note(Why::Corrupt, format!("zip: {name}: data runs past the end"));
+            if !single {
+                host.note(Why::Corrupt, format!("zip: {name}: data runs past the end"));
+            }
             return;
         };
         if flags & 0x08 != 0 && csize == 0 {
             // Sizes in a data descriptor after the data: not walkable without the directory.
+            if single {
+                return;
+            }
             host.note(
                 Why::Corrupt,
                 format!("zip: {name}: size unknown without the directory"),

@@ -16,8 +16,15 @@ use crate::Why;
 
 /// Walks a cabinet.
 pub fn unpack(data: &[u8], host: &mut dyn Host) {
+    unpack_as(data, host, false)
+}
+
+/// Walks a cabinet; `embedded`: found by its magic inside another file, where a header that
+/// does not read is a stray magic, not a damaged cabinet (nothing is said, as in ClamAV).
+pub(crate) fn unpack_as(data: &[u8], host: &mut dyn Host, embedded: bool) {
     let mut cab = match cab::Cabinet::new(Cursor::new(data)) {
         Ok(c) => c,
+        Err(_) if embedded => return,
         Err(e) => return host.note(Why::Corrupt, format!("cab: {e}")),
     };
     // The crate reads a file by name, from the first entry of that name in the file table:

@@ -19,6 +19,11 @@
 /// ClamAV's default `MaxEmbeddedPE`.
 const MAX_EMBEDDED_PE: usize = 40 << 20;
 
+/// Most candidate offsets looked at in one layer, so that a file made of magic bytes costs a
+/// bounded amount of work (ClamAV has no such bound). Past it the layer is reported partly
+/// scanned.
+pub(crate) const MAX_CANDIDATES: usize = 10_000;
+
 /// What was found, and where.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Embedded {
@@ -43,8 +48,9 @@ fn is_exe(d: &[u8], at: usize) -> bool {
         && detente_engine::is_valid_pe(rest)
 }
 
-/// The embedded files of a layer; `exe_host`: the layer is a PE or an OLE2 file.
-pub(crate) fn find(d: &[u8], exe_host: bool, rar_host: bool) -> Vec<Embedded> {
+/// The embedded files of a layer (`exe_host`: the layer is a PE or an OLE2 file), and whether
+/// the search stopped at [`MAX_CANDIDATES`].
+pub(crate) fn find(d: &[u8], exe_host: bool, rar_host: bool) -> (Vec<Embedded>, bool) {
     let mut hits: Vec<(usize, u8)> = Vec::new();
     for (pat, kind) in [
         (&b"PK\x03\x04"[..], 0u8),
@@ -58,10 +64,13 @@ pub(crate) fn find(d: &[u8], exe_host: bool, rar_host: bool) -> Vec<Embedded> {
         hits.extend(
             memchr::memmem::find_iter(d, pat)
                 .filter(|&i| i > 0)
+                .take(MAX_CANDIDATES + 1)
                 .map(|i| (i, kind)),
         );
     }
     hits.sort_unstable();
+    let cut = hits.len() > MAX_CANDIDATES;
+    hits.truncate(MAX_CANDIDATES);
     let mut out = Vec::new();
     for (at, kind) in hits {
         match kind {
@@ -71,10 +80,10 @@ pub(crate) fn find(d: &[u8], exe_host: bool, rar_host: bool) -> Vec<Embedded> {
             _ => {
                 if is_exe(d, at) {
                     out.push(Embedded::Exe(at));
-                    break;
+                    return (out, false);
                 }
             }
         }
     }
-    out
+    (out, cut)
 }

@@ -449,12 +449,20 @@ impl<'a, 'e> Ctx<'a, 'e> {
         if let Some(e @ (embedded::Embedded::ZipEntry(_) | embedded::Embedded::Cab(_))) =
             &self.forced
         {
-            let kind = match e {
-                embedded::Embedded::ZipEntry(_) => Container::ZipEntry,
-                _ => Container::Cab,
-            };
+            let zip = matches!(e, embedded::Embedded::ZipEntry(_));
             self.forced = None;
-            self.unpack(kind, data, level, member);
+            if zip {
+                self.unpack(Container::ZipEntry, data, level, member);
+            } else {
+                // As `unpack`, with a cabinet whose header does not read passed over.
+                let saved = (self.container.take(), self.level);
+                self.container = member.map(str::to_string);
+                self.level = level;
+                self.types.push("CL_TYPE_MSCAB");
+                cab::unpack_as(data, self, true);
+                self.types.pop();
+                (self.container, self.level) = saved;
+            }
             return;
         }
         let len = data.len() as u64;
@@ -552,7 +560,17 @@ impl<'a, 'e> Ctx<'a, 'e> {
             || (kind.is_none()
                 && detente_engine::filetype::file_type(data)
                     == detente_engine::filetype::FileType::Pe);
-        let found = embedded::find(data, exe_host, kind == Some(Container::Rar));
+        let (found, cut) = embedded::find(data, exe_host, kind == Some(Container::Rar));
+        if cut {
+            self.reason(
+                Why::Unsupported,
+                member.map(str::to_string),
+                format!(
+                    "embedded files: more than {} candidate offsets, the rest not looked at",
+                    embedded::MAX_CANDIDATES
+                ),
+            );
+        }
         if found.is_empty() {
             return;
         }

@@ -562,3 +562,28 @@ fn an_embedded_executable_with_a_section_past_the_end_is_no_panic() {
     let r = scan_data(&e, &mut s, data, "fuzz.exe", "", &all());
     assert!(r.found.is_empty(), "{:?}", r.found);
 }
+
+#[test]
+fn a_file_made_of_magic_bytes_costs_a_bounded_search() {
+    // 200,000 zip local-header magics (each a candidate embedded zip) after a text start:
+    // the search looks at a bounded number of them and says the rest were not looked at.
+    let mut data = b"plain text first\n".to_vec();
+    for _ in 0..200_000 {
+        data.extend_from_slice(b"PK\x03\x04xx");
+    }
+    let e = engine();
+    let mut s = e.scanner();
+    let r = scan_data(&e, &mut s, &data, "magic.txt", "", &all());
+    assert!(
+        matches!(&r.outcome, Outcome::Partial(v) if v.iter().any(|x| x.why == Why::Unsupported)),
+        "{:?}",
+        r.outcome
+    );
+    // A few: no limit, and clean.
+    let mut few = b"plain text first\n".to_vec();
+    for _ in 0..100 {
+        few.extend_from_slice(b"PK\x03\x04xx MSCF\0\0\0\0yy Rar!");
+    }
+    let r = scan_data(&e, &mut s, &few, "few.txt", "", &all());
+    assert_eq!(r.outcome, Outcome::Clean, "{:?}", r.reasons);
+}

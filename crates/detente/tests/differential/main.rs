@@ -92,13 +92,14 @@ use rng::{hex, yhex, Rng};
 const DETENTE: &str = env!("CARGO_BIN_EXE_detente");
 const TESTFILES: &str = "/usr/share/clamav-testfiles";
 /// The files of clamav-testfiles in formats detente unpacks (see `clamav_testfiles`).
-const IN_SCOPE_TESTFILES: [&str; 23] = [
+const IN_SCOPE_TESTFILES: [&str; 24] = [
     "clam.exe",
     "clam.tnef",
     "clam.ole.doc",
     "clam.pdf",
     "clam.exe.rtf",
     "clam.impl.zip",
+    "clam-fsg.exe",
     "clam.mail",
     "clam.exe.mbox.base64",
     "clam.exe.mbox.uu",
@@ -2005,8 +2006,9 @@ fn detente_only_formats() {
 /// clamscan finds it in, for the formats detente unpacks.
 ///
 /// In scope: the files of [`IN_SCOPE_TESTFILES`] (zip, imploded zip, tar, gzip, bzip2, cpio,
-/// SZDD, 7z, CAB, BinHex, mail, TNEF, OLE2 with an embedded object, PDF, RTF). Out of scope
-/// (formats detente does not unpack yet): packed executables (clam-*.exe: aspack, fsg, mew,
+/// SZDD, 7z, CAB, BinHex, mail, TNEF, OLE2 with an embedded object, PDF, RTF, and clam-fsg.exe,
+/// whose appended clam.exe is found as an embedded executable). Out of scope
+/// (formats detente does not unpack yet): packed executables (clam-*.exe: aspack, mew,
 /// nsis, pespin, petite, upack, upx, wwpack, yc), clam.arj, clam.chm, AutoIt (clam.ea05.exe,
 /// clam.ea06.exe), HTML, PowerPoint's compressed objects (clam.ppt), SIS, InstallShield
 /// (clam_IS*.exe).
