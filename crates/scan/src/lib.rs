@@ -273,6 +273,9 @@ struct Ctx<'a, 'e> {
     /// The type the next member is scanned as, when it was found embedded in its parent
     /// (its type is then not looked for again, nor files embedded in it).
     forced: Option<embedded::Embedded>,
+    /// The level of an embedded archive being unpacked: its entries that cannot be read are
+    /// passed over silently, since its magic may have been stray bytes (as in ClamAV).
+    quiet: Option<u32>,
     /// Set when the file itself was not scanned.
     skipped: Option<Reason>,
     /// Reasons recorded so far, kept or not.
@@ -356,6 +359,7 @@ impl<'a, 'e> Ctx<'a, 'e> {
             owner,
             stop: false,
             forced: None,
+            quiet: None,
             skipped: None,
             reason_count: 0,
             container: None,
@@ -451,6 +455,7 @@ impl<'a, 'e> Ctx<'a, 'e> {
         {
             let zip = matches!(e, embedded::Embedded::ZipEntry(_));
             self.forced = None;
+            let quiet = self.quiet.replace(level);
             if zip {
                 self.unpack(Container::ZipEntry, data, level, member);
             } else {
@@ -463,6 +468,7 @@ impl<'a, 'e> Ctx<'a, 'e> {
                 self.types.pop();
                 (self.container, self.level) = saved;
             }
+            self.quiet = quiet;
             return;
         }
         let len = data.len() as u64;
@@ -661,6 +667,9 @@ impl Host for Ctx<'_, '_> {
     fn member(&mut self, name: &str, member: Member<'_>) -> Flow {
         if self.stop {
             return Flow::Stop;
+        }
+        if self.quiet == Some(self.level) && matches!(member, Member::Unreadable(..)) {
+            return Flow::Next;
         }
         let name = if name.is_empty() {
             strip_compression_suffix(self.container.as_deref().unwrap_or(&self.top_name))
