@@ -595,9 +595,24 @@ impl<'a, 'e> Ctx<'a, 'e> {
                     continue;
                 }
             };
+            // An executable's layer has, as in ClamAV, two layers above it: its host, and the
+            // host's bytes from the offset on, typed as an executable (ClamAV writes those
+            // out and scans the copy). The archives' layers name themselves.
+            let host_type = match e {
+                Embedded::Exe(_) if kind == Some(Container::Ole2) => Some("CL_TYPE_MSOLE2"),
+                Embedded::Exe(_) => Some("CL_TYPE_MSEXE"),
+                _ => None,
+            };
+            if let Some(t) = host_type {
+                self.types.push(t);
+                self.types.push("CL_TYPE_MSEXE");
+            }
             self.forced = Some(e);
             let flow = self.member(&format!("@{at}"), Member::Whole(slice));
             self.forced = None;
+            if host_type.is_some() {
+                self.types.truncate(self.types.len() - 2);
+            }
             if let Flow::Stop = flow {
                 break;
             }

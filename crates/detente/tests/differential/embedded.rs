@@ -27,10 +27,19 @@ fn clamav_embedded_files() {
         writeln!(ndb, "T.{m}:0:*:{}", hex(m.as_bytes())).unwrap();
     }
     writeln!(ndb, "T.zipped:0:*:{}", hex(b"embedded payload EMB-2-1")).unwrap();
+    // The embedded executables' layers: their host as container, and a chain of them.
+    let head = hex(&fs::read(&exe).unwrap()[..32]);
+    let ldb = format!(
+        "C.exe;Engine:81-255,Target:0,Container:CL_TYPE_MSEXE;0;{head}\n\
+         I.exe;Engine:81-255,Target:0,Intermediates:CL_TYPE_MSEXE>CL_TYPE_MSEXE;0;{head}\n\
+         Z.png;Engine:81-255,Target:0,Container:CL_TYPE_ZIP;0;{}\n",
+        hex(b"embedded payload EMB-1-1")
+    );
     let db = tmp.path().join("db");
     fs::create_dir_all(&db).unwrap();
     fs::write(db.join("t.ndb"), &ndb).unwrap();
     fs::write(db.join("t.hdb"), &hdb).unwrap();
+    fs::write(db.join("t.ldb"), &ldb).unwrap();
     let oracle = compare_with_clamscan(
         "embedded files",
         &db,
@@ -45,6 +54,9 @@ fn clamav_embedded_files() {
         ("cab-in-text.txt", "T.EMB-TEXT"),
         ("exes.exe", "H.exe"),
         ("exes.exe", "H.exe-tail"),
+        ("exes.exe", "C.exe"),
+        ("exes.exe", "I.exe"),
+        ("zips.png", "Z.png"),
     ] {
         assert!(
             oracle
