@@ -2064,6 +2064,43 @@ fn clamav_testfiles() {
 
 /// Runs clamscan (with `clam_args`) and detente (with `det_args`) over `root` with database
 /// `db` and asserts the same verdict lines and exit code.
+/// Runs a corpus generator of `tests/data` (python3) writing into `root`, with `args` after
+/// it; returns what it prints (hash signatures of its payloads).
+fn run_generator(script: &str, root: &Path, args: &[&Path]) -> String {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(script);
+    let o = Command::new("python3")
+        .arg(&script)
+        .arg(root)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "{}: {}",
+        script.display(),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout).unwrap()
+}
+
+/// Harness check: clamscan reported (`found`) or did not report each signature in each file,
+/// so that a comparison can't pass by both scanners missing what the corpus is built for.
+fn expect_oracle(oracle: &Verdicts, found: bool, cases: &[(&str, &str)]) {
+    for (file, sig) in cases {
+        let has = oracle
+            .iter()
+            .any(|(f, v)| f == file && *v == format!("{sig} FOUND"));
+        assert_eq!(
+            has,
+            found,
+            "harness: clamscan {} {sig} in {file}",
+            if found { "does not find" } else { "finds" }
+        );
+    }
+}
+
 fn compare_with_clamscan(
     what: &str,
     db: &Path,

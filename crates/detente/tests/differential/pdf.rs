@@ -13,14 +13,8 @@ fn clamav_pdf_streams() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("corpus");
     fs::create_dir_all(&root).unwrap();
+    let hdb = run_generator("mkpdfs.py", &root, &[]);
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/mkpdfs.py");
-    let o = Command::new("python3")
-        .arg(&script)
-        .arg(&root)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let hdb = String::from_utf8(o.stdout).unwrap();
     let source = fs::read_to_string(&script).unwrap();
     let mut markers: Vec<String> = source
         .split('"')

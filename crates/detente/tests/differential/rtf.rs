@@ -45,15 +45,7 @@ fn clamav_rtf_objects() {
             .unwrap();
         c.flush().unwrap();
     }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/mkrtfs.py");
-    let o = Command::new("python3")
-        .arg(&script)
-        .arg(&root)
-        .arg(&ole_path)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let mut hdb = String::from_utf8(o.stdout).unwrap();
+    let mut hdb = run_generator("mkrtfs.py", &root, &[&ole_path]);
     let p = tmp.path().join("inner.bin");
     fs::write(&p, &inner).unwrap();
     writeln!(hdb, "{}:{}:H.inner", digest("md5sum", &p), inner.len()).unwrap();
