@@ -132,18 +132,30 @@ impl<'a> Doc<'a> {
     /// bytes (or one sector, when sectors are larger); a sector cut short by the end of the
     /// file is padded with zeros; one starting past the end is unreadable.
     fn sector(&self, id: i32) -> Option<Vec<u8>> {
-        let id = usize::try_from(id).ok()?;
         let len = self.sector_len();
-        let off = id
-            .checked_shl(self.shift)?
-            .checked_add(HEADER_LEN.max(len))?;
-        if off >= self.data.len() || off > i32::MAX as usize {
-            return None;
-        }
+        let off = self.sector_at(id)?;
         let end = (off + len).min(self.data.len());
         let mut s = self.data[off..end].to_vec();
         s.resize(len, 0);
         Some(s)
+    }
+
+    /// Where sector `id` starts, if it starts within the file (as [`Doc::sector`] reads it).
+    fn sector_at(&self, id: i32) -> Option<usize> {
+        let id = usize::try_from(id).ok()?;
+        let off = id
+            .checked_shl(self.shift)?
+            .checked_add(HEADER_LEN.max(self.sector_len()))?;
+        (off < self.data.len() && off <= i32::MAX as usize).then_some(off)
+    }
+
+    /// Entry `i` of the table held in sector `id`, read in place (past the end of the file
+    /// a sector reads as zeros, as in [`Doc::sector`]); -1 when the sector is unreadable.
+    fn table_entry(&self, id: i32, i: usize) -> i32 {
+        match self.sector_at(id) {
+            Some(off) => le32(self.data, off + 4 * i).unwrap_or(0) as i32,
+            None => -1,
+        }
     }
 
     /// The FAT's entry for `block`: the next block of its chain (negative at the end).
@@ -152,12 +164,9 @@ impl<'a> Doc<'a> {
             return -1;
         };
         let per = self.per_sector();
-        let Some(&fat_sector) = self.fat.get(b / per) else {
-            return -1;
-        };
-        self.sector(fat_sector)
-            .and_then(|s| le32(&s, 4 * (b % per)))
-            .map_or(-1, |v| v as i32)
+        self.fat
+            .get(b / per)
+            .map_or(-1, |&s| self.table_entry(s, b % per))
     }
 
     /// The mini FAT's entry for mini block `block`.
@@ -166,12 +175,9 @@ impl<'a> Doc<'a> {
             return -1;
         };
         let per = self.per_sector();
-        let Some(&s) = self.mini_fat.get(b / per) else {
-            return -1;
-        };
-        self.sector(s)
-            .and_then(|s| le32(&s, 4 * (b % per)))
-            .map_or(-1, |v| v as i32)
+        self.mini_fat
+            .get(b / per)
+            .map_or(-1, |&s| self.table_entry(s, b % per))
     }
 
     /// The sectors of the chain starting at `start`, until it ends, loops or leaves the file.
@@ -179,7 +185,7 @@ impl<'a> Doc<'a> {
         let mut out = Vec::new();
         let mut seen = HashSet::new();
         let mut cur = start;
-        while cur >= 0 && self.sector(cur).is_some() && seen.insert(cur) {
+        while cur >= 0 && self.sector_at(cur).is_some() && seen.insert(cur) {
             out.push(cur);
             cur = self.next(cur);
         }

@@ -22,6 +22,7 @@
 //! Cost: each filter's output is bounded by what is left of the budgets (plus one byte), and
 //! counted as inflated.
 
+use std::collections::HashMap;
 use std::io::Read;
 
 use crate::archive::{Flow, Host, Member};
@@ -280,7 +281,13 @@ fn int_at(s: &[u8], i: usize) -> Option<(u64, usize)> {
 /// first `/Length` (so a `/Length1` before it is read in its place, as ClamAV reads it), a
 /// number or `N G R`, a reference to an object whose first token is the number; 0 when
 /// absent or unreadable; cut to 5 bytes short of the end of the file.
-fn find_length(data: &[u8], objs: &[Obj], dict: &[u8], dict_at: usize) -> u64 {
+fn find_length(
+    data: &[u8],
+    objs: &[Obj],
+    ids: &HashMap<(u64, u64), usize>,
+    dict: &[u8],
+    dict_at: usize,
+) -> u64 {
     let Some(k) = memchr::memmem::find(dict, b"/Length") else {
         return 0;
     };
@@ -300,7 +307,8 @@ fn find_length(data: &[u8], objs: &[Obj], dict: &[u8], dict_at: usize) -> u64 {
             return 0;
         }
         if &dict[j..j + 2] == b" R" {
-            let Some(o) = objs.iter().find(|o| o.id == (n, gen)) else {
+            // The first object of that id (an index: a lookup per stream, not a search).
+            let Some(o) = ids.get(&(n, gen)).map(|&i| &objs[i]) else {
                 return 0;
             };
             let body = &data[o.start..];
@@ -323,6 +331,10 @@ fn find_length(data: &[u8], objs: &[Obj], dict: &[u8], dict_at: usize) -> u64 {
 /// Walks a PDF document.
 pub fn unpack(data: &[u8], host: &mut dyn Host) {
     let objs = find_objects(data);
+    let mut ids = HashMap::with_capacity(objs.len());
+    for (i, o) in objs.iter().enumerate() {
+        ids.entry(o.id).or_insert(i);
+    }
     if memchr::memmem::find(data, b"/Encrypt").is_some() {
         host.note(
             crate::Why::Encrypted,
@@ -353,7 +365,7 @@ pub fn unpack(data: &[u8], host: &mut dyn Host) {
         }
         // The stream's length, as `pdf_extract_obj` settles it.
         let found = s_len as u64;
-        let mut length = find_length(data, &objs, dict, o.start).min(found);
+        let mut length = find_length(data, &objs, &ids, dict, o.start).min(found);
         let flate = f.filters.contains(&Filter::Flate);
         if !flate && length == 0 {
             // No length: the data up to `endstream`, less one end of line.
