@@ -30,7 +30,7 @@ pub enum FileType {
     Graphics,
     /// A mail message (by its first header).
     Mail,
-    /// HTML (by a tag in the first KiB).
+    /// HTML (by one of ClamAV's HTML patterns in the first KiB: see [`html_marker`]).
     Html,
     /// Text.
     Text,
@@ -102,10 +102,40 @@ const MAGIC: &[(&[u8], FileType)] = &[
     (b"Delivered-To: ", FileType::Mail),
 ];
 
-/// HTML tags whose presence in the first KiB of a text or binary file makes it HTML.
+/// What follows `<` in the HTML patterns of ClamAV's type table (`HTML data`), matched
+/// anywhere: in the first KiB they type a file as HTML; anywhere in a text file they send it
+/// to the HTML normaliser after its raw scan.
 const HTML_TAGS: &[&[u8]] = &[
-    b"<HTML>", b"<html>", b"<Html>", b"<HEAD>", b"<head>", b"<Head>",
+    b"HEAD>", b"HTML>", b"Head>", b"Html>", b"IFRAME", b"IMG", b"Img", b"OBJECT", b"Object",
+    b"SCRIPT", b"Script", b"TABLE", b"head>", b"html>", b"iframe", b"img", b"object", b"script",
+    b"table",
 ];
+
+/// Whether `data` holds one of ClamAV's HTML type patterns: a tag of [`HTML_TAGS`], `<a ` (or
+/// `<A `) followed anywhere later by `href` in the cases the table lists (`[hH][rR]EF`,
+/// `[hH][rR]ef`), or `<%@ LANGUAGE =` at the start.
+pub fn html_marker(data: &[u8]) -> bool {
+    if data.starts_with(b"<%@ LANGUAGE =") {
+        return true;
+    }
+    let mut anchor_end = None;
+    for i in memchr::memchr_iter(b'<', data) {
+        let rest = &data[i + 1..];
+        if HTML_TAGS.iter().any(|t| rest.starts_with(t)) {
+            return true;
+        }
+        if anchor_end.is_none() && (rest.starts_with(b"a ") || rest.starts_with(b"A ")) {
+            anchor_end = Some(i + 3);
+        }
+    }
+    anchor_end.is_some_and(|from| {
+        let tail = &data[from..];
+        memchr::memchr2_iter(b'h', b'H', tail).any(|j| {
+            matches!(tail.get(j + 1), Some(b'r' | b'R'))
+                && matches!(tail.get(j + 2..j + 4), Some(b"EF" | b"ef"))
+        })
+    })
+}
 
 /// ClamAV's text test (`cli_texttype`): no byte 0x00-0x06, 0x0e-0x1a, 0x1c-0x1f or 0x7f.
 fn is_ascii_text(head: &[u8]) -> bool {
@@ -152,16 +182,14 @@ pub fn file_type(data: &[u8]) -> FileType {
     if has_embedded_pe_header(head) {
         return FileType::Pe;
     }
+    // HTML outranks PDF in ClamAV's type order, wherever each pattern is.
+    if html_marker(head) {
+        return FileType::Html;
+    }
     if memchr::memmem::find(head, b"%PDF-").is_some_and(|i| head.get(i + 6) == Some(&b'.'))
         || memchr::memmem::find(head, b"%pdf-").is_some_and(|i| head.get(i + 6) == Some(&b'.'))
     {
         return FileType::Pdf;
-    }
-    if HTML_TAGS
-        .iter()
-        .any(|t| memchr::memmem::find(head, t).is_some())
-    {
-        return FileType::Html;
     }
     base
 }
@@ -190,6 +218,15 @@ mod tests {
         assert_eq!(file_type(b"\x89PNG\r\n\x1a\n"), FileType::Graphics);
         assert_eq!(file_type(b"From: a@b\n"), FileType::Mail);
         assert_eq!(file_type(b"hello <html> there"), FileType::Html);
+        assert_eq!(file_type(b"<a href=x>"), FileType::Html);
+        assert_eq!(file_type(b"<A title=t HREF=x>"), FileType::Html);
+        // `HrEf` is not among the table's spellings (`Href` is), nor is `<a` without a space.
+        assert_eq!(file_type(b"<a Href=x>"), FileType::Html);
+        assert_eq!(file_type(b"<a HrEf=x>"), FileType::Text);
+        assert_eq!(file_type(b"<a\thref=x>"), FileType::Text);
+        assert_eq!(file_type(b"junk %PDF-1.4 <iframe"), FileType::Html);
+        // Magic at the start wins over patterns.
+        assert_eq!(file_type(b"%PDF-1.4 <iframe"), FileType::Pdf);
         assert_eq!(file_type(b"plain text\n"), FileType::Text);
         assert_eq!(file_type(b"\x01\x02\x03"), FileType::Binary);
         let mut emb = b"text text MZ".to_vec();

@@ -162,6 +162,13 @@ pub struct FileMeta<'a> {
     /// ClamAV's type names of the layers this buffer was extracted from, the outermost
     /// first (empty for a file scanned as itself), for `Container` and `Intermediates`.
     pub ancestors: &'a [&'a str],
+    /// Scan as this type without typing the data: one raw pass with the type's target (and
+    /// target 0), as ClamAV scans a document it wrote itself (normalised HTML); no text
+    /// normalisation, no executable layout, no YARA.
+    pub typed: Option<filetype::FileType>,
+    /// The layer also goes to the HTML normaliser, so, as in ClamAV, its text is not
+    /// normalised for target 7.
+    pub html_normalized: bool,
 }
 
 /// A coarse file type from magic bytes, for the `filetype` YARA external.

@@ -125,12 +125,18 @@ impl Scanner<'_> {
 
         // The file's type decides which targets apply, and an executable's layout what its
         // relative offsets count from (a header that can't be read lets none match).
-        let ft = if e.patterns.is_empty() {
-            FileType::Binary
-        } else {
-            filetype::file_type(data)
+        let ft = match meta.typed {
+            Some(t) => t,
+            None if e.patterns.is_empty() => FileType::Binary,
+            None => filetype::file_type(data),
         };
-        let exe = ft.is_executable() && e.needs_layout;
+        if ft == FileType::Html && meta.typed.is_none() {
+            // ClamAV does not scan an HTML file raw: only its normalised documents (scanned
+            // by the caller) are matched. YARA rules see the file as it is.
+            self.scan_yara(data, meta, all, &mut out);
+            return out;
+        }
+        let exe = ft.is_executable() && e.needs_layout && meta.typed.is_none();
         let layout = if exe { exe::layout(ft, data) } else { None };
         let frame = match (exe, &layout) {
             (false, _) => Frame::Plain(size),
@@ -158,10 +164,9 @@ impl Scanner<'_> {
         }
         // Text (not a file whose magic makes it a type of its own) is also normalised, for
         // target-7 signatures and target-0 ones.
-        let textual = matches!(
-            ft,
-            FileType::Text | FileType::Binary | FileType::Html | FileType::Mail
-        );
+        let textual = matches!(ft, FileType::Text | FileType::Binary | FileType::Mail)
+            && meta.typed.is_none()
+            && !meta.html_normalized;
         if (all || out.is_empty())
             && !e.patterns.is_empty()
             && textual
@@ -190,6 +195,9 @@ impl Scanner<'_> {
         }
         // Then, for a PE, the hashes of its sections (ClamAV checks them in its PE parser,
         // after the raw scan).
+        if meta.typed.is_some() {
+            return out;
+        }
         if !e.sections.is_empty() {
             for r in pe::sections(data) {
                 e.sections

@@ -13,6 +13,8 @@ mod binhex;
 mod cab;
 mod embedded;
 mod explode;
+pub mod html;
+mod html_tables;
 mod mail;
 mod ole2;
 mod pdf;
@@ -25,6 +27,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+use detente_engine::filetype::FileType;
 use detente_engine::{Engine, FileMeta, Scanner};
 
 pub use archive::Limit;
@@ -502,12 +505,23 @@ impl<'a, 'e> Ctx<'a, 'e> {
                 return;
             }
         }
+        // HTML goes to the normaliser: a file typed HTML (ClamAV does not scan it raw), or,
+        // after its raw scan, a text file or GIF with an HTML pattern anywhere in it.
+        let ft = detente_engine::filetype::file_type(data);
+        let html = forced.is_none()
+            && kind.is_none()
+            && self.opts.scan_archives
+            && (ft == FileType::Html
+                || ((ft == FileType::Text || data.starts_with(b"GIF"))
+                    && detente_engine::filetype::html_marker(data)));
         let meta = FileMeta {
             filename: &filename,
             filepath: &filepath,
             extension: &extension,
             owner: self.owner,
             ancestors: &self.types,
+            typed: None,
+            html_normalized: html,
         };
         for d in self.scanner.scan(data, &meta, all) {
             self.report.found.push(Found {
@@ -529,15 +543,118 @@ impl<'a, 'e> Ctx<'a, 'e> {
             self.stop = true;
             return;
         }
-        if self.opts.scan_archives {
+        if self.opts.scan_archives && ft != FileType::Html {
             self.scan_embedded(data, kind, level, member);
             if self.stop {
                 return;
             }
         }
+        if html {
+            self.scan_html(data, level, member);
+            return;
+        }
         if let Some(kind) = kind.filter(|k| k.after_raw_scan()) {
             self.unpack(kind, data, level, member);
         }
+    }
+
+    /// HTML, as ClamAV's `cli_scanhtml`: the normalised markup and text are scanned as HTML
+    /// (target 3), and each `data:` URI's document as a file of its own.
+    fn scan_html(&mut self, data: &[u8], level: u32, member: Option<&str>) {
+        if data.len() > html::MAX_HTML_NORMALIZE {
+            self.reason(
+                Why::Unsupported,
+                member.map(str::to_string),
+                format!(
+                    "html: {} bytes, over the {} normalised (clamscan's --max-htmlnormalize); target-3 signatures not checked",
+                    data.len(),
+                    html::MAX_HTML_NORMALIZE
+                ),
+            );
+            return;
+        }
+        let out = html::normalize(data);
+        let saved = (self.container.take(), self.level);
+        self.container = member.map(str::to_string);
+        self.level = level;
+        if let Some(cut) = out.cut {
+            self.note(Why::Unsupported, cut);
+        }
+        self.types.push("CL_TYPE_HTML");
+        let mut flow = self.typed_member("nocomment.html", &out.nocomment, FileType::Html);
+        if !matches!(flow, Flow::Stop) && data.len() <= html::MAX_HTML_NOTAGS {
+            flow = self.typed_member("notags.html", &out.notags, FileType::Html);
+        }
+        for (i, doc) in out.data_uris.iter().enumerate() {
+            if matches!(flow, Flow::Stop) {
+                break;
+            }
+            flow = self.member(&format!("rfc2397-{i}"), Member::Whole(doc));
+        }
+        self.types.pop();
+        (self.container, self.level) = saved;
+    }
+
+    /// A document made from its container (normalised HTML) and scanned as `ft` without being
+    /// typed or unpacked, as ClamAV's `cli_scan_desc`. Empty documents are not scanned.
+    fn typed_member(&mut self, name: &str, data: &[u8], ft: FileType) -> Flow {
+        if self.stop {
+            return Flow::Stop;
+        }
+        if data.is_empty() {
+            return Flow::Next;
+        }
+        let path = match &self.container {
+            Some(c) => format!("{c}!{name}"),
+            None => name.to_string(),
+        };
+        let len = data.len() as u64;
+        if let Err(l) = self.budget.check(len) {
+            self.skip_member(path, Why::Limit(l), limit_detail(l, len));
+            return Flow::Refused(l);
+        }
+        if len > 5 {
+            self.budget.charge(len);
+        }
+        self.report.bytes_scanned += len;
+        let f0 = self.report.found.len();
+        let filepath = format!("{}!{path}", self.report.path);
+        let meta = FileMeta {
+            filename: name,
+            filepath: &filepath,
+            extension: "html",
+            owner: self.owner,
+            ancestors: &self.types,
+            typed: Some(ft),
+            html_normalized: false,
+        };
+        for d in self.scanner.scan(data, &meta, self.opts.all_match) {
+            self.report.found.push(Found {
+                signature: d.name,
+                database: self.engine.source_name(d.source).to_string(),
+                member: Some(path.clone()),
+                offset: d.offset,
+            });
+        }
+        if self.scanner.incomplete() {
+            self.reason(
+                Why::MatcherBudget,
+                Some(path.clone()),
+                "the pattern matcher's step budget ran out: some signatures were not fully checked"
+                    .into(),
+            );
+        }
+        let outcome = if self.report.found.len() > f0 {
+            Outcome::Found(names(&self.report.found[f0..]))
+        } else {
+            Outcome::Clean
+        };
+        self.push_member(path, outcome, len);
+        if !self.opts.all_match && !self.report.found.is_empty() {
+            self.stop = true;
+            return Flow::Stop;
+        }
+        Flow::Next
     }
 
     /// Files embedded in a layer (see [`embedded`]), scanned as its members.

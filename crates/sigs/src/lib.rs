@@ -38,7 +38,7 @@ use ndb::{body_fields, parse_offset_for};
 /// they hold), 4 (mail), 5 (graphics), 6 (ELF), 7 (normalised ASCII text), 9 (Mach-O), 10
 /// (PDF), 11 (Flash), 12 (Java class). The others (3, normalised HTML; 8, 13, 14) are counted
 /// as skipped.
-pub const SUPPORTED_TARGETS: [u64; 11] = [0, 1, 2, 4, 5, 6, 7, 9, 10, 11, 12];
+pub const SUPPORTED_TARGETS: [u64; 12] = [0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12];
 
 /// The file type names ClamAV knows (`ftmap` in its `filetypes.c`), for `Container` and
 /// `Intermediates` conditions.
@@ -1086,7 +1086,7 @@ mod tests {
             matches!(parse_body_line("T:7:*:41424344").unwrap(), Parsed::Sig(b) if b.target == 7)
         );
         assert_eq!(
-            parse_body_line("T:3:*:41424344").unwrap(),
+            parse_body_line("T:8:*:41424344").unwrap(),
             Parsed::Skip(SkipReason::Target)
         );
         // Executable offsets, as ClamAV reads them (an empty number is 0).

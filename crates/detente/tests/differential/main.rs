@@ -78,6 +78,7 @@ mod bytecmp;
 mod constructs;
 mod embedded;
 mod exe;
+mod html;
 mod implode;
 mod layers;
 mod ole2;
@@ -92,8 +93,9 @@ use rng::{hex, yhex, Rng};
 const DETENTE: &str = env!("CARGO_BIN_EXE_detente");
 const TESTFILES: &str = "/usr/share/clamav-testfiles";
 /// The files of clamav-testfiles in formats detente unpacks (see `clamav_testfiles`).
-const IN_SCOPE_TESTFILES: [&str; 24] = [
+const IN_SCOPE_TESTFILES: [&str; 25] = [
     "clam.exe",
+    "clam.exe.html",
     "clam.tnef",
     "clam.ole.doc",
     "clam.pdf",
@@ -2006,11 +2008,12 @@ fn detente_only_formats() {
 /// clamscan finds it in, for the formats detente unpacks.
 ///
 /// In scope: the files of [`IN_SCOPE_TESTFILES`] (zip, imploded zip, tar, gzip, bzip2, cpio,
-/// SZDD, 7z, CAB, BinHex, mail, TNEF, OLE2 with an embedded object, PDF, RTF, and clam-fsg.exe,
+/// SZDD, 7z, CAB, BinHex, mail, TNEF, OLE2 with an embedded object, PDF, RTF, HTML with a
+/// `data:` URI, and clam-fsg.exe,
 /// whose appended clam.exe is found as an embedded executable). Out of scope
 /// (formats detente does not unpack yet): packed executables (clam-*.exe: aspack, mew,
 /// nsis, pespin, petite, upack, upx, wwpack, yc), clam.arj, clam.chm, AutoIt (clam.ea05.exe,
-/// clam.ea06.exe), HTML, PowerPoint's compressed objects (clam.ppt), SIS, InstallShield
+/// clam.ea06.exe), PowerPoint's compressed objects (clam.ppt), SIS, InstallShield
 /// (clam_IS*.exe).
 #[test]
 fn clamav_testfiles() {
