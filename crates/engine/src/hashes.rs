@@ -119,6 +119,104 @@ pub(crate) struct HashIndex {
     big_sizes: Vec<(u64, u8)>,
     /// Digests needed for every file (signatures with `*` size).
     any_size: u8,
+    /// Entries a lookup never reports (a bit per entry; empty when there are none): of
+    /// signatures with the same digest kind, digest and size, ClamAV reports one, the one its
+    /// binary search lands on after its sort (see [`clamav_winners`]).
+    shadowed: Vec<u64>,
+}
+
+/// Largest group of same-kind, same-size hashes whose duplicates are resolved by emulating
+/// ClamAV's sort (quadratic at worst on a hostile database); above it, the last loaded of
+/// equal signatures is the one reported.
+const MAX_EMULATED_BUCKET: usize = 4096;
+
+/// One size bucket of ClamAV's hash table: `(digest, entry index)` in load order.
+type Bucket<'a> = Vec<(&'a [u8], u32)>;
+
+/// ClamAV's key order (`hm_cmp` on a little-endian machine): the first four bytes as a
+/// little-endian word, larger first (its comparison is reversed there), then the rest in
+/// byte order.
+fn clamav_cmp(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    let word = |k: &[u8]| u32::from_le_bytes([k[0], k[1], k[2], k[3]]);
+    match word(a).cmp(&word(b)) {
+        std::cmp::Ordering::Equal => a[4..].cmp(&b[4..]),
+        o => o.reverse(),
+    }
+}
+
+/// ClamAV's in-place quicksort of a size bucket (`hm_sort`): the first key is the pivot,
+/// larger keys are swapped to the end. Equal keys end up in an order only this scheme
+/// gives, and which of them a lookup finds depends on it. Iterative: a sorted bucket would
+/// nest as deep as it is long.
+fn clamav_sort(keys: &mut [(&[u8], u32)]) {
+    let mut todo = vec![(0usize, keys.len())];
+    while let Some((l, r)) = todo.pop() {
+        if l + 1 >= r {
+            continue;
+        }
+        let piv = keys[l].0;
+        let (mut l1, mut r1) = (l + 1, r);
+        while l1 < r1 {
+            if clamav_cmp(keys[l1].0, piv) == std::cmp::Ordering::Greater {
+                r1 -= 1;
+                if l1 == r1 {
+                    break;
+                }
+                keys.swap(l1, r1);
+            } else {
+                l1 += 1;
+            }
+        }
+        l1 -= 1;
+        if l1 != l {
+            keys.swap(l1, l);
+        }
+        todo.push((r1, r));
+        todo.push((l, l1));
+    }
+}
+
+/// Where ClamAV's lookup (`hm_scan`, a binary search) lands for `key` in a sorted bucket.
+fn clamav_search(keys: &[(&[u8], u32)], key: &[u8]) -> Option<usize> {
+    let (mut l, mut r) = (0usize, keys.len().checked_sub(1)?);
+    while l <= r {
+        let c = (l + r) / 2;
+        match clamav_cmp(key, keys[c].0) {
+            std::cmp::Ordering::Less => {
+                if c == 0 {
+                    break;
+                }
+                r = c - 1;
+            }
+            std::cmp::Ordering::Greater => l = c + 1,
+            std::cmp::Ordering::Equal => return Some(c),
+        }
+    }
+    None
+}
+
+/// For one bucket (entries of one digest kind and size, in load order: `(digest, index)`),
+/// the indices that lose to an equal signature.
+fn clamav_losers(mut keys: Bucket<'_>, out: &mut Vec<u32>) {
+    let mut by_key: std::collections::HashMap<&[u8], Vec<u32>> = std::collections::HashMap::new();
+    for (k, i) in &keys {
+        by_key.entry(k).or_default().push(*i);
+    }
+    let dups: Vec<(&[u8], Vec<u32>)> = by_key.into_iter().filter(|(_, v)| v.len() > 1).collect();
+    if dups.is_empty() {
+        return;
+    }
+    if keys.len() > MAX_EMULATED_BUCKET {
+        for (_, v) in dups {
+            out.extend_from_slice(&v[..v.len() - 1]);
+        }
+        return;
+    }
+    clamav_sort(&mut keys);
+    for (k, v) in dups {
+        let winner = clamav_search(&keys, k).map(|c| keys[c].1);
+        out.extend(v.into_iter().filter(|&i| Some(i) != winner));
+    }
 }
 
 /// Sizes below this are packed with their digest bits into one `u32`.
@@ -188,6 +286,43 @@ impl HashIndex {
         // One thread: the two tables built side by side only contend for page faults.
         let table = digest_table();
         let (sizes, big_sizes, any_size) = size_table();
+        // Equal signatures (kind, digest and size) sit in one probe run of the digest table.
+        let mut dup_buckets = std::collections::HashSet::new();
+        let all: Vec<&HashEntry> = entries().collect();
+        for (i, e) in all.iter().enumerate() {
+            let mut slot = slot_of(prefix(&e.digest), table_mask);
+            while let Some(j) = table[slot].checked_sub(1) {
+                let o = all[j as usize];
+                if j as usize != i && o.digest == e.digest && o.kind == e.kind && o.size == e.size {
+                    dup_buckets.insert((bit(e.kind), e.size));
+                    break;
+                }
+                slot = (slot + 1) & table_mask;
+            }
+        }
+        let mut shadowed = Vec::new();
+        if !dup_buckets.is_empty() {
+            let mut buckets: std::collections::HashMap<(u8, u64), Bucket<'_>> =
+                std::collections::HashMap::new();
+            for (i, e) in all.iter().enumerate() {
+                let key = (bit(e.kind), e.size);
+                if dup_buckets.contains(&key) {
+                    buckets
+                        .entry(key)
+                        .or_default()
+                        .push((&e.digest[..e.kind.digest_len()], i as u32));
+                }
+            }
+            let mut losers = Vec::new();
+            for (_, keys) in buckets {
+                clamav_losers(keys, &mut losers);
+            }
+            shadowed = vec![0u64; n.div_ceil(64)];
+            for i in losers {
+                shadowed[i as usize / 64] |= 1 << (i % 64);
+            }
+        }
+        drop(all);
         HashIndex {
             stores,
             starts,
@@ -197,6 +332,7 @@ impl HashIndex {
             sizes_mask,
             big_sizes,
             any_size,
+            shadowed,
         }
     }
 
@@ -247,9 +383,14 @@ impl HashIndex {
                 let Some((store, e)) = i.checked_sub(1).and_then(|i| self.entry(i)) else {
                     break;
                 };
+                let shadowed = self
+                    .shadowed
+                    .get((i - 1) as usize / 64)
+                    .is_some_and(|w| w & (1 << ((i - 1) % 64)) != 0);
                 if e.kind.digest_len() == d.len()
                     && e.digest == key
                     && (e.size == ANY_SIZE || e.size == size)
+                    && !shadowed
                 {
                     f(store.name(e), store.src);
                 }
@@ -385,5 +526,70 @@ mod tests {
         let mut found = Vec::new();
         idx.lookup(&digests, 11, |n, s| found.push((n.to_string(), s)));
         assert_eq!(found, [("eleven".to_string(), 3)]);
+    }
+
+    /// Of equal signatures, one is reported, as ClamAV reports one: the one its sort and
+    /// search land on (clamscan reports `Second` for two lines of the same hash, and here too
+    /// with a third, larger hash in the bucket). Other sizes are other buckets.
+    #[test]
+    fn equal_signatures_report_one() {
+        let mut a = HashStore::default();
+        a.push(&sig(HashKind::Md5, 7, Some(10), "First"));
+        a.push(&sig(HashKind::Md5, 7, Some(10), "Second"));
+        a.push(&sig(HashKind::Md5, 7, Some(11), "Other size"));
+        a.push(&sig(HashKind::Md5, 0xff, Some(10), "Other digest"));
+        let idx = HashIndex::build(vec![a]);
+        let digests = Digests {
+            md5: Some([7; 16]),
+            ..Default::default()
+        };
+        let mut found = Vec::new();
+        idx.lookup(&digests, 10, |n, _| found.push(n.to_string()));
+        assert_eq!(found, ["Second"]);
+        let mut found = Vec::new();
+        idx.lookup(&digests, 11, |n, _| found.push(n.to_string()));
+        assert_eq!(found, ["Other size"]);
+    }
+
+    /// The emulated sort sorts, whatever the input, and the search finds every key.
+    #[test]
+    fn clamav_sort_and_search() {
+        let mut x = 0x1234_5678u64;
+        for n in [0usize, 1, 2, 3, 10, 100, 1000] {
+            let keys: Vec<[u8; 6]> = (0..n)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    [
+                        (x % 7) as u8,
+                        0,
+                        (x >> 8) as u8 % 3,
+                        0,
+                        (x >> 16) as u8 % 5,
+                        1,
+                    ]
+                })
+                .collect();
+            let mut v: Vec<(&[u8], u32)> = keys
+                .iter()
+                .enumerate()
+                .map(|(i, k)| (&k[..], i as u32))
+                .collect();
+            clamav_sort(&mut v);
+            assert!(
+                v.windows(2).all(|w| clamav_cmp(w[0].0, w[1].0).is_le()),
+                "n={n}"
+            );
+            for k in &keys {
+                let c = clamav_search(&v, k).unwrap();
+                assert_eq!(v[c].0, &k[..]);
+            }
+        }
+        // Already sorted: no deep recursion.
+        let sorted: Vec<[u8; 4]> = (0u32..3_000).map(|i| i.to_le_bytes()).collect();
+        let mut v: Vec<(&[u8], u32)> = sorted.iter().map(|k| (&k[..], 0)).collect();
+        clamav_sort(&mut v);
+        assert!(v.windows(2).all(|w| clamav_cmp(w[0].0, w[1].0).is_le()));
     }
 }

@@ -77,6 +77,8 @@ pub enum Container {
     Tnef,
     /// A uuencoded file (`begin ` at its start).
     Uuencoded,
+    /// ARJ archive.
+    Arj,
 }
 
 /// The cpio header formats.
@@ -144,6 +146,8 @@ impl Container {
             Some(Container::MachOFat)
         } else if data.len() >= 14 && data.starts_with(b"SZDD\x88\xf0\x27\x33\x41\x00") {
             Some(Container::Szdd)
+        } else if data.starts_with(crate::arj::MAGIC) {
+            Some(Container::Arj)
         } else if data.starts_with(b"070707") {
             Some(Container::Cpio(CpioKind::Odc))
         } else if data.starts_with(b"070701") || data.starts_with(b"070702") {
@@ -200,6 +204,7 @@ impl Container {
             Container::Mail => "CL_TYPE_MAIL",
             Container::Tnef => "CL_TYPE_TNEF",
             Container::Uuencoded => "CL_TYPE_UUENCODED",
+            Container::Arj => "CL_TYPE_ARJ",
         }
     }
 
@@ -232,6 +237,7 @@ impl Container {
             Container::Mail => "mail",
             Container::Tnef => "tnef",
             Container::Uuencoded => "uuencoded",
+            Container::Arj => "arj",
         }
     }
 }
@@ -540,6 +546,7 @@ pub fn unpack(kind: Container, data: &[u8], host: &mut dyn Host) {
         Container::Mail => crate::mail::unpack_mail(data, host),
         Container::Tnef => crate::tnef::unpack(data, host),
         Container::Uuencoded => crate::mail::unpack_uuencoded(data, host),
+        Container::Arj => crate::arj::unpack(data, host),
     }
 }
 

@@ -354,7 +354,6 @@ struct Normalizer {
     cut: Option<String>,
 }
 
-
 impl Normalizer {
     fn uri_out(&mut self, c: u8) {
         if let Some(i) = self.uri {

@@ -9,6 +9,7 @@
 //! scanned file.
 
 pub mod archive;
+mod arj;
 mod binhex;
 mod cab;
 mod embedded;

@@ -1,0 +1,113 @@
+//! ARJ archives against clamscan: archives made by Debian's `arj` with every method (0 stored,
+//! 1–3 LZ77 with Huffman blocks, 4 fastest), a garbled (password) one, archives cut short and
+//! with flipped bytes in their compressed data, and ClamAV's own `clam.arj`; members found by
+//! their hashes and a marker, with and without `--allmatch`, and under the limits.
+
+use super::*;
+
+#[test]
+fn clamav_arj_archives() {
+    require_tools();
+    require_tool("arj", "arj");
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    let root = tmp.path().join("corpus");
+    fs::create_dir_all(&src).unwrap();
+    fs::create_dir_all(&root).unwrap();
+    let mut rng = Rng::new(0x41524a);
+    // Compressible text with a marker, random bytes (stored by the matcher as literals), a
+    // small file, and one larger than three windows.
+    let words = [
+        "alpha",
+        "beta",
+        "gamma",
+        "ARJ-MARKER-TEXT-Q",
+        "delta",
+        "epsilon",
+    ];
+    let mut text = String::new();
+    for _ in 0..60_000 {
+        text.push_str(words[rng.below(words.len())]);
+        text.push(' ');
+    }
+    let members: Vec<(&str, Vec<u8>)> = vec![
+        ("text.txt", text.into_bytes()),
+        ("bin.bin", rng.bytes(60_000)),
+        ("small.txt", b"a small ARJ member, ARJ-SMALL-Q".to_vec()),
+        (
+            "clam.exe",
+            fs::read(Path::new(TESTFILES).join("clam.exe")).unwrap(),
+        ),
+    ];
+    let mut hdb = String::new();
+    for (name, data) in &members {
+        fs::write(src.join(name), data).unwrap();
+        writeln!(
+            hdb,
+            "{}:{}:H.{name}",
+            digest("md5sum", &src.join(name)),
+            data.len()
+        )
+        .unwrap();
+    }
+    let names: Vec<&str> = members.iter().map(|(n, _)| *n).collect();
+    let arj = |args: &[&str], out: &str| {
+        let r = run(Command::new("arj")
+            .current_dir(&src)
+            .arg("a")
+            .args(args)
+            .arg("-y")
+            .arg(root.join(out))
+            .args(&names));
+        assert_eq!(r.code, 0, "arj {args:?}: {}{}", r.stdout, r.stderr);
+    };
+    for m in 0..=4 {
+        arj(&[&format!("-m{m}")], &format!("m{m}.arj"));
+    }
+    arj(&["-gSECRET"], "garbled.arj");
+    // Damage: cut short inside the second member, and bytes flipped in compressed data.
+    for (from, to, cut) in [("m1.arj", "cut1.arj", 0.5), ("m4.arj", "cut4.arj", 0.3)] {
+        let d = fs::read(root.join(from)).unwrap();
+        fs::write(root.join(to), &d[..(d.len() as f64 * cut) as usize]).unwrap();
+    }
+    for (from, to, at) in [
+        ("m2.arj", "flip2.arj", 0.2),
+        ("m3.arj", "flip3.arj", 0.6),
+        ("m4.arj", "flip4.arj", 0.1),
+    ] {
+        let mut d = fs::read(root.join(from)).unwrap();
+        let i = (d.len() as f64 * at) as usize;
+        for b in &mut d[i..i + 8] {
+            *b ^= 0x5a;
+        }
+        fs::write(root.join(to), &d).unwrap();
+    }
+    fs::copy(Path::new(TESTFILES).join("clam.arj"), root.join("clam.arj")).unwrap();
+    let db = tmp.path().join("db");
+    fs::create_dir_all(&db).unwrap();
+    fs::write(db.join("t.hdb"), &hdb).unwrap();
+    let ndb = ["ARJ-MARKER-TEXT-Q", "ARJ-SMALL-Q"]
+        .iter()
+        .map(|m| format!("T.{m}:0:*:{}\n", hex(m.as_bytes())))
+        .collect::<String>();
+    fs::write(db.join("t.ndb"), ndb).unwrap();
+    let oracle = compare_with_clamscan("ARJ", &db, &root, &["--allmatch"], &["--allmatch"]);
+    let mut want = Vec::new();
+    for m in 0..=4 {
+        for (name, _) in &members {
+            want.push((format!("m{m}.arj"), format!("H.{name}")));
+        }
+    }
+    want.push(("clam.arj".into(), "H.clam.exe".into()));
+    let want: Vec<(&str, &str)> = want.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    expect_oracle(&oracle, true, &want);
+    expect_oracle(&oracle, false, &[("garbled.arj", "H.text.txt")]);
+    for args in [
+        &[][..],
+        &["--allmatch", "--max-filesize=100000"],
+        &["--allmatch", "--max-scansize=200000"],
+        &["--allmatch", "--max-files=3"],
+    ] {
+        compare_with_clamscan(&format!("ARJ {args:?}"), &db, &root, args, args);
+    }
+}
