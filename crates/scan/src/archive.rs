@@ -499,6 +499,9 @@ pub trait Host {
     fn member(&mut self, name: &str, member: Member<'_>) -> Flow;
     /// Something about the container itself: damaged, or an entry that could not be listed.
     fn note(&mut self, why: Why, detail: String);
+    /// Scans a document made from the container (normalised HTML, a VBA listing) as `ft`,
+    /// without typing or unpacking it, as ClamAV's `cli_scan_desc` scans what it writes out.
+    fn typed(&mut self, name: &str, data: &[u8], ft: detente_engine::filetype::FileType) -> Flow;
     /// A buffer for decompressed data (reused across members to spare page faults).
     fn buffer(&mut self) -> Vec<u8>;
     /// Gives a buffer back.

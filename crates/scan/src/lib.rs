@@ -23,6 +23,7 @@ pub mod report;
 mod rtf;
 mod sevenz;
 mod tnef;
+pub mod vba;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -781,6 +782,10 @@ impl<'a, 'e> Ctx<'a, 'e> {
 impl Host for Ctx<'_, '_> {
     fn budget(&mut self) -> &mut Budget {
         &mut self.budget
+    }
+
+    fn typed(&mut self, name: &str, data: &[u8], ft: FileType) -> Flow {
+        self.typed_member(name, data, ft)
     }
 
     fn buffer(&mut self) -> Vec<u8> {

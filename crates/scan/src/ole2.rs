@@ -16,8 +16,9 @@
 //! A document with a Word, PowerPoint, VBA or embedded-object (`\x01Ole10Native`) stream is
 //! scanned as ClamAV scans it after writing it out, storage by storage (see
 //! [`scan_storage`]): each embedded object unwrapped from its `Ole10Native` header, then the
-//! streams. Other files have every stream scanned in walk order. VBA macro source is not
-//! extracted yet (its streams are scanned as stored).
+//! streams; each VBA project (its `dir` stream) at or below the storage is listed with its
+//! macro source (see [`crate::vba`]) and the listing scanned as a script. Other files have
+//! every stream scanned in walk order.
 //!
 //! Everything read is bounded by the file: each chain is followed at most once per block
 //! (a block met twice ends the stream, as in ClamAV), and the bytes extracted are charged
@@ -26,6 +27,8 @@
 //! reads every sector as if it were 512 bytes long, so for such files the two may differ.
 
 use std::collections::HashSet;
+
+use detente_engine::filetype::FileType;
 
 use crate::archive::{Flow, Host, Limit, Member};
 
@@ -267,33 +270,41 @@ impl Entry {
     /// ClamAV's printable, lower-cased name (`cli_ole2_get_property_name2`): printable ASCII
     /// lower-cased, a control character below 10 as `_N_`, anything else as `_xyz_`.
     fn name(&self) -> String {
-        let mut out = String::new();
-        let n = self.name_len.min(64);
-        if n == 0 || self.name[..2] == [0, 0] {
-            return out;
-        }
-        let mut i = 0;
-        while i + 2 < n {
-            let (lo, hi) = (self.name[i], self.name[i + 1]);
-            if lo < 0x80 && (0x20..0x7f).contains(&lo) && hi == 0 {
-                out.push(lo.to_ascii_lowercase() as char);
-            } else if lo < 10 && hi == 0 {
-                out.push('_');
-                out.push((b'0' + lo) as char);
-                out.push('_');
-            } else {
-                // As C computes it, with the high byte a signed char.
-                let x = (u16::from(lo) << 8) | (hi as i8 as i16 as u16);
-                out.push('_');
-                for k in [0, 4, 8] {
-                    out.push((b'a' + ((x >> k) & 0xf) as u8) as char);
-                }
-                out.push('_');
-            }
-            i += 2;
-        }
-        out
+        property_name(&self.name, self.name_len.min(64)).unwrap_or_default()
     }
+}
+
+/// The name ClamAV gives a stream or storage (`cli_ole2_get_property_name2`): the UTF-16LE
+/// name (`size` bytes with its terminating NUL) in lower case, other characters written as
+/// `_N_` or `_xyz_`. `None` for an empty name.
+pub(crate) fn property_name(name: &[u8], size: usize) -> Option<String> {
+    let mut out = String::new();
+    if size == 0 || name.get(..2)? == [0, 0] {
+        return None;
+    }
+    let mut i = 0;
+    while i + 2 < size {
+        let (Some(&lo), Some(&hi)) = (name.get(i), name.get(i + 1)) else {
+            break;
+        };
+        if lo < 0x80 && (0x20..0x7f).contains(&lo) && hi == 0 {
+            out.push(lo.to_ascii_lowercase() as char);
+        } else if lo < 10 && hi == 0 {
+            out.push('_');
+            out.push((b'0' + lo) as char);
+            out.push('_');
+        } else {
+            // As C computes it, with the high byte a signed char.
+            let x = (u16::from(lo) << 8) | (hi as i8 as i16 as u16);
+            out.push('_');
+            for k in [0, 4, 8] {
+                out.push((b'a' + ((x >> k) & 0xf) as u8) as char);
+            }
+            out.push('_');
+        }
+        i += 2;
+    }
+    (!out.is_empty()).then_some(out)
 }
 
 /// A stream the walk took, in walk order.
@@ -499,12 +510,19 @@ pub fn unpack(data: &[u8], host: &mut dyn Host) {
     if taken.is_empty() {
         return;
     }
-    // ClamAV decompresses VBA macro source and scans it; this reader does not yet, so a
-    // document with a VBA project is never reported as wholly scanned.
-    if taken.iter().any(|t| t.name == "_vba_project") {
+    // ClamAV also reads a `_VBA_PROJECT` stream's performance cache (VBA 5/6) and scans the
+    // module source it finds from there with OLE2 signatures; that reader is not ported, so
+    // a document with such a cache is not reported as wholly scanned.
+    let (bound, _) = host.budget().bound();
+    if taken.iter().any(|t| {
+        t.name == "_vba_project"
+            && doc.entry(t.index).is_some_and(|e| {
+                e.size >= 34 && doc.stream(&e, 34.min(bound)).starts_with(b"\xcc\x61")
+            })
+    }) {
         host.note(
             crate::Why::Unsupported,
-            "ole2: VBA macro source not decompressed, not scanned".into(),
+            "ole2: the _VBA_PROJECT performance cache is not read (its module source is not matched with OLE2 signatures)".into(),
         );
     }
     if taken.iter().any(|t| is_document_stream(&t.name)) {
@@ -545,6 +563,16 @@ fn scan_storage(
             return Flow::Stop;
         }
     }
+    // VBA projects: each `dir` stream at or below this storage, the last met first.
+    for t in taken
+        .iter()
+        .rev()
+        .filter(|t| t.name == "dir" && under(t.storage))
+    {
+        if let Flow::Stop = scan_vba_project(doc, taken, t, host) {
+            return Flow::Stop;
+        }
+    }
     for t in taken.iter().filter(|t| under(t.storage)) {
         if let Flow::Stop = scan_stream(doc, t.index, &t.name, host, false) {
             return Flow::Stop;
@@ -558,6 +586,81 @@ fn scan_storage(
         }
     }
     Flow::Next
+}
+
+/// Reads a stream within what the budget allows (`None` if over it).
+fn read_stream(doc: &Doc<'_>, index: i32, host: &mut dyn Host) -> Option<Vec<u8>> {
+    let e = doc.entry(index)?;
+    let (bound, _) = host.budget().bound();
+    let data = doc.stream(&e, bound.saturating_add(1));
+    let budget = host.budget();
+    budget.inflated = budget.inflated.saturating_add(data.len() as u64);
+    (data.len() as u64 <= bound).then_some(data)
+}
+
+/// Lists the VBA project whose `dir` stream is `dir` (see [`crate::vba`]) and scans the
+/// listing as ClamAV scans it: as a script, with target-0 signatures.
+fn scan_vba_project(doc: &Doc<'_>, taken: &[Taken], dir: &Taken, host: &mut dyn Host) -> Flow {
+    let Some(dir_stream) = read_stream(doc, dir.index, host) else {
+        host.note(
+            crate::Why::Limit(Limit::MaxScanSize),
+            "ole2: a VBA dir stream over the limits, its project not read".into(),
+        );
+        return Flow::Next;
+    };
+    let mut unsupported = false;
+    let mut cut = false;
+    let (max, by) = host.budget().bound();
+    let max = usize::try_from(max).unwrap_or(usize::MAX);
+    let listing = crate::vba::listing(
+        &dir_stream,
+        |utf16| {
+            // A name ClamAV can't form ends its listing; a name no stream has leaves the
+            // module out.
+            let Some(name) = property_name(utf16, utf16.len() + 2) else {
+                return crate::vba::ModuleStream::Nowhere;
+            };
+            let mut found = Vec::new();
+            for t in taken
+                .iter()
+                .filter(|t| t.name == name && t.storage == dir.storage)
+            {
+                match read_stream(doc, t.index, host) {
+                    Some(s) => found.push(s),
+                    None => cut = true,
+                }
+            }
+            crate::vba::ModuleStream::Here(found)
+        },
+        &mut unsupported,
+        max,
+    );
+    if cut {
+        host.note(
+            crate::Why::Limit(Limit::MaxScanSize),
+            "ole2: a VBA module stream over the limits, not listed".into(),
+        );
+    }
+    if unsupported {
+        host.note(
+            crate::Why::Unsupported,
+            "ole2: VBA text in a code page not converted (taken as it is)".into(),
+        );
+    }
+    match listing {
+        Ok(l) => {
+            if l.cut {
+                host.budget().record(by);
+                host.note(
+                    crate::Why::Limit(by),
+                    format!("ole2: a VBA listing cut at {} bytes", l.text.len()),
+                );
+            }
+            host.typed("vba_project", &l.text, FileType::Text)
+        }
+        // ClamAV lists nothing for such a project either.
+        Err(_) => Flow::Next,
+    }
 }
 
 #[cfg(test)]

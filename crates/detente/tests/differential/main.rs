@@ -88,6 +88,7 @@ mod pcre;
 mod pdf;
 mod rng;
 mod rtf;
+mod vba;
 
 use constructs::{generate, Construct, Pat, CONSTRUCTS, YARA_CONSTRUCTS};
 use rng::{hex, yhex, Rng};
