@@ -79,6 +79,10 @@ pub enum Container {
     Uuencoded,
     /// ARJ archive.
     Arj,
+    /// LHA/LZH archive.
+    Lha,
+    /// ALZ archive (ALZip).
+    Alz,
 }
 
 /// The cpio header formats.
@@ -148,6 +152,10 @@ impl Container {
             Some(Container::Szdd)
         } else if data.starts_with(crate::arj::MAGIC) {
             Some(Container::Arj)
+        } else if crate::lha::is_lha(data) {
+            Some(Container::Lha)
+        } else if data.starts_with(crate::alz::MAGIC) {
+            Some(Container::Alz)
         } else if data.starts_with(b"070707") {
             Some(Container::Cpio(CpioKind::Odc))
         } else if data.starts_with(b"070701") || data.starts_with(b"070702") {
@@ -205,6 +213,8 @@ impl Container {
             Container::Tnef => "CL_TYPE_TNEF",
             Container::Uuencoded => "CL_TYPE_UUENCODED",
             Container::Arj => "CL_TYPE_ARJ",
+            Container::Lha => "CL_TYPE_LHA_LZH",
+            Container::Alz => "CL_TYPE_ALZ",
         }
     }
 
@@ -238,6 +248,8 @@ impl Container {
             Container::Tnef => "tnef",
             Container::Uuencoded => "uuencoded",
             Container::Arj => "arj",
+            Container::Lha => "lha",
+            Container::Alz => "alz",
         }
     }
 }
@@ -550,6 +562,8 @@ pub fn unpack(kind: Container, data: &[u8], host: &mut dyn Host) {
         Container::Tnef => crate::tnef::unpack(data, host),
         Container::Uuencoded => crate::mail::unpack_uuencoded(data, host),
         Container::Arj => crate::arj::unpack(data, host),
+        Container::Lha => crate::lha::unpack(data, host),
+        Container::Alz => crate::alz::unpack(data, host),
     }
 }
 

@@ -758,6 +758,12 @@ fn read_header(data: &[u8], off: &mut usize) -> Result<Option<Header>, &'static 
 
 /// Unpacks an ARJ archive's members (see the module documentation).
 pub(crate) fn unpack(data: &[u8], host: &mut dyn Host) {
+    unpack_as(data, host, false)
+}
+
+/// As [`unpack`]; `embedded`: the archive was found inside another file by its magic, so a
+/// main header that does not parse is passed over silently (it was likely not an archive).
+pub(crate) fn unpack_as(data: &[u8], host: &mut dyn Host, embedded: bool) {
     if !data.starts_with(MAGIC) {
         return;
     }
@@ -765,7 +771,9 @@ pub(crate) fn unpack(data: &[u8], host: &mut dyn Host) {
     match read_header(data, &mut off) {
         Ok(Some(_)) => {}
         Ok(None) | Err(_) => {
-            host.note(Why::Corrupt, "arj: the main header does not parse".into());
+            if !embedded {
+                host.note(Why::Corrupt, "arj: the main header does not parse".into());
+            }
             return;
         }
     }

@@ -8,6 +8,7 @@
 //! only if every byte of it was scanned. Files are opened read-only; nothing here writes to a
 //! scanned file.
 
+mod alz;
 pub mod archive;
 mod arj;
 mod binhex;
@@ -16,6 +17,7 @@ mod embedded;
 mod explode;
 pub mod html;
 mod html_tables;
+mod lha;
 mod mail;
 mod ole2;
 mod pdf;
@@ -455,14 +457,27 @@ impl<'a, 'e> Ctx<'a, 'e> {
         }
         // An archive found embedded in its parent is a layer ClamAV 1.4 only unpacks: checked
         // against the limits but not counted, and not scanned raw.
-        if let Some(e @ (embedded::Embedded::ZipEntry(_) | embedded::Embedded::Cab(_))) =
-            &self.forced
+        if let Some(
+            e @ (embedded::Embedded::ZipEntry(_)
+            | embedded::Embedded::Cab(_)
+            | embedded::Embedded::Arj(_)),
+        ) = &self.forced
         {
             let zip = matches!(e, embedded::Embedded::ZipEntry(_));
+            let arj = matches!(e, embedded::Embedded::Arj(_));
             self.forced = None;
             let quiet = self.quiet.replace(level);
             if zip {
                 self.unpack(Container::ZipEntry, data, level, member);
+            } else if arj {
+                // As `unpack`, with an archive whose main header does not read passed over.
+                let saved = (self.container.take(), self.level);
+                self.container = member.map(str::to_string);
+                self.level = level;
+                self.types.push("CL_TYPE_ARJ");
+                arj::unpack_as(data, self, true);
+                self.types.pop();
+                (self.container, self.level) = saved;
             } else {
                 // As `unpack`, with a cabinet whose header does not read passed over.
                 let saved = (self.container.take(), self.level);
@@ -685,7 +700,12 @@ impl<'a, 'e> Ctx<'a, 'e> {
             || (kind.is_none()
                 && detente_engine::filetype::file_type(data)
                     == detente_engine::filetype::FileType::Pe);
-        let (found, cut) = embedded::find(data, exe_host, kind == Some(Container::Rar));
+        let (found, cut) = embedded::find(
+            data,
+            exe_host,
+            kind == Some(Container::Rar),
+            kind == Some(Container::Arj),
+        );
         if cut {
             self.reason(
                 Why::Unsupported,
@@ -704,7 +724,10 @@ impl<'a, 'e> Ctx<'a, 'e> {
         self.level = level;
         for e in found {
             let (at, slice) = match e {
-                Embedded::ZipEntry(at) | Embedded::Cab(at) | Embedded::Exe(at) => (at, &data[at..]),
+                Embedded::ZipEntry(at)
+                | Embedded::Cab(at)
+                | Embedded::Arj(at)
+                | Embedded::Exe(at) => (at, &data[at..]),
                 Embedded::Rar(at) => {
                     self.reason(
                         Why::Unsupported,

@@ -1,6 +1,7 @@
 //! ARJ archives against clamscan: archives made by Debian's `arj` with every method (0 stored,
 //! 1–3 LZ77 with Huffman blocks, 4 fastest), a garbled (password) one, archives cut short and
-//! with flipped bytes in their compressed data, and ClamAV's own `clam.arj`; members found by
+//! with flipped bytes in their compressed data, one appended to another file (after a stray
+//! header mark), and ClamAV's own `clam.arj`; members found by
 //! their hashes and a marker, with and without `--allmatch`, and under the limits.
 
 use super::*;
@@ -83,6 +84,13 @@ fn clamav_arj_archives() {
         fs::write(root.join(to), &d).unwrap();
     }
     fs::copy(Path::new(TESTFILES).join("clam.arj"), root.join("clam.arj")).unwrap();
+    // An archive appended to another file (ClamAV's ARJ-SFX pattern), and stray marks that
+    // are not archives.
+    let mut host = b"\x89PNG\r\n\x1a\n".to_vec();
+    host.extend(rng.bytes(3000));
+    host.extend_from_slice(b"\x60\xea\x10\x00\x1e\x0b\x01\x02\x00\x00\x02 not an archive");
+    host.extend(fs::read(root.join("m2.arj")).unwrap());
+    fs::write(root.join("embedded.png"), &host).unwrap();
     let db = tmp.path().join("db");
     fs::create_dir_all(&db).unwrap();
     fs::write(db.join("t.hdb"), &hdb).unwrap();
@@ -99,6 +107,7 @@ fn clamav_arj_archives() {
         }
     }
     want.push(("clam.arj".into(), "H.clam.exe".into()));
+    want.push(("embedded.png".into(), "H.text.txt".into()));
     let want: Vec<(&str, &str)> = want.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
     expect_oracle(&oracle, true, &want);
     expect_oracle(&oracle, false, &[("garbled.arj", "H.text.txt")]);

@@ -74,6 +74,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+mod alz;
 mod arj;
 mod bytecmp;
 mod constructs;
@@ -83,6 +84,7 @@ mod hashdup;
 mod html;
 mod implode;
 mod layers;
+mod lha;
 mod ole2;
 mod pcre;
 mod pdf;
