@@ -563,6 +563,16 @@ fn scan_storage(
             return Flow::Stop;
         }
     }
+    // PowerPoint's compressed embedded objects, in this storage's own PowerPoint streams.
+    for t in taken
+        .iter()
+        .rev()
+        .filter(|t| t.storage == here && t.name == "powerpoint document")
+    {
+        if let Flow::Stop = scan_ppt_objects(doc, t, host) {
+            return Flow::Stop;
+        }
+    }
     // VBA projects: each `dir` stream at or below this storage, the last met first.
     for t in taken
         .iter()
@@ -596,6 +606,71 @@ fn read_stream(doc: &Doc<'_>, index: i32, host: &mut dyn Host) -> Option<Vec<u8>
     let budget = host.budget();
     budget.inflated = budget.inflated.saturating_add(data.len() as u64);
     (data.len() as u64 <= bound).then_some(data)
+}
+
+/// The compressed embedded objects of a PowerPoint document stream, inflated and scanned as
+/// ClamAV's `cli_ppt_vba_read` does: its records walked (a 16-bit version, a 16-bit type, a
+/// 32-bit length), each `ExOleObjStgCompressed` (0x1011) record's zlib data after its 4-byte
+/// size inflated as far as it goes. A record of length 0 ends the walk; a record running past
+/// the stream means nothing of the stream is scanned.
+fn scan_ppt_objects(doc: &Doc<'_>, t: &Taken, host: &mut dyn Host) -> Flow {
+    use std::io::Read as _;
+    let Some(stream) = read_stream(doc, t.index, host) else {
+        host.note(
+            crate::Why::Limit(Limit::MaxScanSize),
+            "ole2: a PowerPoint stream over the limits, its objects not read".into(),
+        );
+        return Flow::Next;
+    };
+    let mut objects: Vec<(usize, Vec<u8>)> = Vec::new();
+    let mut pos = 0usize;
+    while let (Some(kind), Some(len)) = (le16(&stream, pos + 2), le32(&stream, pos + 4)) {
+        pos += 8;
+        let len = len as usize;
+        if len == 0 {
+            break;
+        }
+        if kind == 0x1011 {
+            let at = pos + 4;
+            let Some(packed) = len
+                .checked_sub(4)
+                .and_then(|n| stream.get(at..at.checked_add(n)?))
+            else {
+                // ClamAV drops everything it extracted from this stream.
+                return Flow::Next;
+            };
+            let (bound, by) = host.budget().bound();
+            let mut out = Vec::new();
+            let r = flate2::read::ZlibDecoder::new(packed)
+                .take(bound.saturating_add(1))
+                .read_to_end(&mut out);
+            if r.is_err() {
+                // What inflated before the error is kept, as in ClamAV.
+                host.note(
+                    crate::Why::Corrupt,
+                    "ole2: a damaged PowerPoint object".into(),
+                );
+            }
+            if out.len() as u64 > bound {
+                out.truncate(bound as usize);
+                host.budget().record(by);
+                host.note(
+                    crate::Why::Limit(by),
+                    "ole2: a PowerPoint object cut at the limits".into(),
+                );
+            }
+            objects.push((at, out));
+            pos = at + packed.len();
+        } else {
+            pos = pos.saturating_add(len);
+        }
+    }
+    for (at, data) in objects {
+        if let Flow::Stop = host.member(&format!("ppt{at:08x}.doc"), Member::Whole(&data)) {
+            return Flow::Stop;
+        }
+    }
+    Flow::Next
 }
 
 /// Lists the VBA project whose `dir` stream is `dir` (see [`crate::vba`]) and scans the

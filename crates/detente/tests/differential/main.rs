@@ -98,8 +98,9 @@ use rng::{hex, yhex, Rng};
 const DETENTE: &str = env!("CARGO_BIN_EXE_detente");
 const TESTFILES: &str = "/usr/share/clamav-testfiles";
 /// The files of clamav-testfiles in formats detente unpacks (see `clamav_testfiles`).
-const IN_SCOPE_TESTFILES: [&str; 26] = [
+const IN_SCOPE_TESTFILES: [&str; 27] = [
     "clam.exe",
+    "clam.ppt",
     "clam.arj",
     "clam.exe.html",
     "clam.tnef",
@@ -2014,12 +2015,12 @@ fn detente_only_formats() {
 /// clamscan finds it in, for the formats detente unpacks.
 ///
 /// In scope: the files of [`IN_SCOPE_TESTFILES`] (zip, imploded zip, tar, gzip, bzip2, cpio,
-/// SZDD, 7z, CAB, ARJ, BinHex, mail, TNEF, OLE2 with an embedded object, PDF, RTF, HTML with a
+/// SZDD, 7z, CAB, ARJ, BinHex, mail, TNEF, OLE2 with an embedded object, PowerPoint with a compressed object, PDF, RTF, HTML with a
 /// `data:` URI, and clam-fsg.exe,
 /// whose appended clam.exe is found as an embedded executable). Out of scope
 /// (formats detente does not unpack yet): packed executables (clam-*.exe: aspack, mew,
 /// nsis, pespin, petite, upack, upx, wwpack, yc), clam.chm, AutoIt (clam.ea05.exe,
-/// clam.ea06.exe), PowerPoint's compressed objects (clam.ppt), SIS, InstallShield
+/// clam.ea06.exe), SIS, InstallShield
 /// (clam_IS*.exe).
 #[test]
 fn clamav_testfiles() {

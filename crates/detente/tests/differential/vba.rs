@@ -351,3 +351,110 @@ fn clamav_vba_macros() {
         compare_with_clamscan(&format!("VBA {args:?}"), &db, &root, args, args);
     }
 }
+
+fn atom(out: &mut Vec<u8>, kind: u16, body: &[u8]) {
+    out.extend_from_slice(&0x000fu16.to_le_bytes());
+    out.extend_from_slice(&kind.to_le_bytes());
+    out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    out.extend_from_slice(body);
+}
+
+fn zlib(data: &[u8]) -> Vec<u8> {
+    let mut w = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+    w.write_all(data).unwrap();
+    w.finish().unwrap()
+}
+
+/// PowerPoint's compressed embedded objects (`ExOleObjStgCompressed` records) against
+/// clamscan: two objects among other records, a damaged one (what inflates is kept), and a
+/// stream whose last record runs past its end (nothing of that stream is scanned).
+#[test]
+fn clamav_ppt_objects() {
+    require_tools();
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("corpus");
+    fs::create_dir_all(&root).unwrap();
+    let mut rng = Rng::new(0x505054);
+    let one = format!("first PPT object PPT-OBJECT-ONE {}", rng.alnum(3000)).into_bytes();
+    let two = format!("second PPT object PPT-OBJECT-TWO {}", rng.alnum(20000)).into_bytes();
+    let obj = |data: &[u8]| {
+        let mut b = (data.len() as u32).to_le_bytes().to_vec();
+        b.extend(zlib(data));
+        b
+    };
+    let mut good = Vec::new();
+    atom(&mut good, 0x03e8, &[1u8; 40]);
+    atom(&mut good, 0x1011, &obj(&one));
+    atom(&mut good, 0x0fba, b"text atom");
+    atom(&mut good, 0x1011, &obj(&two));
+    let mut damaged = Vec::new();
+    let mut z = obj(&two);
+    let n = z.len();
+    z.truncate(n / 2);
+    atom(&mut damaged, 0x1011, &obj(&one));
+    atom(&mut damaged, 0x1011, &z);
+    let mut past = Vec::new();
+    atom(&mut past, 0x1011, &obj(&one));
+    past.extend_from_slice(&0x000fu16.to_le_bytes());
+    past.extend_from_slice(&0x1011u16.to_le_bytes());
+    past.extend_from_slice(&5000u32.to_le_bytes());
+    past.extend_from_slice(&[0u8; 100]);
+    for (name, stream) in [
+        ("good.ppt", &good),
+        ("damaged.ppt", &damaged),
+        ("past.ppt", &past),
+    ] {
+        let mut c = cfb::CompoundFile::create_with_version(
+            cfb::Version::V3,
+            fs::File::create(root.join(name)).unwrap(),
+        )
+        .unwrap();
+        c.create_stream("/PowerPoint Document")
+            .unwrap()
+            .write_all(stream)
+            .unwrap();
+        c.create_stream("/Current User")
+            .unwrap()
+            .write_all(&[0u8; 40])
+            .unwrap();
+        c.flush().unwrap();
+    }
+    let mut hdb = String::new();
+    for (name, d) in [("one", &one), ("two", &two)] {
+        let p = tmp.path().join(name);
+        fs::write(&p, d).unwrap();
+        writeln!(hdb, "{}:{}:H.{name}", digest("md5sum", &p), d.len()).unwrap();
+    }
+    let db = tmp.path().join("db");
+    fs::create_dir_all(&db).unwrap();
+    fs::write(db.join("t.hdb"), &hdb).unwrap();
+    fs::write(
+        db.join("t.ndb"),
+        format!(
+            "P.one:0:*:{}\nP.two:0:*:{}\n",
+            hex(b"PPT-OBJECT-ONE"),
+            hex(b"PPT-OBJECT-TWO")
+        ),
+    )
+    .unwrap();
+    let oracle = compare_with_clamscan("PPT", &db, &root, &["--allmatch"], &["--allmatch"]);
+    expect_oracle(
+        &oracle,
+        true,
+        &[
+            ("good.ppt", "H.one"),
+            ("good.ppt", "H.two"),
+            ("damaged.ppt", "H.one"),
+            ("damaged.ppt", "P.two"),
+        ],
+    );
+    expect_oracle(
+        &oracle,
+        false,
+        &[("past.ppt", "H.one"), ("damaged.ppt", "H.two")],
+    );
+    // Only with `--allmatch`: ClamAV scans a stream's objects in its temporary directory's
+    // order, which decides which is reported first without it.
+    let args = ["--allmatch", "--max-filesize=10000"];
+    compare_with_clamscan(&format!("PPT {args:?}"), &db, &root, &args, &args);
+}
