@@ -255,6 +255,24 @@ impl<'a> Decoder<'a> {
         true
     }
 
+    /// Follows the tree below node `j` (while it is not under `leaves`), a bit of `bit_buf`
+    /// per level from `mask` down; `None` (with `fail` as the status) on a node out of range.
+    fn walk(&mut self, mut j: usize, leaves: usize, mut mask: u16, fail: Status) -> Option<usize> {
+        while j >= leaves {
+            if j >= 2 * NC - 1 {
+                self.status = fail;
+                return None;
+            }
+            j = if self.bit_buf & mask != 0 {
+                self.right[j]
+            } else {
+                self.left[j]
+            } as usize;
+            mask >>= 1;
+        }
+        Some(j)
+    }
+
     fn table(&mut self, which: Table) -> &mut Vec<u16> {
         match which {
             Table::C => &mut self.c_table,
@@ -324,25 +342,10 @@ impl<'a> Decoder<'a> {
         }
         let mut i = 0usize;
         while i < n {
-            let mut c = self.pt_table[(self.bit_buf >> 8) as usize] as usize;
-            if c >= NT {
-                let mut mask = 1u16 << 7;
-                loop {
-                    if c >= 2 * NC - 1 {
-                        self.status = Status::Format;
-                        return;
-                    }
-                    c = if self.bit_buf & mask != 0 {
-                        self.right[c]
-                    } else {
-                        self.left[c]
-                    } as usize;
-                    mask >>= 1;
-                    if c < NT {
-                        break;
-                    }
-                }
-            }
+            let c = self.pt_table[(self.bit_buf >> 8) as usize] as usize;
+            let Some(c) = self.walk(c, NT, 1 << 7, Status::Format) else {
+                return;
+            };
             if c >= 19 {
                 self.status = Status::Unpack;
                 return;
@@ -393,49 +396,19 @@ impl<'a> Decoder<'a> {
             self.read_pt_len(NT, PBIT, -1);
         }
         self.blocksize = self.blocksize.wrapping_sub(1);
-        let mut j = self.c_table[(self.bit_buf >> 4) as usize] as usize;
-        if j >= NC {
-            let mut mask = 1u16 << 3;
-            loop {
-                if j >= 2 * NC - 1 {
-                    self.status = Status::Unpack;
-                    return 0;
-                }
-                j = if self.bit_buf & mask != 0 {
-                    self.right[j]
-                } else {
-                    self.left[j]
-                } as usize;
-                mask >>= 1;
-                if j < NC {
-                    break;
-                }
-            }
-        }
+        let j = self.c_table[(self.bit_buf >> 4) as usize] as usize;
+        let Some(j) = self.walk(j, NC, 1 << 3, Status::Unpack) else {
+            return 0;
+        };
         self.fill_buf(i32::from(self.c_len[j]));
         j as u16
     }
 
     fn decode_p(&mut self) -> u16 {
-        let mut j = self.pt_table[(self.bit_buf >> 8) as usize] as usize;
-        if j >= NP {
-            let mut mask = 1u16 << 7;
-            loop {
-                if j >= 2 * NC - 1 {
-                    self.status = Status::Unpack;
-                    return 0;
-                }
-                j = if self.bit_buf & mask != 0 {
-                    self.right[j]
-                } else {
-                    self.left[j]
-                } as usize;
-                mask >>= 1;
-                if j < NP {
-                    break;
-                }
-            }
-        }
+        let j = self.pt_table[(self.bit_buf >> 8) as usize] as usize;
+        let Some(j) = self.walk(j, NP, 1 << 7, Status::Unpack) else {
+            return 0;
+        };
         self.fill_buf(i32::from(self.pt_len.get(j).copied().unwrap_or(0)));
         if j != 0 {
             let b = (j - 1) as i32;
@@ -511,165 +484,138 @@ struct Decoded {
     damaged: Option<&'static str>,
 }
 
+/// The 26,624-byte window both decoders write through: output leaves it a window at a time
+/// (ClamAV's `write_text`), so a member that turns out damaged keeps only its full windows.
+struct Window {
+    text: Vec<u8>,
+    ptr: usize,
+    out: Vec<u8>,
+}
+
+impl Window {
+    fn new() -> Self {
+        Window {
+            text: vec![0; DDICSIZ],
+            ptr: 0,
+            out: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, b: u8) {
+        self.text[self.ptr] = b;
+        self.ptr += 1;
+        if self.ptr >= DDICSIZ {
+            self.ptr = 0;
+            self.out.extend_from_slice(&self.text);
+        }
+    }
+
+    /// Copies `len` bytes from `back + 1` bytes behind, in ClamAV's 16-bit arithmetic; false
+    /// (nothing copied) when that is outside the window.
+    fn copy(&mut self, back: i16, len: i16) -> bool {
+        let mut i = (self.ptr as i32 - i32::from(back) - 1) as i16;
+        if i < 0 {
+            i = (i32::from(i) + DDICSIZ as i32) as i16;
+        }
+        if i32::from(i) >= DDICSIZ as i32 || i < 0 {
+            return false;
+        }
+        let mut i = i as usize;
+        for _ in 0..len.max(0) {
+            let b = self.text[i];
+            self.push(b);
+            i += 1;
+            if i >= DDICSIZ {
+                i = 0;
+            }
+        }
+        true
+    }
+
+    /// The output with the last, partial window.
+    fn end(mut self) -> Vec<u8> {
+        self.out.extend_from_slice(&self.text[..self.ptr]);
+        self.out
+    }
+}
+
+fn decoded(out: Vec<u8>, d: &Decoder<'_>, damaged: Option<&'static str>) -> Decoded {
+    Decoded {
+        out,
+        offset: d.offset,
+        damaged,
+    }
+}
+
 /// Methods 1–3 (ClamAV's `decode`).
 fn decode(data: &[u8], offset: usize, comp_size: u32, orig_size: u32) -> Decoded {
     let mut d = Decoder::new(data, offset, comp_size);
     d.blocksize = 0;
     d.init_getbits();
-    let mut text = vec![0u8; DDICSIZ];
-    let mut out = Vec::new();
     if d.status == Status::Format {
-        return Decoded {
-            out,
-            offset: d.offset,
-            damaged: Some("the data ends before its header"),
-        };
+        return decoded(Vec::new(), &d, Some("the data ends before its header"));
     }
     d.status = Status::Ok;
+    let mut w = Window::new();
     let mut count: u32 = 0;
-    let mut out_ptr: usize = 0;
     while count < orig_size {
         let chr = d.decode_c() as i16;
-        if chr as i32 <= 255 {
-            text[out_ptr] = chr as u8;
+        if i32::from(chr) <= 255 {
+            w.push(chr as u8);
             count = count.wrapping_add(1);
-            out_ptr += 1;
-            if out_ptr >= DDICSIZ {
-                out_ptr = 0;
-                out.extend_from_slice(&text);
-            }
         } else {
-            let mut j = (chr as i32 - (256 - THRESHOLD)) as i16;
+            let j = (i32::from(chr) - (256 - THRESHOLD)) as i16;
             count = count.wrapping_add(j as i32 as u32);
-            let p = d.decode_p() as i16;
-            let mut i = (out_ptr as i32 - p as i32 - 1) as i16;
-            if i < 0 {
-                i = (i as i32 + DDICSIZ as i32) as i16;
-            }
-            if i as i32 >= DDICSIZ as i32 || i < 0 {
+            let back = d.decode_p() as i16;
+            if !w.copy(back, j) {
                 // ClamAV stops here and writes out what it has.
-                out.extend_from_slice(&text[..out_ptr]);
-                return Decoded {
-                    out,
-                    offset: d.offset,
-                    damaged: Some("a match reaches before the window"),
-                };
-            }
-            let mut i = i as usize;
-            loop {
-                j -= 1;
-                if j < 0 {
-                    break;
-                }
-                text[out_ptr] = text[i];
-                out_ptr += 1;
-                if out_ptr >= DDICSIZ {
-                    out_ptr = 0;
-                    out.extend_from_slice(&text);
-                }
-                i += 1;
-                if i >= DDICSIZ {
-                    i = 0;
-                }
+                return decoded(w.end(), &d, Some("a match reaches before the window"));
             }
         }
         if d.status != Status::Ok {
-            return Decoded {
-                out,
-                offset: d.offset,
-                damaged: Some("damaged compressed data"),
-            };
+            return decoded(w.out, &d, Some("damaged compressed data"));
         }
     }
-    out.extend_from_slice(&text[..out_ptr]);
-    Decoded {
-        out,
-        offset: d.offset,
-        damaged: None,
-    }
+    decoded(w.end(), &d, None)
 }
 
 /// Method 4 (ClamAV's `decode_f`).
 fn decode_f(data: &[u8], offset: usize, comp_size: u32, orig_size: u32) -> Decoded {
     let mut d = Decoder::new(data, offset, comp_size);
     d.init_getbits();
-    let mut out = Vec::new();
     if d.status == Status::Format {
-        return Decoded {
-            out,
-            offset: d.offset,
-            damaged: Some("the data ends before its header"),
-        };
+        return decoded(Vec::new(), &d, Some("the data ends before its header"));
     }
     d.getlen = 0;
     d.getbuf = 0;
     d.status = Status::Ok;
-    let mut text = vec![0u8; DDICSIZ];
+    let mut w = Window::new();
     let mut count: u32 = 0;
-    let mut out_ptr: usize = 0;
-    let damaged = |d: &Decoder, out: Vec<u8>| Decoded {
-        out,
-        offset: d.offset,
-        damaged: Some("damaged compressed data"),
-    };
     while count < orig_size {
         let chr = d.decode_unary(STRTL, STOPL) as i16;
         if d.status != Status::Ok {
-            return damaged(&d, out);
+            return decoded(w.out, &d, Some("damaged compressed data"));
         }
         if chr == 0 {
             let c = d.getbits_f(8);
             if d.status != Status::Ok {
-                return damaged(&d, out);
+                return decoded(w.out, &d, Some("damaged compressed data"));
             }
-            text[out_ptr] = c as u8;
+            w.push(c as u8);
             count = count.wrapping_add(1);
-            out_ptr += 1;
-            if out_ptr >= DDICSIZ {
-                out_ptr = 0;
-                out.extend_from_slice(&text);
-            }
         } else {
-            let mut j = (chr as i32 - 1 + THRESHOLD) as i16;
+            let j = (i32::from(chr) - 1 + THRESHOLD) as i16;
             count = count.wrapping_add(j as i32 as u32);
-            let pos = d.decode_unary(STRTP, STOPP) as i16;
+            let back = d.decode_unary(STRTP, STOPP) as i16;
             if d.status != Status::Ok {
-                return damaged(&d, out);
+                return decoded(w.out, &d, Some("damaged compressed data"));
             }
-            let mut i = (out_ptr as i32 - pos as i32 - 1) as i16;
-            if i < 0 {
-                i = (i as i32 + DDICSIZ as i32) as i16;
-            }
-            if i as i32 >= DDICSIZ as i32 || i < 0 {
-                out.extend_from_slice(&text[..out_ptr]);
-                return Decoded {
-                    out,
-                    offset: d.offset,
-                    damaged: Some("a match reaches before the window"),
-                };
-            }
-            let mut i = i as usize;
-            while j > 0 {
-                j -= 1;
-                text[out_ptr] = text[i];
-                out_ptr += 1;
-                if out_ptr >= DDICSIZ {
-                    out_ptr = 0;
-                    out.extend_from_slice(&text);
-                }
-                i += 1;
-                if i >= DDICSIZ {
-                    i = 0;
-                }
+            if !w.copy(back, j) {
+                return decoded(w.end(), &d, Some("a match reaches before the window"));
             }
         }
     }
-    out.extend_from_slice(&text[..out_ptr]);
-    Decoded {
-        out,
-        offset: d.offset,
-        damaged: None,
-    }
+    decoded(w.end(), &d, None)
 }
 
 fn u16_at(data: &[u8], at: usize) -> Option<u16> {
@@ -730,7 +676,7 @@ fn read_header(data: &[u8], off: &mut usize) -> Result<Option<Header>, &'static 
         Ok(nul.min(max))
     };
     let name_len = c_string(*off, max_len)?;
-    let name = String::from_utf8_lossy(&data[*off..*off + name_len]).into_owned();
+    let name = String::from_utf8_lossy(data.get(*off..*off + name_len).unwrap_or(&[])).into_owned();
     *off += name_len + 1;
     let comment_max = (header_size + 2)
         .checked_sub(*off - orig)

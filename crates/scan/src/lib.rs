@@ -469,22 +469,18 @@ impl<'a, 'e> Ctx<'a, 'e> {
             let quiet = self.quiet.replace(level);
             if zip {
                 self.unpack(Container::ZipEntry, data, level, member);
-            } else if arj {
-                // As `unpack`, with an archive whose main header does not read passed over.
-                let saved = (self.container.take(), self.level);
-                self.container = member.map(str::to_string);
-                self.level = level;
-                self.types.push("CL_TYPE_ARJ");
-                arj::unpack_as(data, self, true);
-                self.types.pop();
-                (self.container, self.level) = saved;
             } else {
-                // As `unpack`, with a cabinet whose header does not read passed over.
+                // As `unpack`, with an archive whose header does not read passed over.
                 let saved = (self.container.take(), self.level);
                 self.container = member.map(str::to_string);
                 self.level = level;
-                self.types.push("CL_TYPE_MSCAB");
-                cab::unpack_as(data, self, true);
+                if arj {
+                    self.types.push("CL_TYPE_ARJ");
+                    arj::unpack_as(data, self, true);
+                } else {
+                    self.types.push("CL_TYPE_MSCAB");
+                    cab::unpack_as(data, self, true);
+                }
                 self.types.pop();
                 (self.container, self.level) = saved;
             }

@@ -16,42 +16,7 @@ fn clamav_arj_archives() {
     fs::create_dir_all(&src).unwrap();
     fs::create_dir_all(&root).unwrap();
     let mut rng = Rng::new(0x41524a);
-    // Compressible text with a marker, random bytes (stored by the matcher as literals), a
-    // small file, and one larger than three windows.
-    let words = [
-        "alpha",
-        "beta",
-        "gamma",
-        "ARJ-MARKER-TEXT-Q",
-        "delta",
-        "epsilon",
-    ];
-    let mut text = String::new();
-    for _ in 0..60_000 {
-        text.push_str(words[rng.below(words.len())]);
-        text.push(' ');
-    }
-    let members: Vec<(&str, Vec<u8>)> = vec![
-        ("text.txt", text.into_bytes()),
-        ("bin.bin", rng.bytes(60_000)),
-        ("small.txt", b"a small ARJ member, ARJ-SMALL-Q".to_vec()),
-        (
-            "clam.exe",
-            fs::read(Path::new(TESTFILES).join("clam.exe")).unwrap(),
-        ),
-    ];
-    let mut hdb = String::new();
-    for (name, data) in &members {
-        fs::write(src.join(name), data).unwrap();
-        writeln!(
-            hdb,
-            "{}:{}:H.{name}",
-            digest("md5sum", &src.join(name)),
-            data.len()
-        )
-        .unwrap();
-    }
-    let names: Vec<&str> = members.iter().map(|(n, _)| *n).collect();
+    let (names, hdb) = archive_members(&mut rng, &src, "ARJ", 60000, 60000);
     let arj = |args: &[&str], out: &str| {
         let r = run(Command::new("arj")
             .current_dir(&src)
@@ -102,7 +67,7 @@ fn clamav_arj_archives() {
     let oracle = compare_with_clamscan("ARJ", &db, &root, &["--allmatch"], &["--allmatch"]);
     let mut want = Vec::new();
     for m in 0..=4 {
-        for (name, _) in &members {
+        for name in &names {
             want.push((format!("m{m}.arj"), format!("H.{name}")));
         }
     }

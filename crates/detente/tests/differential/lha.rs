@@ -15,40 +15,7 @@ fn clamav_lha_archives() {
     fs::create_dir_all(&src).unwrap();
     fs::create_dir_all(&root).unwrap();
     let mut rng = Rng::new(0x4c4841);
-    let words = [
-        "alpha",
-        "beta",
-        "gamma",
-        "LHA-MARKER-TEXT-Q",
-        "delta",
-        "epsilon",
-    ];
-    let mut text = String::new();
-    for _ in 0..40_000 {
-        text.push_str(words[rng.below(words.len())]);
-        text.push(' ');
-    }
-    let members: Vec<(&str, Vec<u8>)> = vec![
-        ("text.txt", text.into_bytes()),
-        ("bin.bin", rng.bytes(40_000)),
-        ("small.txt", b"a small LHA member, LHA-SMALL-Q".to_vec()),
-        (
-            "clam.exe",
-            fs::read(Path::new(TESTFILES).join("clam.exe")).unwrap(),
-        ),
-    ];
-    let mut hdb = String::new();
-    for (name, data) in &members {
-        fs::write(src.join(name), data).unwrap();
-        writeln!(
-            hdb,
-            "{}:{}:H.{name}",
-            digest("md5sum", &src.join(name)),
-            data.len()
-        )
-        .unwrap();
-    }
-    let names: Vec<&str> = members.iter().map(|(n, _)| *n).collect();
+    let (names, hdb) = archive_members(&mut rng, &src, "LHA", 40000, 40000);
     let mut made = Vec::new();
     for (cmd, out) in [
         ("az", "lh0.lzh"),

@@ -2095,6 +2095,56 @@ fn run_generator(script: &str, root: &Path, args: &[&Path]) -> String {
     String::from_utf8(o.stdout).unwrap()
 }
 
+/// Members for an archive-format test, written to `src`: compressible text carrying the
+/// marker `{TAG}-MARKER-TEXT-Q` (`words` words long), `bin_len` random bytes, a small file
+/// carrying `{TAG}-SMALL-Q`, and clam.exe. Returns their names and the hash signatures
+/// (`H.<name>`) of their contents.
+fn archive_members(
+    rng: &mut Rng,
+    src: &Path,
+    tag: &str,
+    words: usize,
+    bin_len: usize,
+) -> (Vec<&'static str>, String) {
+    let vocabulary = [
+        "alpha".to_string(),
+        "beta".into(),
+        "gamma".into(),
+        format!("{tag}-MARKER-TEXT-Q"),
+        "delta".into(),
+        "epsilon".into(),
+    ];
+    let mut text = String::new();
+    for _ in 0..words {
+        text.push_str(&vocabulary[rng.below(vocabulary.len())]);
+        text.push(' ');
+    }
+    let members: [(&'static str, Vec<u8>); 4] = [
+        ("text.txt", text.into_bytes()),
+        ("bin.bin", rng.bytes(bin_len)),
+        (
+            "small.txt",
+            format!("a small {tag} member, {tag}-SMALL-Q").into_bytes(),
+        ),
+        (
+            "clam.exe",
+            fs::read(Path::new(TESTFILES).join("clam.exe")).unwrap(),
+        ),
+    ];
+    let mut hdb = String::new();
+    for (name, data) in &members {
+        fs::write(src.join(name), data).unwrap();
+        writeln!(
+            hdb,
+            "{}:{}:H.{name}",
+            digest("md5sum", &src.join(name)),
+            data.len()
+        )
+        .unwrap();
+    }
+    (members.iter().map(|(n, _)| *n).collect(), hdb)
+}
+
 /// Harness check: clamscan reported (`found`) or did not report each signature in each file,
 /// so that a comparison can't pass by both scanners missing what the corpus is built for.
 fn expect_oracle(oracle: &Verdicts, found: bool, cases: &[(&str, &str)]) {
