@@ -32,6 +32,9 @@ pub enum FileType {
     Mail,
     /// HTML (by one of ClamAV's HTML patterns in the first KiB: see [`html_marker`]).
     Html,
+    /// HTML in UTF-16 (an HTML pattern in the first KiB once its 16-bit units are read as
+    /// bytes, ClamAV's CL_TYPE_HTML_UTF16).
+    HtmlUtf16,
     /// Text.
     Text,
     /// Anything else.
@@ -53,7 +56,7 @@ impl FileType {
             FileType::Pdf => 10,
             FileType::Swf => 11,
             FileType::Java => 12,
-            FileType::Rtf | FileType::Text | FileType::Binary => 0,
+            FileType::Rtf | FileType::Text | FileType::Binary | FileType::HtmlUtf16 => 0,
         }
     }
 
@@ -154,6 +157,14 @@ fn has_embedded_pe_header(head: &[u8]) -> bool {
     })
 }
 
+/// ClamAV's `cli_utf16toascii`: each pair of bytes becomes one, `(high << 4) + low` (the low
+/// byte for ASCII text in UTF-16LE); an odd last byte is dropped.
+pub fn utf16_to_ascii(data: &[u8]) -> Vec<u8> {
+    data.chunks_exact(2)
+        .map(|p| (p[1] << 4).wrapping_add(p[0]))
+        .collect()
+}
+
 /// The type of a file, from its first [`TYPING_WINDOW`] bytes.
 pub fn file_type(data: &[u8]) -> FileType {
     let head = &data[..data.len().min(TYPING_WINDOW)];
@@ -191,6 +202,10 @@ pub fn file_type(data: &[u8]) -> FileType {
     {
         return FileType::Pdf;
     }
+    // No pattern: the first KiB read as UTF-16 (ClamAV's `cli_utf16toascii`).
+    if head.len() >= 2 && html_marker(&utf16_to_ascii(head)) {
+        return FileType::HtmlUtf16;
+    }
     base
 }
 
@@ -225,6 +240,11 @@ mod tests {
         assert_eq!(file_type(b"<a HrEf=x>"), FileType::Text);
         assert_eq!(file_type(b"<a\thref=x>"), FileType::Text);
         assert_eq!(file_type(b"junk %PDF-1.4 <iframe"), FileType::Html);
+        assert_eq!(
+            file_type(b"\xff\xfe<\0h\0t\0m\0l\0>\0"),
+            FileType::HtmlUtf16
+        );
+        assert_eq!(file_type(b"<\0p\0>\0"), FileType::Binary);
         // Magic at the start wins over patterns.
         assert_eq!(file_type(b"%PDF-1.4 <iframe"), FileType::Pdf);
         assert_eq!(file_type(b"plain text\n"), FileType::Text);

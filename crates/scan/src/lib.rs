@@ -566,6 +566,15 @@ impl<'a, 'e> Ctx<'a, 'e> {
             self.scan_html(data, level, member);
             return;
         }
+        // UTF-16 HTML: read as bytes (ClamAV's `cli_scanhtml_utf16`), a layer of its own typed
+        // HTML, then normalised.
+        if ft == FileType::HtmlUtf16 && kind.is_none() && self.opts.scan_archives {
+            let decoded = detente_engine::filetype::utf16_to_ascii(data);
+            self.types.push("CL_TYPE_HTML_UTF16");
+            self.scan_html(&decoded, level + 1, member);
+            self.types.pop();
+            return;
+        }
         if let Some(kind) = kind.filter(|k| k.after_raw_scan()) {
             self.unpack(kind, data, level, member);
         }

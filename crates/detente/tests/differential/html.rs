@@ -7,7 +7,7 @@
 //! is a hash signature: clamscan reports it only if its own normalised documents are the
 //! same bytes. Besides: target-3 and target-7 body signatures, a hash of the raw page (which
 //! clamscan does not scan raw), text files with HTML after their first KiB (normalised,
-//! and their text then not normalised for target 7), a GIF with a script, and a payload in a `data:` URI.
+//! and their text then not normalised for target 7), UTF-16 pages, a GIF with a script, and a payload in a `data:` URI.
 //!
 //! Every script is closed in the fragment that opens it, and no signature matches script
 //! text: clamscan also scans the output of its JavaScript normaliser, which detente does not
@@ -213,6 +213,21 @@ fn clamav_html_normalisation() {
         "plain/plain.txt".into(),
         b"Plain text that mentions TARGET SEVEN words, and <b>no</b> page markers.".to_vec(),
     ));
+    // UTF-16LE pages, with and without a byte-order mark (CL_TYPE_HTML_UTF16: read as bytes,
+    // then normalised).
+    for i in 0..6 {
+        let mut page = b"<html><body>".to_vec();
+        for _ in 0..rng.range(5, 80) {
+            page.extend(fragment(&mut rng, &payload_b64, false));
+        }
+        let mut wide: Vec<u8> = if i % 2 == 0 {
+            vec![0xff, 0xfe]
+        } else {
+            Vec::new()
+        };
+        wide.extend(page.iter().flat_map(|&b| [b, 0]));
+        pages.push((format!("plain/wide{i}.html"), wide));
+    }
     let mut gif = b"GIF89a\x01\x00\x01\x00".to_vec();
     gif.extend_from_slice(b"\0\0\0<script>alert('GIF-SCRIPT')</script>");
     pages.push(("plain/script.gif".into(), gif));
@@ -228,7 +243,11 @@ fn clamav_html_normalisation() {
     sig(&mut hdb, payload.as_bytes(), "H.payload".into());
     for (name, page) in &pages {
         fs::write(root.join(name), page).unwrap();
-        let n = detente_scan::html::normalize(page);
+        let n = if name.contains("/wide") {
+            detente_scan::html::normalize(&detente_engine::filetype::utf16_to_ascii(page))
+        } else {
+            detente_scan::html::normalize(page)
+        };
         let stem = name.rsplit('/').next().unwrap_or(name).replace('.', "_");
         if !n.nocomment.is_empty() {
             sig(&mut hdb, &n.nocomment, format!("NC.{stem}"));
