@@ -604,7 +604,16 @@ impl<'a, 'e> Ctx<'a, 'e> {
         }
         self.types.push("CL_TYPE_HTML");
         let mut flow = self.typed_member("nocomment.html", &out.nocomment, FileType::Html);
-        if !matches!(flow, Flow::Stop) && data.len() <= html::MAX_HTML_NOTAGS {
+        if data.len() > html::MAX_HTML_NOTAGS {
+            self.note(
+                Why::Unsupported,
+                format!(
+                    "html: {} bytes, over the {} whose text without tags is scanned (clamscan's --max-htmlnotags)",
+                    data.len(),
+                    html::MAX_HTML_NOTAGS
+                ),
+            );
+        } else if !matches!(flow, Flow::Stop) {
             flow = self.typed_member("notags.html", &out.notags, FileType::Html);
         }
         for (i, doc) in out.data_uris.iter().enumerate() {

@@ -587,3 +587,48 @@ fn a_file_made_of_magic_bytes_costs_a_bounded_search() {
     let r = scan_data(&e, &mut s, &few, "few.txt", "", &all());
     assert_eq!(r.outcome, Outcome::Clean, "{:?}", r.reasons);
 }
+
+/// HTML over ClamAV's normalisation limits is never reported clean: over 8 MiB its text
+/// without tags is not scanned, over 40 MiB nothing of it is (clamscan's defaults), and the
+/// report says so. Under them, a planted sample in the text is found in the normalised text.
+#[test]
+fn html_over_the_normalisation_limits_is_reported_partly_scanned() {
+    let e = engine();
+    let mut s = e.scanner();
+    let page = |len: usize, text: &[u8]| {
+        let mut p = b"<html><body>".to_vec();
+        p.extend_from_slice(text);
+        p.resize(len, b'x');
+        p
+    };
+    let small = scan_data(
+        &e,
+        &mut s,
+        &page(4096, b"planted-sample "),
+        "small.html",
+        "",
+        &all(),
+    );
+    assert!(
+        small
+            .found
+            .iter()
+            .any(|f| f.member.as_deref() == Some("notags.html")),
+        "{small:?}"
+    );
+    for (len, what) in [(9 << 20, "max-htmlnotags"), (41 << 20, "max-htmlnormalize")] {
+        let r = scan_data(
+            &e,
+            &mut s,
+            &page(len, b"nothing planted "),
+            "big.html",
+            "",
+            &all(),
+        );
+        assert!(
+            matches!(&r.outcome, Outcome::Partial(reasons) if reasons.iter().any(|x| x.why == Why::Unsupported && x.detail.contains(what))),
+            "{len}: {:?}",
+            r.outcome
+        );
+    }
+}
