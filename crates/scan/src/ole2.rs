@@ -623,6 +623,7 @@ fn scan_ppt_objects(doc: &Doc<'_>, t: &Taken, host: &mut dyn Host) -> Flow {
         return Flow::Next;
     };
     let mut objects: Vec<(usize, Vec<u8>)> = Vec::new();
+    let mut held = 0u64;
     let mut pos = 0usize;
     while let (Some(kind), Some(len)) = (le16(&stream, pos + 2), le32(&stream, pos + 4)) {
         pos += 8;
@@ -639,7 +640,10 @@ fn scan_ppt_objects(doc: &Doc<'_>, t: &Taken, host: &mut dyn Host) -> Flow {
                 // ClamAV drops everything it extracted from this stream.
                 return Flow::Next;
             };
+            // The objects are held until the walk ends (ClamAV writes them out first), so
+            // together they may take no more than one member may.
             let (bound, by) = host.budget().bound();
+            let bound = bound.saturating_sub(held);
             let mut out = Vec::new();
             let r = flate2::read::ZlibDecoder::new(packed)
                 .take(bound.saturating_add(1))
@@ -659,6 +663,7 @@ fn scan_ppt_objects(doc: &Doc<'_>, t: &Taken, host: &mut dyn Host) -> Flow {
                     "ole2: a PowerPoint object cut at the limits".into(),
                 );
             }
+            held = held.saturating_add(out.len() as u64);
             objects.push((at, out));
             pos = at + packed.len();
         } else {
