@@ -20,11 +20,13 @@ mod html_tables;
 mod lha;
 mod mail;
 mod ole2;
+mod packers;
 mod pdf;
 pub mod report;
 mod rtf;
 mod sevenz;
 mod tnef;
+mod upx;
 pub mod vba;
 
 use std::collections::HashMap;
@@ -562,6 +564,13 @@ impl<'a, 'e> Ctx<'a, 'e> {
                 return;
             }
         }
+        // A packed executable: unpacked after the raw scan, as ClamAV's `cli_scanpe`.
+        if self.opts.scan_archives && ft == FileType::Pe && kind.is_none() {
+            self.scan_packed(data, level, member);
+            if self.stop {
+                return;
+            }
+        }
         if html {
             self.scan_html(data, level, member);
             return;
@@ -686,6 +695,41 @@ impl<'a, 'e> Ctx<'a, 'e> {
             return Flow::Stop;
         }
         Flow::Next
+    }
+
+    /// A packed executable (see [`packers`]): what its unpacker rebuilds is scanned as a
+    /// file of its own, one level down, inside a `CL_TYPE_MSEXE` container.
+    fn scan_packed(&mut self, data: &[u8], level: u32, member: Option<&str>) {
+        let budget = &mut self.budget;
+        let result = packers::unpack(data, &mut |need| budget.check(need));
+        let here = member.map(str::to_string);
+        match result {
+            packers::Unpacked::None => {}
+            packers::Unpacked::Packed(packer, why) => {
+                self.reason(Why::Unsupported, here, format!("{packer}: {why}"));
+            }
+            packers::Unpacked::Limit(packer, need, l) => {
+                self.reason(
+                    Why::Limit(l),
+                    here,
+                    format!(
+                        "{packer}: unpacking needs {need} bytes, over the limits; not unpacked"
+                    ),
+                );
+            }
+            packers::Unpacked::Rebuilt(packer, rebuilt) => {
+                let saved = (self.container.take(), self.level);
+                self.container = member.map(str::to_string);
+                self.level = level;
+                self.types.push("CL_TYPE_MSEXE");
+                self.member(
+                    &format!("{}-unpacked", packer.to_ascii_lowercase()),
+                    Member::Whole(&rebuilt),
+                );
+                self.types.pop();
+                (self.container, self.level) = saved;
+            }
+        }
     }
 
     /// Files embedded in a layer (see [`embedded`]), scanned as its members.

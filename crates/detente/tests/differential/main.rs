@@ -90,6 +90,7 @@ mod pcre;
 mod pdf;
 mod rng;
 mod rtf;
+mod upx;
 mod vba;
 
 use constructs::{generate, Construct, Pat, CONSTRUCTS, YARA_CONSTRUCTS};
@@ -98,8 +99,9 @@ use rng::{hex, yhex, Rng};
 const DETENTE: &str = env!("CARGO_BIN_EXE_detente");
 const TESTFILES: &str = "/usr/share/clamav-testfiles";
 /// The files of clamav-testfiles in formats detente unpacks (see `clamav_testfiles`).
-const IN_SCOPE_TESTFILES: [&str; 27] = [
+const IN_SCOPE_TESTFILES: [&str; 28] = [
     "clam.exe",
+    "clam-upx.exe",
     "clam.ppt",
     "clam.arj",
     "clam.exe.html",
@@ -2016,10 +2018,10 @@ fn detente_only_formats() {
 ///
 /// In scope: the files of [`IN_SCOPE_TESTFILES`] (zip, imploded zip, tar, gzip, bzip2, cpio,
 /// SZDD, 7z, CAB, ARJ, BinHex, mail, TNEF, OLE2 with an embedded object, PowerPoint with a compressed object, PDF, RTF, HTML with a
-/// `data:` URI, and clam-fsg.exe,
+/// `data:` URI, clam-upx.exe, unpacked, and clam-fsg.exe,
 /// whose appended clam.exe is found as an embedded executable). Out of scope
 /// (formats detente does not unpack yet): packed executables (clam-*.exe: aspack, mew,
-/// nsis, pespin, petite, upack, upx, wwpack, yc), clam.chm, AutoIt (clam.ea05.exe,
+/// nsis, pespin, petite, upack, wwpack, yc), clam.chm, AutoIt (clam.ea05.exe,
 /// clam.ea06.exe), SIS, InstallShield
 /// (clam_IS*.exe).
 #[test]
