@@ -396,6 +396,11 @@ fn pefromupx(
         // "brutally crafting a reasonable PE".
         let rebsz = pesalign(dend, 0x1000);
         let dend = dend as usize;
+        // (An LZMA size the loader gives may exceed the buffer ClamAV allocated, whose
+        // copy would then write past it: given up here instead.)
+        if dend + 0x200 > dst.len() || rebsz as usize + 0x200 > dst.len() {
+            return dsize;
+        }
         dst.copy_within(0..dend, 0x200);
         dst[..0xd0].copy_from_slice(HEADERS);
         dst[0xd0..0x1f0].copy_from_slice(FAKEPE);
@@ -428,7 +433,10 @@ fn pefromupx(
     wr32(dst, pehdr + 0x3c, valign);
     // ClamAV builds the file in a new buffer, and copies it back only if it fits in the
     // decompression buffer (8 KiB are spare).
-    if u64::from(foffset) > u64::from(dsize) + 8192 || foffset > 1 << 30 {
+    if u64::from(foffset) > u64::from(dsize) + 8192
+        || foffset > 1 << 30
+        || foffset as usize > dst.len()
+    {
         return dsize;
     }
     let mut out = vec![0u8; foffset as usize];
@@ -523,4 +531,78 @@ pub(crate) fn inflate_lzma(
         &[0xb16, 0xb1e],
         dsize,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Random and hostile streams: every method fails or stops inside its buffer, and the
+    /// rebuild never reads or writes outside it.
+    #[test]
+    fn hostile_streams_stay_in_bounds() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for round in 0..3000 {
+            let len = 26 + (next() % 600) as usize;
+            let mut src: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+            if round % 3 == 0 {
+                // Mostly literals, then a run of ones: long copies and huge gamma codes.
+                for b in src.iter_mut().take(len / 2) {
+                    *b = 0xff;
+                }
+            }
+            let dsize = 1 + (next() % 5000) as u32;
+            for m in [Method::Nrv2b, Method::Nrv2d, Method::Nrv2e] {
+                let mut dst = vec![0u8; dsize as usize + 8192];
+                if let Some(n) = inflate(
+                    m,
+                    &src,
+                    &mut dst,
+                    dsize,
+                    0x1000,
+                    0x2000,
+                    0x2000 + (next() % 700) as u32,
+                ) {
+                    assert!(n as usize <= dst.len());
+                }
+            }
+            let mut dst = vec![0u8; dsize as usize + 8192];
+            let strict = dsize + (next() % 8192) as u32;
+            let _ = inflate_lzma(
+                &src,
+                &mut dst,
+                strict.min(dsize + 8000),
+                0x1000,
+                0x2000,
+                0x2000,
+                0x20003,
+            );
+        }
+    }
+
+    /// A forged header over a buffer full of PE signatures: the scan for a header is linear
+    /// and stays inside the data.
+    #[test]
+    fn header_scan_over_many_signatures() {
+        let mut dst = b"PE\0\0".repeat(20_000);
+        let dsize = dst.len() as u32;
+        dst.resize(dst.len() + 8192, 0);
+        let n = pefromupx(
+            &[0; 64],
+            &mut dst,
+            dsize,
+            0,
+            0x1000,
+            0x2000,
+            &[0x108],
+            dsize,
+        );
+        assert!(n as usize <= dst.len());
+    }
 }
