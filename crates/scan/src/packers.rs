@@ -228,7 +228,10 @@ pub(crate) fn unpack(
         if epsize >= 16 && ep[0] == 0xe9 {
             let off = pe.vep.wrapping_add(rd32(ep, 1)).wrapping_add(5);
             if off == 0x154 || off == 0x158 {
-                return Unpacked::Packed("MEW", "MEW packing is not unpacked yet".into());
+                return Unpacked::Packed(
+                    "MEW",
+                    "packed with MEW, which is not unpacked yet".into(),
+                );
             }
         }
         let _ = i;
@@ -252,7 +255,10 @@ pub(crate) fn unpack(
                     && ep[6] == 0x8b
                     && ep[7] == 0xf8));
         if upack3 || upack2 {
-            return Unpacked::Packed("Upack", "Upack packing is not unpacked yet".into());
+            return Unpacked::Packed(
+                "Upack",
+                "packed with Upack, which is not unpacked yet".into(),
+            );
         }
     }
     let Some(i) = found else {
@@ -268,7 +274,7 @@ pub(crate) fn unpack(
             && pe.vep >= s[i + 1].rva
             && pe.vep - s[i + 1].rva > s[i + 1].rva.wrapping_sub(0xe0));
     if fsg {
-        return Unpacked::Packed("FSG", "FSG packing is not unpacked yet".into());
+        return Unpacked::Packed("FSG", "packed with FSG, which is not unpacked yet".into());
     }
     upx_unpack(d, &pe, i, ep, fits)
 }
@@ -293,7 +299,7 @@ fn upx_unpack(
     }
     let raw = s[i + 1].raw as usize;
     let Some(src) = d.get(raw..raw + ssize as usize) else {
-        return Unpacked::Packed("UPX", "UPX: the packed section can't be read".into());
+        return Unpacked::Packed("UPX", "the packed section can't be read".into());
     };
     let mut dest = vec![0u8; dsize as usize + 8192];
     let (upx0, upx1, vep) = (s[i].rva, s[i + 1].rva, pe.vep);
@@ -381,6 +387,12 @@ fn upx_unpack(
             dest.truncate(len as usize);
             Unpacked::Rebuilt("UPX", dest)
         }
-        None => Unpacked::Packed("UPX", "UPX: every decompressor failed".into()),
+        // Reported only where the loader named UPX: an empty section alone (a `.bss`) is
+        // common in executables that are not packed at all.
+        None if preferred.is_some() || lzma.is_some() => Unpacked::Packed(
+            "UPX",
+            "the loader is UPX's, but every decompressor failed (damaged data)".into(),
+        ),
+        None => Unpacked::None,
     }
 }
