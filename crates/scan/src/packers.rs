@@ -7,7 +7,7 @@
 //! checks before UPX's. Petite, PESpin, yC, WWPack, ASPack and NsPack, which ClamAV tries
 //! after UPX, are not recognised yet.
 
-use crate::upx::{self, pesalign, Method};
+use crate::upx::{self, pealign, pesalign, Method};
 
 /// A section as ClamAV's `cli_exe_section` holds it: aligned (`rva`, `vsz`, `raw`, `rsz`)
 /// and as declared (`u*`).
@@ -47,10 +47,6 @@ fn u32_at(d: &[u8], o: usize) -> Option<u32> {
     Some(u32::from_le_bytes(
         d.get(o..o.checked_add(4)?)?.try_into().ok()?,
     ))
-}
-
-fn pealign(o: u32, a: u32) -> u32 {
-    o.checked_div(a).map_or(o, |q| q * a)
 }
 
 /// `cli_peheader` with `cli_scanpe`'s options (sections wholly outside the file removed, not
@@ -224,17 +220,11 @@ pub(crate) fn unpack(
         .find(|&i| s[i].rsz == 0 && s[i].vsz != 0 && s[i + 1].rsz != 0 && s[i + 1].vsz != 0);
     let base = pe.image_base;
     let esi = || rd32(ep, 1).wrapping_sub(base);
-    if let Some(i) = found {
-        if epsize >= 16 && ep[0] == 0xe9 {
-            let off = pe.vep.wrapping_add(rd32(ep, 1)).wrapping_add(5);
-            if off == 0x154 || off == 0x158 {
-                return Unpacked::Packed(
-                    "MEW",
-                    "packed with MEW, which is not unpacked yet".into(),
-                );
-            }
+    if found.is_some() && epsize >= 16 && ep[0] == 0xe9 {
+        let off = pe.vep.wrapping_add(rd32(ep, 1)).wrapping_add(5);
+        if off == 0x154 || off == 0x158 {
+            return Unpacked::Packed("MEW", "packed with MEW, which is not unpacked yet".into());
         }
-        let _ = i;
     }
     if epsize < 168 {
         return Unpacked::None;

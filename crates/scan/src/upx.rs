@@ -93,7 +93,7 @@ fn byte(d: &[u8], at: i64) -> u8 {
 }
 
 /// `PEALIGN`: rounded down to `a` (unchanged when `a` is 0), in 32 bits as ClamAV computes it.
-fn pealign(o: u32, a: u32) -> u32 {
+pub(crate) fn pealign(o: u32, a: u32) -> u32 {
     o.checked_div(a).map_or(o, |q| q.wrapping_mul(a))
 }
 

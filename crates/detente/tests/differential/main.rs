@@ -133,6 +133,23 @@ const IN_SCOPE_TESTFILES: [&str; 28] = [
 // ---------------------------------------------------------------------------------------------
 // Small utilities
 
+/// Every file under `dir`, at any depth.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
@@ -1759,19 +1776,11 @@ fn clamav_random_signatures_stress() {
     fs::create_dir_all(&stress_dir).unwrap();
     fs::write(stress_dir.join("big.bin"), &big).unwrap();
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();
-    let mut stack = vec![c.root.clone()];
-    while let Some(d) = stack.pop() {
-        for e in fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                let data = fs::read(&p).unwrap();
-                if data.len() >= 128 {
-                    let rel = p.strip_prefix(&c.root).unwrap().display().to_string();
-                    files.push((rel, data));
-                }
-            }
+    for p in files_under(&c.root) {
+        let data = fs::read(&p).unwrap();
+        if data.len() >= 128 {
+            let rel = p.strip_prefix(&c.root).unwrap().display().to_string();
+            files.push((rel, data));
         }
     }
     files.sort();
@@ -3053,19 +3062,11 @@ fn yara_random_rules_stress() {
     let c = Corpus::generate();
     let mut rng = Rng::new(0x7A2A_5000_0000_0005);
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();
-    let mut stack = vec![c.root.clone()];
-    while let Some(d) = stack.pop() {
-        for e in fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                let data = fs::read(&p).unwrap();
-                if data.len() >= 128 {
-                    let rel = p.strip_prefix(&c.root).unwrap().display().to_string();
-                    files.push((rel, data));
-                }
-            }
+    for p in files_under(&c.root) {
+        let data = fs::read(&p).unwrap();
+        if data.len() >= 128 {
+            let rel = p.strip_prefix(&c.root).unwrap().display().to_string();
+            files.push((rel, data));
         }
     }
     files.sort();

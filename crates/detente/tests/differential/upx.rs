@@ -415,35 +415,16 @@ fn rebuilt_hashes(tmp: &Path, root: &Path, db: &Path) -> String {
     );
     let mut hdb = String::new();
     let mut seen = std::collections::BTreeSet::new();
-    for e in walkdir(&temps) {
+    for e in files_under(&temps) {
         let d = fs::read(&e).unwrap();
         if d.starts_with(b"MZ") && find(&d, b"This file was created by ClamAV").is_some() {
-            let line = format!(
-                "{}:{}:Rebuilt.{}",
-                digest("md5sum", &e),
-                d.len(),
-                seen.len()
-            );
-            if seen.insert(digest("md5sum", &e)) {
-                hdb.push_str(&line);
-                hdb.push('\n');
+            let md5 = digest("md5sum", &e);
+            if seen.insert(md5.clone()) {
+                writeln!(hdb, "{md5}:{}:Rebuilt.{}", d.len(), seen.len() - 1).unwrap();
             }
         }
     }
     hdb
-}
-
-fn walkdir(p: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in fs::read_dir(p).unwrap() {
-        let e = e.unwrap().path();
-        if e.is_dir() {
-            out.extend(walkdir(&e));
-        } else {
-            out.push(e);
-        }
-    }
-    out
 }
 
 #[test]
@@ -559,10 +540,6 @@ fn clamav_upx_packed_executables() {
     ));
     for (name, d) in &files {
         fs::write(root.join(name), d).unwrap();
-        if let Ok(dir) = std::env::var("UPX_CORPUS_OUT") {
-            fs::create_dir_all(&dir).unwrap();
-            fs::write(Path::new(&dir).join(name), d).unwrap();
-        }
     }
     let db = tmp.path().join("db");
     fs::create_dir_all(&db).unwrap();
